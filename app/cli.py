@@ -1,0 +1,177 @@
+"""The command line: ``latent-explorer`` with no arguments opens the app; subcommands
+do the same work headless.  Errors go to stderr with a non-zero exit status."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKPOINTS = ROOT / "checkpoints"
+
+
+class UsageError(Exception):
+    """Bad command-line input that argparse itself cannot catch."""
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip() != ""]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train the classifier or a GAN")
+    tsub = p.add_subparsers(dest="what", required=True)
+    c = tsub.add_parser("classifier", help="train the independent digit classifier")
+    c.add_argument("--epochs", type=int, default=6)
+    c.add_argument("--batch-size", type=int, default=128)
+    c.add_argument("--lr", type=float, default=2e-3)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    c.add_argument("--data", help="folder with the four MNIST .gz files")
+    c.add_argument("-o", "--out", default=str(CHECKPOINTS / "classifier.pt"))
+    g = tsub.add_parser("gan", help="train a GAN (with monitoring) and write its checkpoint")
+    g.add_argument("--latent-dim", type=int, default=2)
+    g.add_argument("--conditional", action="store_true")
+    g.add_argument("--activation", default="leaky_relu", choices=["leaky_relu", "relu", "prelu", "elu"])
+    g.add_argument("--epochs", type=int, default=20)
+    g.add_argument("--batch-size", type=int, default=128)
+    g.add_argument("--lr", type=float, default=2e-4)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    g.add_argument("--data", help="folder with the four MNIST .gz files")
+    g.add_argument("--out", required=True, help="run folder (training state, history, checkpoint)")
+    g.add_argument("--name", help="model name (default: gan2d, cgan3d, ...)")
+    g.add_argument("--resume", action="store_true", help="continue the run in --out")
+    g.add_argument("--classifier", default=str(CHECKPOINTS / "classifier.pt"))
+    g.add_argument("--limit", type=int, default=0, help="use only the first N training images (tests)")
+    g.add_argument("--no-eval", action="store_true", help="skip the final evaluation")
+    g.add_argument("--max-minutes", type=float, default=0.0,
+                   help="stop (and evaluate) after the first epoch that ends past this wall-clock budget")
+    g.add_argument("--quiet", action="store_true")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="latent-explorer",
+                                     description="Look inside small GANs: latent sliders, layer activations, class maps.")
+    parser.add_argument("--version", action="version", version="latent-explorer 0.1.0")
+    sub = parser.add_subparsers(dest="command")
+    gui = sub.add_parser("gui", help="open the desktop app (the default)")
+    gui.add_argument("model", nargs="?", help="checkpoint file or shipped model name")
+    _add_train(sub)
+    info = sub.add_parser("info", help="print what a checkpoint, atlas or history file holds")
+    info.add_argument("file")
+    dl = sub.add_parser("download", help="download and verify MNIST")
+    dl.add_argument("--data", help="target folder (default: $LATENT_EXPLORER_DATA or the user cache)")
+    vf = sub.add_parser("verify-data", help="check the MNIST files' checksums")
+    vf.add_argument("--data")
+    try:
+        from . import cli_more
+        cli_more.add_commands(sub)
+    except ImportError:
+        pass
+    return parser
+
+
+def cmd_train(args) -> int:
+    if args.what == "classifier":
+        from training.train_classifier import ClassifierRun, train_classifier
+
+        out = Path(args.out)
+        meta = train_classifier(ClassifierRun(args.epochs, args.batch_size, args.lr, args.seed, args.device),
+                                args.data, out)
+        print(f"saved {out}: test accuracy {meta['test_accuracy']:.4%} in {meta['seconds']:.0f} s")
+        return 0
+    from training.train_gan import GanRun, train_gan
+
+    run = GanRun(latent_dim=args.latent_dim, conditional=args.conditional, activation=args.activation,
+                 epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                 device=args.device, limit=args.limit, name=args.name)
+    result = train_gan(run, data=args.data, out=Path(args.out), resume=args.resume,
+                       classifier_path=Path(args.classifier), evaluate_at_end=not args.no_eval,
+                       quiet=args.quiet, max_minutes=args.max_minutes)
+    print(f"saved {result['checkpoint']}")
+    return 0
+
+
+def cmd_info(args) -> int:
+    path = Path(args.file)
+    if path.suffix in (".h5", ".hdf5"):
+        from models.h5info import describe_h5
+
+        print(describe_h5(path))
+    else:
+        from models.checkpoint import describe
+
+        print(describe(path))
+    return 0
+
+
+def cmd_download(args) -> int:
+    from training.data import download
+
+    folder = download(args.data)
+    print(f"MNIST ready in {folder}")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from training.data import resolve_data_dir, verify
+
+    folder = resolve_data_dir(args.data)
+    for name, md5 in verify(folder).items():
+        print(f"ok  {name}  {md5}")
+    return 0
+
+
+def cmd_gui(args) -> int:
+    from app.qt.main import run_gui
+
+    return run_gui(getattr(args, "model", None))
+
+
+COMMANDS = {"train": cmd_train, "info": cmd_info, "download": cmd_download, "verify-data": cmd_verify,
+            "gui": cmd_gui}
+
+
+def known_errors() -> tuple[type[BaseException], ...]:
+    from models.checkpoint import CheckpointError
+    from training.data import DataError
+
+    errors: list[type[BaseException]] = [CheckpointError, DataError, UsageError, OSError, ValueError, RuntimeError]
+    try:
+        from models.atlas import AtlasError
+        errors.append(AtlasError)
+    except ImportError:
+        pass
+    try:
+        from training.history import HistoryError
+        errors.append(HistoryError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = args.command or "gui"
+    handler = COMMANDS.get(command)
+    if handler is None:
+        from . import cli_more
+        handler = cli_more.COMMANDS[command]
+    try:
+        return int(handler(args) or 0)
+    except KeyboardInterrupt:
+        print("latent-explorer: interrupted", file=sys.stderr)
+        return 130
+    except known_errors() as exc:
+        print(f"latent-explorer: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def json_dump(obj) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True)

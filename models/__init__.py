@@ -1,0 +1,1 @@
+"""Networks, checkpoint I/O and the Qt-free engine of latent-explorer."""

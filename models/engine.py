@@ -1,0 +1,227 @@
+"""The Qt-free engine: one latent point in, one :class:`Frame` out.
+
+``Engine.render(request)`` runs the generator once with forward hooks that capture every
+layer's output (and apply any ablation), then the classifier on the image.  The GUI, the
+command line and the tests all go through this one function.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .checkpoint import Checkpoint
+from .networks import Generator
+
+# Layers whose output is a flat 12544-vector, shown as 256 x 7 x 7 maps.
+FLAT_LAYERS = ("dense", "bn0", "act0")
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """Zero (scale 0) or scale part of one layer's output: some channels, rows or columns.
+
+    ``None`` for channels/rows/cols means "all"; the edit covers the intersection.
+    """
+
+    layer: str
+    channels: tuple[int, ...] | None = None
+    rows: tuple[int, ...] | None = None
+    cols: tuple[int, ...] | None = None
+    scale: float = 0.0
+
+    def describe(self) -> str:
+        parts = [self.layer]
+        for name in ("channels", "rows", "cols"):
+            v = getattr(self, name)
+            if v is not None:
+                parts.append(f"{name}={','.join(map(str, v))}")
+        parts.append(f"x{self.scale:g}")
+        return " ".join(parts)
+
+    @classmethod
+    def parse(cls, text: str) -> "Ablation":
+        """``LAYER:CHANNELS`` e.g. ``act2:0-7,12`` or ``act2:rows=3-5`` or ``act1:*:scale=0.5``."""
+        head, _, rest = text.partition(":")
+        if head not in Generator.LAYERS:
+            raise ValueError(f"unknown layer {head!r} in ablation {text!r} (layers: {', '.join(Generator.LAYERS)})")
+        kw: dict = {"layer": head}
+        for part in filter(None, rest.split(":")):
+            key, eq, val = part.partition("=")
+            if not eq:
+                key, val = "channels", part
+            if key == "scale":
+                kw["scale"] = float(val)
+            elif key in ("channels", "rows", "cols"):
+                kw[key] = None if val == "*" else _parse_ranges(val, text)
+            else:
+                raise ValueError(f"unknown ablation field {key!r} in {text!r}")
+        return cls(**kw)
+
+
+def _parse_ranges(text: str, whole: str) -> tuple[int, ...]:
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            if "-" in part:
+                a, b = part.split("-")
+                out.extend(range(int(a), int(b) + 1))
+            elif part:
+                out.append(int(part))
+    except ValueError:
+        raise ValueError(f"bad index list {text!r} in ablation {whole!r}") from None
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """What to compute: a latent point, a digit (conditional models), ablations."""
+
+    point: tuple[float, ...]
+    digit: int | None = None
+    capture: bool = True
+    ablations: tuple[Ablation, ...] = ()
+
+
+@dataclass
+class Frame:
+    """Everything the views show for one point (plain numpy data)."""
+
+    point: np.ndarray
+    digit: int | None
+    image: np.ndarray  # (28, 28) float32 in [-1, 1]
+    probs: np.ndarray  # (10,)
+    activations: dict[str, np.ndarray] = field(default_factory=dict)  # layer -> (C, H, W)
+    reference_image: np.ndarray | None = None  # without ablations (only when ablations are set)
+    seconds: float = 0.0
+
+    @property
+    def predicted(self) -> int:
+        return int(np.argmax(self.probs))
+
+    @property
+    def confidence(self) -> float:
+        return float(np.max(self.probs))
+
+
+class Engine:
+    """Holds a generator and the classifier; renders frames for latent points."""
+
+    def __init__(self, generator: Checkpoint, classifier: Checkpoint, device: str = "cpu") -> None:
+        if generator.kind not in ("gan", "cgan"):
+            raise ValueError(f"{generator.path}: not a generator checkpoint")
+        self.checkpoint = generator
+        self.classifier_checkpoint = classifier
+        self.device = torch.device(device)
+        self.generator: Generator = generator.model.to(self.device).eval()
+        self.classifier = classifier.model.to(self.device).eval()
+        self.latent_dim = int(generator.config["latent_dim"])
+        self.conditional = bool(generator.config.get("conditional"))
+        self._modules = {name: getattr(self.generator, name) for name in Generator.LAYERS}
+
+    def validate(self, request: RenderRequest) -> None:
+        p = np.asarray(request.point, dtype=np.float64)
+        if p.shape != (self.latent_dim,):
+            raise ValueError(f"point has {p.size} coordinates, the model has a {self.latent_dim}-D latent space")
+        if not np.all(np.isfinite(p)) or np.any(np.abs(p) > 1.0 + 1e-9):
+            raise ValueError(f"point {tuple(np.round(p, 4))} lies outside the latent box [-1, 1]^{self.latent_dim}")
+        if self.conditional and (request.digit is None or not 0 <= int(request.digit) <= 9):
+            raise ValueError("a conditional model needs a digit from 0 to 9")
+        for ab in request.ablations:
+            if ab.layer not in self._modules:
+                raise ValueError(f"unknown layer {ab.layer!r}")
+
+    @torch.inference_mode()
+    def _forward(self, z: torch.Tensor, labels: torch.Tensor | None, capture: bool,
+                 ablations: tuple[Ablation, ...]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        captured: dict[str, torch.Tensor] = {}
+        handles = []
+        by_layer: dict[str, list[Ablation]] = {}
+        for ab in ablations:
+            by_layer.setdefault(ab.layer, []).append(ab)
+
+        def hook(name):
+            def fn(_module, _inp, out):
+                shaped = out.view(out.shape[0], 256, 7, 7) if name in FLAT_LAYERS else out
+                if name in by_layer:
+                    shaped = apply_ablations(shaped, by_layer[name])
+                if capture:
+                    captured[name] = shaped
+                if name in by_layer:
+                    return shaped.reshape(out.shape)
+                return None
+            return fn
+
+        for name, module in self._modules.items():
+            if capture or name in by_layer:
+                handles.append(module.register_forward_hook(hook(name)))
+        try:
+            image = self.generator(z, labels)
+        finally:
+            for h in handles:
+                h.remove()
+        return image, captured
+
+    def render(self, request: RenderRequest) -> Frame:
+        """Image, all layer activations and the classifier's probabilities for one point."""
+        t0 = time.perf_counter()
+        self.validate(request)
+        z = torch.tensor([request.point], dtype=torch.float32, device=self.device)
+        labels = torch.tensor([int(request.digit)], device=self.device) if self.conditional else None
+        image, captured = self._forward(z, labels, request.capture, request.ablations)
+        reference = None
+        if request.ablations:
+            ref, _ = self._forward(z, labels, False, ())
+            reference = ref[0, 0].float().cpu().numpy()
+        with torch.inference_mode():
+            probs = F.softmax(self.classifier(image).float(), dim=1)[0].cpu().numpy()
+        acts = {k: v[0].float().cpu().numpy() for k, v in captured.items()}
+        return Frame(point=np.asarray(request.point, np.float32), digit=request.digit,
+                     image=image[0, 0].float().cpu().numpy(), probs=probs, activations=acts,
+                     reference_image=reference, seconds=time.perf_counter() - t0)
+
+    @torch.inference_mode()
+    def images(self, points: np.ndarray, digits: np.ndarray | None = None,
+               ablations: tuple[Ablation, ...] = ()) -> np.ndarray:
+        """Images (N, 28, 28) for many points (eval mode, float32)."""
+        z = torch.as_tensor(np.asarray(points, np.float32), device=self.device).reshape(-1, self.latent_dim)
+        labels = None
+        if self.conditional:
+            if digits is None:
+                raise ValueError("a conditional model needs digits")
+            labels = torch.as_tensor(np.broadcast_to(np.asarray(digits, np.int64), (len(z),)).copy(), device=self.device)
+        out = []
+        for i in range(0, len(z), 512):
+            img, _ = self._forward(z[i:i + 512], labels[i:i + 512] if labels is not None else None, False, ablations)
+            out.append(img[:, 0].float().cpu().numpy())
+        return np.concatenate(out) if out else np.empty((0, 28, 28), np.float32)
+
+    @torch.inference_mode()
+    def classify(self, images: np.ndarray) -> np.ndarray:
+        """Classifier probabilities (N, 10) for images (N, 28, 28) in [-1, 1]."""
+        x = torch.as_tensor(np.asarray(images, np.float32), device=self.device).reshape(-1, 1, 28, 28)
+        out = [F.softmax(self.classifier(x[i:i + 2048]).float(), 1).cpu().numpy() for i in range(0, len(x), 2048)]
+        return np.concatenate(out) if out else np.empty((0, 10), np.float32)
+
+
+def apply_ablations(x: torch.Tensor, ablations: list[Ablation]) -> torch.Tensor:
+    """Return a copy of ``x`` (N, C, H, W) with each ablation's region scaled."""
+    x = x.clone()
+    n, c, h, w = x.shape
+    for ab in ablations:
+        mask = torch.ones(c, h, w, dtype=torch.bool, device=x.device)
+        for dim, idx, size in ((0, ab.channels, c), (1, ab.rows, h), (2, ab.cols, w)):
+            if idx is not None:
+                bad = [i for i in idx if not 0 <= i < size]
+                if bad:
+                    raise ValueError(f"ablation {ab.describe()}: index {bad[0]} out of range 0..{size - 1}")
+                sel = torch.zeros(size, dtype=torch.bool, device=x.device)
+                sel[list(idx)] = True
+                shape = [1, 1, 1]
+                shape[dim] = size
+                mask &= sel.view(shape)
+        x = torch.where(mask, x * ab.scale, x)
+    return x

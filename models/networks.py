@@ -1,0 +1,150 @@
+"""The GAN networks of the reference study, in PyTorch.
+
+Generator (any latent size d): dense d -> 7*7*256 (no bias), BatchNorm, activation,
+transposed convolutions 256 -> 128 (stride 1) -> 64 (stride 2) -> 1 (stride 2), tanh.
+Discriminator: conv 64 / conv 128 (5x5, stride 2) with LeakyReLU(0.3) and dropout,
+then a dense layer to one logit.  Conditional variants add a label embedding only
+(10 x d for the generator, 10 x 784 for the discriminator), which keeps the parameter
+counts of the reference exactly.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+ACTIVATIONS = ("leaky_relu", "relu", "prelu", "elu")
+NUM_CLASSES = 10
+IMAGE_SIZE = 28
+
+
+def make_activation(name: str, channels: int) -> nn.Module:
+    """The hidden activation named ``name`` (PReLU gets one slope per channel)."""
+    if name == "leaky_relu":
+        return nn.LeakyReLU(0.3)
+    if name == "relu":
+        return nn.ReLU()
+    if name == "prelu":
+        return nn.PReLU(channels, init=0.3)
+    if name == "elu":
+        return nn.ELU()
+    raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
+
+
+@dataclass(frozen=True)
+class GanConfig:
+    """Everything needed to rebuild a generator/discriminator pair."""
+
+    latent_dim: int = 2
+    conditional: bool = False
+    activation: str = "leaky_relu"
+    prior: str = "uniform[-1,1]"
+
+    def __post_init__(self) -> None:
+        if not 1 <= int(self.latent_dim) <= 64:
+            raise ValueError(f"latent_dim must be between 1 and 64, got {self.latent_dim}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r}")
+        if self.prior != "uniform[-1,1]":
+            raise ValueError(f"unsupported latent prior {self.prior!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "GanConfig":
+        known = {k: d[k] for k in ("latent_dim", "conditional", "activation", "prior") if k in d}
+        return cls(**known)
+
+
+class Generator(nn.Module):
+    """Latent point (and optional digit label) -> 1 x 28 x 28 image in [-1, 1].
+
+    The named submodules are the layers the explorer captures, in forward order.
+    For a conditional generator the label embedding is added to the noise
+    (``z + embed[label]``), so each digit owns a shifted copy of the latent box.
+    """
+
+    def __init__(self, config: GanConfig) -> None:
+        super().__init__()
+        self.config = config
+        d, act = config.latent_dim, config.activation
+        if config.conditional:
+            self.label_embedding = nn.Embedding(NUM_CLASSES, d)
+        self.dense = nn.Linear(d, 7 * 7 * 256, bias=False)
+        self.bn0 = nn.BatchNorm1d(7 * 7 * 256)
+        self.act0 = make_activation(act, 256)
+        self.deconv1 = nn.ConvTranspose2d(256, 128, 5, stride=1, padding=2, bias=False)
+        self.bn1 = nn.BatchNorm2d(128)
+        self.act1 = make_activation(act, 128)
+        self.deconv2 = nn.ConvTranspose2d(128, 64, 5, stride=2, padding=2, output_padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(64)
+        self.act2 = make_activation(act, 64)
+        self.deconv3 = nn.ConvTranspose2d(64, 1, 5, stride=2, padding=2, output_padding=1, bias=False)
+        self.out = nn.Tanh()
+
+    def combine(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The vector fed to the dense layer: the noise, shifted by the label's embedding."""
+        if self.config.conditional:
+            if labels is None:
+                raise ValueError("a conditional generator needs digit labels")
+            return z + self.label_embedding(labels)
+        return z
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.dense(self.combine(z, labels))
+        x = self.act0(self.bn0(x)).view(-1, 256, 7, 7)
+        x = self.act1(self.bn1(self.deconv1(x)))
+        x = self.act2(self.bn2(self.deconv2(x)))
+        return self.out(self.deconv3(x))
+
+    # The layers after which the explorer shows activations, in order.
+    LAYERS = ("dense", "bn0", "act0", "deconv1", "bn1", "act1", "deconv2", "bn2", "act2", "deconv3", "out")
+
+
+class Discriminator(nn.Module):
+    """Image (and optional label) -> one real/fake logit.
+
+    A conditional discriminator multiplies the image by a learned 28 x 28 map per digit.
+    """
+
+    def __init__(self, config: GanConfig) -> None:
+        super().__init__()
+        self.config = config
+        if config.conditional:
+            self.label_embedding = nn.Embedding(NUM_CLASSES, IMAGE_SIZE * IMAGE_SIZE)
+            nn.init.ones_(self.label_embedding.weight)
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 64, 5, stride=2, padding=2),
+            nn.LeakyReLU(0.3),
+            nn.Dropout(0.3),
+            nn.Conv2d(64, 128, 5, stride=2, padding=2),
+            nn.LeakyReLU(0.3),
+            nn.Dropout(0.3),
+            nn.Flatten(),
+        )
+        self.head = nn.Linear(128 * 7 * 7, 1)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.config.conditional:
+            if labels is None:
+                raise ValueError("a conditional discriminator needs digit labels")
+            x = x * self.label_embedding(labels).view(-1, 1, IMAGE_SIZE, IMAGE_SIZE)
+        return self.head(self.features(x)).squeeze(1)
+
+
+def count_parameters(module: nn.Module) -> dict[str, int]:
+    """Parameter counts as Keras reports them: BatchNorm running mean and variance count
+    as non-trainable parameters (the step counter ``num_batches_tracked`` does not)."""
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    frozen = sum(p.numel() for p in module.parameters() if not p.requires_grad)
+    stats = sum(b.numel() for name, b in module.named_buffers() if name.endswith(("running_mean", "running_var")))
+    non_trainable = frozen + stats
+    return {"total": trainable + non_trainable, "trainable": trainable, "non_trainable": non_trainable}
+
+
+def sample_latent(n: int, latent_dim: int, generator: torch.Generator | None = None,
+                  device: torch.device | str = "cpu") -> torch.Tensor:
+    """n points drawn uniformly from the latent box [-1, 1]^d."""
+    return torch.rand(n, latent_dim, generator=generator, device=device) * 2 - 1

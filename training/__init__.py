@@ -1,0 +1,1 @@
+"""Data loading, training loops, monitoring and evaluation (no Qt)."""

@@ -1,0 +1,122 @@
+"""Final evaluation of a generator: the strong real-vs-generated judge, classifier
+confidence and digit coverage, a Frechet distance on the classifier's features, and
+conditional agreement.  ``latent-explorer evaluate CHECKPOINT`` recomputes these."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import linalg
+from torch import nn
+
+from models.checkpoint import load_checkpoint, read_payload, save_payload
+from models.networks import sample_latent
+from models.sampling import classify, generate
+
+from .data import load_split, resolve_data_dir, to_gan_range
+from .device import pick_device
+
+CONFIDENT = 0.9
+
+
+class StrongJudge(nn.Module):
+    """A small CNN trained to tell real from generated images."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 32, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
+            nn.Flatten(), nn.Linear(64 * 7 * 7, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(1)
+
+
+def strong_judge_error(real_train: torch.Tensor, fake_train: torch.Tensor, real_test: torch.Tensor,
+                       fake_test: torch.Tensor, epochs: int = 5, seed: int = 0) -> float:
+    """Held-out error of the strong judge (0.5 means it cannot tell real from generated)."""
+    torch.manual_seed(seed)
+    judge = StrongJudge()
+    opt = torch.optim.Adam(judge.parameters(), lr=1e-3)
+    x = torch.cat([real_train, fake_train])
+    y = torch.cat([torch.ones(len(real_train)), torch.zeros(len(fake_train))])
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        perm = torch.randperm(len(x), generator=g)
+        for i in range(0, len(x), 128):
+            idx = perm[i:i + 128]
+            loss = F.binary_cross_entropy_with_logits(judge(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    judge.eval()
+    with torch.inference_mode():
+        right = (judge(real_test) > 0).sum() + (judge(fake_test) <= 0).sum()
+    return float(1 - right.item() / (len(real_test) + len(fake_test)))
+
+
+@torch.inference_mode()
+def features(classifier: nn.Module, images: torch.Tensor, batch: int = 2000) -> np.ndarray:
+    classifier.eval()
+    return torch.cat([classifier.embed(images[i:i + batch]) for i in range(0, len(images), batch)]).double().numpy()
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Frechet distance between Gaussians fitted to two feature sets."""
+    mu1, mu2 = a.mean(0), b.mean(0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+    if not np.isfinite(covmean).all():
+        eps = np.eye(len(s1)) * 1e-6
+        covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
+    covmean = covmean.real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def evaluate_generator(generator: nn.Module, config: dict, classifier: nn.Module, data: str | Path | None,
+                       samples: int = 10000, judge_samples: int = 8000, seed: int = 0) -> dict:
+    """All final figures for one generator (CPU, float32)."""
+    folder = resolve_data_dir(data)
+    train, test = load_split("train", folder), load_split("test", folder)
+    d, conditional = int(config["latent_dim"]), bool(config.get("conditional"))
+    g = torch.Generator().manual_seed(seed + 4242)
+    total = samples + judge_samples + 2000
+    z = sample_latent(total, d, g)
+    labels = (torch.arange(total) % 10)[torch.randperm(total, generator=g)] if conditional else None
+    fake = generate(generator, z, labels)
+    probs = classify(classifier, fake[:samples])
+    conf, digit = probs.max(1)
+    figures: dict = {
+        "samples": samples,
+        "confident_share": float((conf >= CONFIDENT).float().mean()),
+        "digit_share": (torch.bincount(digit, minlength=10).float() / samples).tolist(),
+    }
+    if conditional:
+        figures["conditional_agreement"] = float((digit == labels[:samples]).float().mean())
+    real_test = to_gan_range(test.images)
+    figures["frechet_distance"] = frechet_distance(features(classifier, real_test), features(classifier, fake[:samples]))
+    ridx = torch.randperm(len(train), generator=g)[:judge_samples]
+    real_train = to_gan_range(train.images[ridx.numpy()])
+    figures["strong_judge_error"] = strong_judge_error(
+        real_train, fake[samples:samples + judge_samples], real_test[:2000], fake[samples + judge_samples:], seed=seed)
+    real_probs = classify(classifier, real_test)
+    figures["real_confident_share"] = float((real_probs.max(1).values >= CONFIDENT).float().mean())
+    return figures
+
+
+def evaluate_checkpoint(path: str | Path, classifier_path: str | Path, data: str | Path | None = None,
+                        device: str = "cpu", write: bool = False, samples: int = 10000) -> dict:
+    """Evaluate a saved generator; with ``write`` store the figures in its metadata."""
+    pick_device(device)  # validates the name; evaluation itself runs on the CPU in float32
+    ck = load_checkpoint(path, expect=("gan", "cgan"))
+    clf = load_checkpoint(classifier_path, expect="classifier")
+    figures = evaluate_generator(ck.model, ck.config, clf.model, data, samples=samples)
+    figures["classifier_digest"] = clf.digest[:16]
+    if write:
+        payload = read_payload(path)
+        payload["meta"]["evaluation"] = figures
+        save_payload(path, payload)
+    return figures

@@ -1,0 +1,221 @@
+"""``latent-explorer train gan``: the GAN training loop with monitoring, per-epoch
+atomic checkpoints and exact resume.
+
+Each epoch seeds every random source from (seed, epoch), so a run interrupted after any
+epoch and resumed ends with the same weights as one that was not interrupted.
+"""
+from __future__ import annotations
+
+import platform
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from models.checkpoint import CheckpointError, load_checkpoint, read_payload, save_checkpoint, save_payload, state_digest
+from models.networks import Discriminator, GanConfig, Generator, sample_latent
+
+from .data import data_checksum, load_split, resolve_data_dir, to_gan_range
+from .device import autocast, cpu_has_bf16, pick_device
+from .history import History
+from .monitor import Monitor
+from .progress import Progress
+
+
+@dataclass
+class GanRun:
+    latent_dim: int = 2
+    conditional: bool = False
+    activation: str = "leaky_relu"
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 2e-4
+    beta1: float = 0.5
+    real_label: float = 0.9  # one-sided label smoothing for the discriminator
+    seed: int = 0
+    device: str = "auto"
+    limit: int = 0
+    name: str | None = None
+    mixed_precision: bool = True
+
+    @property
+    def config(self) -> GanConfig:
+        return GanConfig(self.latent_dim, self.conditional, self.activation)
+
+    @property
+    def model_name(self) -> str:
+        if self.name:
+            return self.name
+        base = f"{'c' if self.conditional else ''}gan{self.latent_dim}d"
+        return base if self.activation == "leaky_relu" else f"{base}-{self.activation.replace('_', '')}"
+
+
+def run_paths(out: Path, name: str) -> dict[str, Path]:
+    return {"checkpoint": out / f"{name}.pt", "history": out / f"{name}.history.h5",
+            "state": out / f"{name}.state.pt", "card": out / f"{name}.md"}
+
+
+def hardware_string(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU {cpu}, {torch.get_num_threads()} threads" + (", bfloat16 autocast" if cpu_has_bf16() else "")
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch * 7_919 + 17) % (2 ** 31)
+
+
+def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
+              classifier_path: Path | None = None, evaluate_at_end: bool = True, quiet: bool = False,
+              log=print, should_stop=None, max_minutes: float = 0.0) -> dict:
+    """Train (or resume) a GAN; returns the paths written and the final figures."""
+    device = pick_device(run.device)
+    out.mkdir(parents=True, exist_ok=True)
+    name = run.model_name
+    paths = run_paths(out, name)
+    config = run.config
+    folder = resolve_data_dir(data)
+    train = load_split("train", folder)
+    n = run.limit or len(train)
+    x_all = to_gan_range(train.images[:n]).to(device)
+    y_all = torch.from_numpy(train.labels[:n]).long().to(device)
+    classifier = load_checkpoint(classifier_path or Path("checkpoints/classifier.pt"), expect="classifier")
+    clf_model = classifier.model.to(device)
+
+    G, D = Generator(config).to(device), Discriminator(config).to(device)
+    opt_g = torch.optim.Adam(G.parameters(), lr=run.lr, betas=(run.beta1, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=run.lr, betas=(run.beta1, 0.999))
+    monitor = Monitor(config, clf_model, x_all, run.seed)
+    history = History(name=name, config=config.to_dict(), planes=monitor.planes,
+                      map_resolution=monitor.resolution, map_precision=monitor.precision, classifier_digest=classifier.digest)
+    start_epoch, seconds_before = 0, 0.0
+    if resume:
+        if not paths["state"].exists():
+            raise CheckpointError(f"{paths['state']}: no training state to resume from")
+        state = read_payload(paths["state"])
+        if not isinstance(state, dict) or state.get("format") != "latent-explorer-train-state":
+            raise CheckpointError(f"{paths['state']}: not a latent-explorer training state")
+        if state["run"]["latent_dim"] != run.latent_dim or state["run"]["conditional"] != run.conditional \
+                or state["run"]["activation"] != run.activation:
+            raise CheckpointError(f"{paths['state']}: was made for a different model ({state['run']})")
+        G.load_state_dict(state["generator"])
+        D.load_state_dict(state["discriminator"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        start_epoch, seconds_before = int(state["epoch"]), float(state["seconds"])
+        history = History.load(paths["history"])
+        history.truncate(start_epoch)
+        log(f"resuming {name} after epoch {start_epoch}")
+    steps = (n + run.batch_size - 1) // run.batch_size
+    use_amp = run.mixed_precision
+    prev_map = history.maps[-1] if history.maps else None
+    seconds = seconds_before
+    wall_start = time.perf_counter()
+    stopped_early = False
+    for epoch in range(start_epoch, run.epochs):
+        if (should_stop and should_stop()) or (max_minutes and time.perf_counter() - wall_start > 60 * max_minutes):
+            stopped_early = True
+            log(f"{name}: stopping after epoch {epoch} ({'time budget' if max_minutes else 'asked to stop'})")
+            break
+        t0 = time.perf_counter()
+        torch.manual_seed(_epoch_seed(run.seed, epoch))
+        G.train(), D.train()
+        perm = torch.randperm(n, device=device)
+        g_losses = torch.zeros(steps, device=device)
+        d_losses = torch.zeros(steps, device=device)
+        bar = Progress(n, f"{name} epoch {epoch + 1}/{run.epochs}", unit="img", enabled=not quiet)
+        for i in range(steps):
+            idx = perm[i * run.batch_size:(i + 1) * run.batch_size]
+            real, real_y = x_all[idx], y_all[idx]
+            b = len(idx)
+            z = torch.rand(b, run.latent_dim, device=device) * 2 - 1
+            fake_y = torch.randint(0, 10, (b,), device=device) if run.conditional else None
+            real_y = real_y if run.conditional else None
+            with autocast(device, use_amp):
+                fake = G(z, fake_y)
+                d_real = D(real, real_y).float()
+                d_fake = D(fake.detach(), fake_y).float()
+            d_loss = F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, run.real_label)) + \
+                F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+            with autocast(device, use_amp):
+                d_gen = D(fake, fake_y).float()
+            g_loss = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            opt_g.step()
+            g_losses[i] = g_loss.detach()
+            d_losses[i] = d_loss.detach()
+            bar.update(b)
+        bar.close()
+        train_seconds = time.perf_counter() - t0
+        G.eval()
+        record = monitor.epoch_record(G, prev_map)
+        prev_map = record["map"]
+        seconds += time.perf_counter() - t0
+        history.g_loss.append(g_losses.cpu().numpy())
+        history.d_loss.append(d_losses.cpu().numpy())
+        for key in ("grid", "map", "map_conf"):
+            getattr(history, {"grid": "grids", "map": "maps", "map_conf": "map_conf"}[key]).append(record[key])
+        history.change_rate.append(record["change_rate"])
+        history.weak_judge_acc.append(record["weak_judge_acc"])
+        history.seconds.append(time.perf_counter() - t0)
+        meta = _meta(run, device, epoch + 1, seconds, folder)
+        digest = save_checkpoint(paths["checkpoint"], "cgan" if run.conditional else "gan", config.to_dict(), G, meta)
+        history.generator_digest = digest
+        history.save(paths["history"])
+        save_payload(paths["state"], {
+            "format": "latent-explorer-train-state", "run": asdict(run), "epoch": epoch + 1, "seconds": seconds,
+            "generator": G.state_dict(), "discriminator": D.state_dict(),
+            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict()})
+        digits = np.bincount(record["map"].ravel(), minlength=10)
+        log(f"{name} epoch {epoch + 1}/{run.epochs}: D {d_losses.mean():.3f} G {g_losses.mean():.3f} "
+            f"map change {record['change_rate']:.3f} weak judge {record['weak_judge_acc']:.3f} "
+            f"digits on map {int((digits > 0).sum())}/10 "
+            f"({n / train_seconds:,.0f} img/s, {time.perf_counter() - t0:.0f} s)")
+    result = {"checkpoint": paths["checkpoint"], "history": paths["history"], "state": paths["state"],
+              "epochs_done": history.epochs}
+    if evaluate_at_end and (history.epochs >= run.epochs or (stopped_early and max_minutes)):
+        from .evaluate import evaluate_checkpoint
+        from .card import write_card
+
+        figures = evaluate_checkpoint(paths["checkpoint"], classifier_path or Path("checkpoints/classifier.pt"),
+                                      data=folder, device=run.device, write=True)
+        write_card(paths["checkpoint"], command=" ".join(shlex.quote(a) for a in ["latent-explorer"] + sys.argv[1:]))
+        result["evaluation"] = figures
+    return result
+
+
+def _meta(run: GanRun, device: torch.device, epochs: int, seconds: float, folder: Path) -> dict:
+    return {
+        "name": run.model_name,
+        "epochs": epochs,
+        "epochs_planned": run.epochs,
+        "batch_size": run.batch_size,
+        "lr": run.lr,
+        "beta1": run.beta1,
+        "seed": run.seed,
+        "seconds": round(seconds, 1),
+        "device": device.type,
+        "hardware": hardware_string(device),
+        "mixed_precision": bool(run.mixed_precision and (device.type == "cuda" or cpu_has_bf16())),
+        "training_images": run.limit or 60000,
+        "data_checksum": data_checksum(folder),
+        "torch": str(torch.__version__),
+        "command": " ".join(shlex.quote(a) for a in ["latent-explorer"] + sys.argv[1:]),
+    }
