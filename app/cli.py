@@ -68,12 +68,26 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--data", help="target folder (default: $LATENT_EXPLORER_DATA or the user cache)")
     vf = sub.add_parser("verify-data", help="check the MNIST files' checksums")
     vf.add_argument("--data")
-    try:
-        from . import cli_more
-        cli_more.add_commands(sub)
-    except ImportError:
-        pass
+    for module in _extensions():
+        module.add_commands(sub)
     return parser
+
+
+EXTENSIONS = ("app.cli_models", "app.cli_render")
+
+
+def _extensions():
+    """Subcommand modules; each has ``add_commands(subparsers)`` and a ``COMMANDS`` dict."""
+    import importlib
+
+    mods = []
+    for name in EXTENSIONS:
+        try:
+            mods.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    return mods
 
 
 def cmd_train(args) -> int:
@@ -160,9 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command = args.command or "gui"
     handler = COMMANDS.get(command)
-    if handler is None:
-        from . import cli_more
-        handler = cli_more.COMMANDS[command]
+    for module in _extensions():
+        handler = handler or module.COMMANDS.get(command)
     try:
         return int(handler(args) or 0)
     except KeyboardInterrupt:

@@ -1,0 +1,93 @@
+"""Subcommands that work on trained models: ``atlas build``, ``atlas info``, ``evaluate``, ``card``."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .cli import CHECKPOINTS
+
+
+def add_commands(sub) -> None:
+    a = sub.add_parser("atlas", help="build class-region atlases")
+    asub = a.add_subparsers(dest="atlas_cmd", required=True)
+    b = asub.add_parser("build", help="label every cell of a grid over [-1, 1]^d")
+    b.add_argument("checkpoint")
+    b.add_argument("--resolution", type=int, required=True)
+    b.add_argument("--method", default="adaptive", choices=["adaptive", "full"],
+                   help="adaptive: coarse grid + refinement where neighbours disagree (default); full: every cell")
+    b.add_argument("--stride", type=int, default=4, help="coarse grid step of the adaptive builder")
+    b.add_argument("--precision", default="float32", choices=["float32", "bfloat16"])
+    b.add_argument("--classifier", default=str(CHECKPOINTS / "classifier.pt"))
+    b.add_argument("-o", "--out", help="atlas file (default: CHECKPOINT with .atlas.h5)")
+    b.add_argument("--force", action="store_true", help="replace an existing atlas file")
+    b.add_argument("--threads", type=int, default=0)
+    e = sub.add_parser("evaluate", help="recompute a generator's evaluation figures")
+    e.add_argument("checkpoint")
+    e.add_argument("--classifier", default=str(CHECKPOINTS / "classifier.pt"))
+    e.add_argument("--data")
+    e.add_argument("--samples", type=int, default=10000)
+    e.add_argument("--write", action="store_true", help="store the figures in the checkpoint and its card")
+    c = sub.add_parser("card", help="write the model card (Markdown) beside a checkpoint")
+    c.add_argument("checkpoint")
+
+
+def default_atlas_path(checkpoint: Path) -> Path:
+    return checkpoint.with_name(checkpoint.stem + ".atlas.h5")
+
+
+def cmd_atlas(args) -> int:
+    import torch
+
+    from models.atlas import build_atlas
+    from models.checkpoint import load_checkpoint
+    from training.progress import Progress
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ckpt = Path(args.checkpoint)
+    out = Path(args.out) if args.out else default_atlas_path(ckpt)
+    if out.exists() and not args.force:
+        print(f"latent-explorer: error: {out} exists; pass --force to replace it", file=sys.stderr)
+        return 1
+    if args.resolution < 2 or args.resolution > 4096:
+        print(f"latent-explorer: error: --resolution must be between 2 and 4096", file=sys.stderr)
+        return 1
+    g = load_checkpoint(ckpt, expect=("gan", "cgan"))
+    c = load_checkpoint(args.classifier, expect="classifier")
+    bar = Progress(1, f"atlas {ckpt.stem} {args.resolution}", unit="pts")
+
+    def progress(done: int, total: int) -> None:
+        bar.total = max(1, total)
+        bar.update(done - bar.done)
+
+    atlas = build_atlas(g, c, args.resolution, out, method=args.method, precision=args.precision,
+                        progress=progress, stride=args.stride)
+    bar.close()
+    area = atlas.digit_area()
+    print(f"saved {out}: {atlas.labels.size:,} cells, {atlas.evaluations:,} generator evaluations, "
+          f"{atlas.seconds:.1f} s ({atlas.method})")
+    print("digit area: " + "  ".join(f"{i}:{100 * s:.1f}%" for i, s in enumerate(area)))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from training.card import write_card
+    from training.evaluate import evaluate_checkpoint
+
+    figures = evaluate_checkpoint(args.checkpoint, args.classifier, data=args.data, write=args.write,
+                                  samples=args.samples)
+    print(json.dumps(figures, indent=2))
+    if args.write:
+        write_card(Path(args.checkpoint))
+    return 0
+
+
+def cmd_card(args) -> int:
+    from training.card import write_card
+
+    print(f"wrote {write_card(Path(args.checkpoint))}")
+    return 0
+
+
+COMMANDS = {"atlas": cmd_atlas, "evaluate": cmd_evaluate, "card": cmd_card}

@@ -1,0 +1,368 @@
+"""Class-region atlases: every cell of a regular grid over [-1, 1]^d labelled by the
+independent classifier, stored in HDF5 and sliced for the maps.
+
+Two builders: ``full`` evaluates every grid point (resumable block by block through a
+``.partial`` file); ``adaptive`` evaluates a coarse grid and refines only the cells whose
+corners disagree, filling agreeing cells from their corners (the ``evaluated`` mask says
+which cells were computed).
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import h5py
+import numpy as np
+import torch
+
+from .checkpoint import Checkpoint
+from .fileio import atomic_path
+from .sampling import grid_axis, label_points
+
+FORMAT = "latent-explorer-atlas"
+VERSION = 1
+MAX_CELLS = 50_000_000
+
+
+class AtlasError(Exception):
+    """An atlas file is missing, damaged or belongs to another generator/classifier."""
+
+
+class Cancelled(Exception):
+    """The build was asked to stop; finished blocks are kept for a resume."""
+
+
+@dataclass
+class Atlas:
+    labels: np.ndarray  # uint8, (R,)*d or (10,)+(R,)*d for conditional models
+    confidence: np.ndarray  # float16, same shape
+    latent_dim: int
+    conditional: bool
+    resolution: int
+    generator_digest: str
+    classifier_digest: str
+    evaluated: np.ndarray | None = None  # bool, same shape: computed (True) or filled from corners
+    method: str = "full"
+    precision: str = "float32"
+    seconds: float = 0.0
+    evaluations: int = 0
+    path: Path | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def axis(self) -> np.ndarray:
+        return grid_axis(self.resolution)
+
+    def cell_index(self, point) -> tuple[int, ...]:
+        """The grid cell nearest to a latent point (clipped to the box)."""
+        p = np.clip(np.asarray(point, np.float64), -1, 1)
+        if p.shape != (self.latent_dim,):
+            raise ValueError(f"point has {p.size} coordinates, the atlas is {self.latent_dim}-D")
+        return tuple(int(v) for v in np.rint((p + 1) / 2 * (self.resolution - 1)))
+
+    def volume(self, digit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Labels and confidence over the whole box (one digit's for conditional atlases)."""
+        if self.conditional:
+            if digit is None or not 0 <= digit <= 9:
+                raise ValueError("a conditional atlas needs a digit 0..9")
+            return self.labels[digit], self.confidence[digit]
+        return self.labels, self.confidence
+
+    def slice2d(self, axes: tuple[int, int], point, digit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The plane spanned by ``axes`` through ``point``: (labels, confidence), rows
+        indexed by the first axis, columns by the second."""
+        a, b = axes
+        if a == b or not (0 <= a < self.latent_dim and 0 <= b < self.latent_dim):
+            raise ValueError(f"bad axes {axes} for a {self.latent_dim}-D atlas")
+        labels, conf = self.volume(digit)
+        idx = list(self.cell_index(point))
+        sel: list = [slice(None) if k in (a, b) else idx[k] for k in range(self.latent_dim)]
+        lab, cf = labels[tuple(sel)], conf[tuple(sel)]
+        if a > b:
+            lab, cf = lab.T, cf.T
+        return lab, cf.astype(np.float32)
+
+    def label_at(self, point, digit: int | None = None) -> tuple[int, float]:
+        labels, conf = self.volume(digit)
+        i = self.cell_index(point)
+        return int(labels[i]), float(conf[i])
+
+    def digit_area(self, digit: int | None = None) -> list[float]:
+        labels = self.volume(digit)[0] if (self.conditional and digit is not None) else self.labels
+        return (np.bincount(labels.ravel(), minlength=10)[:10] / labels.size).tolist()
+
+    def check_belongs(self, generator_digest: str | None, classifier_digest: str | None) -> None:
+        name = self.path or "atlas"
+        if generator_digest and self.generator_digest != generator_digest:
+            raise AtlasError(f"{name}: this atlas was built for another generator "
+                             f"(atlas {self.generator_digest[:12]}, model {generator_digest[:12]}); rebuild it with "
+                             f"'latent-explorer atlas build'")
+        if classifier_digest and self.classifier_digest != classifier_digest:
+            raise AtlasError(f"{name}: this atlas was labelled by another classifier "
+                             f"(atlas {self.classifier_digest[:12]}, classifier {classifier_digest[:12]})")
+
+    def save(self, path: str | os.PathLike) -> None:
+        path = Path(path)
+        chunk = tuple(([1] if self.conditional else []) + [min(self.resolution, 16)] * self.latent_dim)
+        with atomic_path(path) as tmp:
+            with h5py.File(tmp, "w") as f:
+                f.attrs.update({"format": FORMAT, "version": VERSION, "latent_dim": self.latent_dim,
+                                "conditional": self.conditional, "resolution": self.resolution,
+                                "generator_digest": self.generator_digest,
+                                "classifier_digest": self.classifier_digest, "method": self.method,
+                                "precision": self.precision, "seconds": self.seconds,
+                                "evaluations": self.evaluations, "extra": json.dumps(self.extra)})
+                f.create_dataset("axis", data=self.axis)
+                f.create_dataset("labels", data=self.labels.astype(np.uint8), chunks=chunk, compression="gzip")
+                f.create_dataset("confidence", data=self.confidence.astype(np.float16), chunks=chunk,
+                                 compression="gzip")
+                if self.evaluated is not None:
+                    f.create_dataset("evaluated", data=self.evaluated.astype(bool), chunks=chunk, compression="gzip")
+        self.path = path
+
+
+def load_atlas(path: str | os.PathLike, generator_digest: str | None = None,
+               classifier_digest: str | None = None) -> Atlas:
+    """Read and validate an atlas; refuse one built for another generator or classifier."""
+    path = Path(path)
+    if not path.exists():
+        raise AtlasError(f"{path}: file not found")
+    try:
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("format") != FORMAT:
+                raise AtlasError(f"{path}: not a latent-explorer atlas")
+            if int(f.attrs.get("version", -1)) != VERSION:
+                raise AtlasError(f"{path}: atlas version {f.attrs.get('version')} is not supported")
+            d, r = int(f.attrs["latent_dim"]), int(f.attrs["resolution"])
+            cond = bool(f.attrs["conditional"])
+            if not (1 <= d <= 8 and 2 <= r <= 4096):
+                raise AtlasError(f"{path}: implausible latent size {d} or resolution {r}")
+            shape = ((10,) if cond else ()) + (r,) * d
+            if int(np.prod(shape, dtype=np.int64)) > MAX_CELLS:
+                raise AtlasError(f"{path}: {shape} cells is more than this program loads")
+            for key in ("labels", "confidence"):
+                if key not in f or f[key].shape != shape:
+                    got = f[key].shape if key in f else "missing"
+                    raise AtlasError(f"{path}: dataset '{key}' has shape {got}, expected {shape}")
+            labels = f["labels"][()]
+            if labels.dtype != np.uint8:
+                raise AtlasError(f"{path}: labels have dtype {labels.dtype}, expected uint8")
+            confidence = f["confidence"][()].astype(np.float16)
+            evaluated = f["evaluated"][()] if "evaluated" in f and f["evaluated"].shape == shape else None
+            atlas = Atlas(labels=labels, confidence=confidence, latent_dim=d, conditional=cond, resolution=r,
+                          generator_digest=str(f.attrs["generator_digest"]),
+                          classifier_digest=str(f.attrs["classifier_digest"]), evaluated=evaluated,
+                          method=str(f.attrs.get("method", "full")), precision=str(f.attrs.get("precision", "")),
+                          seconds=float(f.attrs.get("seconds", 0)), evaluations=int(f.attrs.get("evaluations", 0)),
+                          path=path, extra=json.loads(f.attrs.get("extra", "{}")))
+    except AtlasError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise AtlasError(f"{path}: damaged or not an atlas ({str(exc)[:200]})") from None
+    if labels.max(initial=0) > 9:
+        raise AtlasError(f"{path}: labels outside 0..9")
+    atlas.check_belongs(generator_digest, classifier_digest)
+    return atlas
+
+
+# ---------------------------------------------------------------- building
+
+ProgressFn = Callable[[int, int], None]  # (done, total)
+
+
+class _Evaluator:
+    """Labels latent points with the generator + classifier, counting evaluations."""
+
+    def __init__(self, generator: Checkpoint, classifier: Checkpoint, precision: str, batch: int,
+                 should_stop: Callable[[], bool] | None) -> None:
+        self.g, self.c = generator.model.eval(), classifier.model.eval()
+        self.precision, self.batch, self.should_stop = precision, batch, should_stop
+        self.count = 0
+
+    def __call__(self, points: np.ndarray, digit: int | None) -> tuple[np.ndarray, np.ndarray]:
+        labs, confs = [], []
+        for i in range(0, len(points), self.batch):
+            if self.should_stop and self.should_stop():
+                raise Cancelled("atlas build cancelled")
+            z = torch.from_numpy(np.ascontiguousarray(points[i:i + self.batch], np.float32))
+            lab = torch.full((len(z),), digit, dtype=torch.long) if digit is not None else None
+            l, c = label_points(self.g, self.c, z, lab, batch=self.batch, precision=self.precision)
+            labs.append(l)
+            confs.append(c)
+            self.count += len(z)
+        if not labs:
+            return np.empty(0, np.uint8), np.empty(0, np.float32)
+        return np.concatenate(labs), np.concatenate(confs)
+
+
+def _digits(generator: Checkpoint) -> list[int | None]:
+    return list(range(10)) if generator.config.get("conditional") else [None]
+
+
+def build_full(generator: Checkpoint, classifier: Checkpoint, resolution: int, *, precision: str = "float32",
+               batch: int = 1024, block: int = 16384, partial: Path | None = None,
+               progress: ProgressFn | None = None, should_stop=None) -> Atlas:
+    """Every grid point evaluated.  With ``partial`` set, finished blocks are stored there
+    and a later call with the same arguments resumes after the last finished block."""
+    d = int(generator.config["latent_dim"])
+    digits = _digits(generator)
+    axis = grid_axis(resolution)
+    per_digit = resolution ** d
+    total = per_digit * len(digits)
+    if total > MAX_CELLS:
+        raise ValueError(f"{total:,} cells is too many (at most {MAX_CELLS:,})")
+    nblocks = (total + block - 1) // block
+    labels = np.zeros(total, np.uint8)
+    conf = np.zeros(total, np.float16)
+    done = np.zeros(nblocks, bool)
+    key = f"{generator.digest}|{classifier.digest}|{resolution}|{precision}|{block}"
+    if partial is not None and partial.exists():
+        try:
+            with h5py.File(partial, "r") as f:
+                if f.attrs.get("key") == key:
+                    labels[:] = f["labels"][()]
+                    conf[:] = f["confidence"][()]
+                    done[:] = f["done"][()]
+        except (OSError, KeyError, ValueError):
+            pass  # an unreadable partial file: start over
+    ev = _Evaluator(generator, classifier, precision, batch, should_stop)
+    t0 = time.perf_counter()
+    for k in range(nblocks):
+        if done[k]:
+            continue
+        flat = np.arange(k * block, min(total, (k + 1) * block))
+        digit_idx, rest = np.divmod(flat, per_digit)
+        coords = np.stack(np.unravel_index(rest, (resolution,) * d), axis=1)
+        pts = axis[coords]
+        for di in np.unique(digit_idx):
+            m = digit_idx == di
+            lab, cf = ev(pts[m], digits[int(di)])
+            labels[flat[m]] = lab
+            conf[flat[m]] = cf
+        done[k] = True
+        if partial is not None:
+            _write_partial(partial, key, labels, conf, done)
+        if progress:
+            progress(int(done.sum()) * block if k < nblocks - 1 else total, total)
+    shape = ((10,) if len(digits) > 1 else ()) + (resolution,) * d
+    atlas = Atlas(labels=labels.reshape(shape), confidence=conf.reshape(shape), latent_dim=d,
+                  conditional=len(digits) > 1, resolution=resolution, generator_digest=generator.digest,
+                  classifier_digest=classifier.digest, evaluated=np.ones(shape, bool), method="full",
+                  precision=precision, seconds=time.perf_counter() - t0, evaluations=ev.count)
+    return atlas
+
+
+def _write_partial(path: Path, key: str, labels, conf, done) -> None:
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["key"] = key
+            f.create_dataset("labels", data=labels)
+            f.create_dataset("confidence", data=conf)
+            f.create_dataset("done", data=done)
+
+
+def build_adaptive(generator: Checkpoint, classifier: Checkpoint, resolution: int, *, stride: int = 4,
+                   precision: str = "float32", batch: int = 1024, progress: ProgressFn | None = None,
+                   should_stop=None) -> Atlas:
+    """Evaluate a coarse grid, then split only cells whose 2^d corners disagree, down to
+    single grid steps; cells whose corners agree are filled with that digit."""
+    d = int(generator.config["latent_dim"])
+    digits = _digits(generator)
+    axis = grid_axis(resolution)
+    shape1 = (resolution,) * d
+    ev = _Evaluator(generator, classifier, precision, batch, should_stop)
+    t0 = time.perf_counter()
+    all_lab, all_conf, all_eval = [], [], []
+    total = resolution ** d * len(digits)
+    for n_digit, digit in enumerate(digits):
+        lab = np.zeros(shape1, np.uint8)
+        conf = np.zeros(shape1, np.float16)
+        known = np.zeros(shape1, bool)
+        coarse = sorted(set(range(0, resolution, stride)) | {resolution - 1})
+        pts_idx = np.array(list(itertools.product(coarse, repeat=d)), np.int64)
+
+        def evaluate(idx: np.ndarray) -> None:
+            idx = idx[~known[tuple(idx.T)]]
+            if len(idx) == 0:
+                return
+            l, c = ev(axis[idx], digit)
+            lab[tuple(idx.T)], conf[tuple(idx.T)], known[tuple(idx.T)] = l, c, True
+
+        evaluate(pts_idx)
+        c = np.array(coarse)
+        cells = np.array(list(itertools.product(range(len(c) - 1), repeat=d)), np.int64)
+        lo, hi = c[cells], c[cells + 1]
+        filled = known.copy()
+        corner_bits = np.array(list(itertools.product((0, 1), repeat=d)), np.int64)  # (2^d, d)
+        while len(lo):
+            corners = lo[:, None, :] + corner_bits[None, :, :] * (hi - lo)[:, None, :]  # (n, 2^d, d)
+            clab = lab[tuple(corners.reshape(-1, d).T)].reshape(len(lo), -1)
+            agree = (clab == clab[:, :1]).all(axis=1)
+            for i in np.nonzero(agree)[0]:
+                sl = tuple(slice(a, b + 1) for a, b in zip(lo[i], hi[i]))
+                region = ~filled[sl]
+                if region.any():
+                    lab[sl][region] = clab[i, 0]
+                    cmin = conf[tuple(corners[i].T)].min()
+                    conf[sl][region] = cmin
+                    filled[sl] = True
+            split = ~agree & ((hi - lo) > 1).any(axis=1)
+            lo, hi = lo[split], hi[split]
+            if not len(lo):
+                break
+            mid = (lo + hi) // 2
+            # children: for each dim, either [lo, mid] or [mid, hi] (or [lo, hi] when hi-lo <= 1)
+            new_lo, new_hi = [], []
+            for bits in corner_bits:
+                clo = np.where(bits == 0, lo, mid)
+                chi = np.where(bits == 0, mid, hi)
+                keep = ((chi - clo) > 0).all(axis=1) | ((hi - lo) <= 1).any(axis=1)
+                new_lo.append(np.where((hi - lo) <= 1, lo, clo)[keep])
+                new_hi.append(np.where((hi - lo) <= 1, hi, chi)[keep])
+            lo, hi = np.concatenate(new_lo), np.concatenate(new_hi)
+            uniq = np.unique(np.concatenate([lo, hi], axis=1), axis=0)
+            lo, hi = uniq[:, :d], uniq[:, d:]
+            pts = (lo[:, None, :] + corner_bits[None, :, :] * (hi - lo)[:, None, :]).reshape(-1, d)
+            evaluate(np.unique(pts, axis=0))
+            filled |= known
+            if progress:
+                progress(ev.count, total)
+        # cells with disagreeing corners one step apart are fully known already
+        if not filled.all():
+            evaluate(np.argwhere(~filled))
+        all_lab.append(lab)
+        all_conf.append(conf)
+        all_eval.append(known)
+        if progress:
+            progress(ev.count, total)
+    cond = len(digits) > 1
+    stack = (lambda xs: np.stack(xs)) if cond else (lambda xs: xs[0])
+    return Atlas(labels=stack(all_lab), confidence=stack(all_conf), latent_dim=d, conditional=cond,
+                 resolution=resolution, generator_digest=generator.digest, classifier_digest=classifier.digest,
+                 evaluated=stack(all_eval), method=f"adaptive(stride={stride})", precision=precision,
+                 seconds=time.perf_counter() - t0, evaluations=ev.count)
+
+
+def build_atlas(generator: Checkpoint, classifier: Checkpoint, resolution: int, out: Path, *,
+                method: str = "adaptive", precision: str = "float32", progress: ProgressFn | None = None,
+                should_stop=None, stride: int = 4) -> Atlas:
+    """Build with the chosen method and save atomically to ``out``."""
+    if method == "full":
+        partial = out.with_name(out.name + ".partial")
+        atlas = build_full(generator, classifier, resolution, precision=precision, partial=partial,
+                           progress=progress, should_stop=should_stop)
+        atlas.save(out)
+        if partial.exists():
+            partial.unlink()
+    elif method == "adaptive":
+        atlas = build_adaptive(generator, classifier, resolution, stride=stride, precision=precision,
+                               progress=progress, should_stop=should_stop)
+        atlas.save(out)
+    else:
+        raise ValueError(f"unknown atlas method {method!r} (full or adaptive)")
+    return atlas
