@@ -1,0 +1,89 @@
+"""``latent-explorer render``: one PNG of a latent point (image, class map, probabilities),
+without Qt."""
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from .cli import CHECKPOINTS, UsageError
+
+
+def _point(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.replace(" ", "").split(",") if v != "")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as -0.84,0.54, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("the point needs at least one coordinate")
+    return values
+
+
+def add_commands(sub) -> None:
+    r = sub.add_parser("render", help="write a PNG of one latent point: image, class map, probabilities",
+                       description="Render one latent point of a generator to an image file: the generated "
+                                   "digit, the class map with the point (for 3D/4D the xy slice through it) "
+                                   "and the classifier's probabilities.")
+    r.add_argument("--model", default="gan2d", help="shipped model name (gan2d, cgan3d, ...) or checkpoint path")
+    r.add_argument("--point", type=_point, required=True, help="latent coordinates, e.g. -0.84,0.54")
+    r.add_argument("--digit", type=int, help="digit to generate (conditional models)")
+    r.add_argument("--atlas", help="atlas file (default: the one beside the model or in the cache)")
+    r.add_argument("--classifier", default=str(CHECKPOINTS / "classifier.pt"))
+    r.add_argument("--resolution", type=int, default=64,
+                   help="grid size of the map plane when there is no atlas (default 64)")
+    r.add_argument("--dpi", type=float, default=100, help="pixels per inch (the figure is 11 x 5 inches)")
+    r.add_argument("-o", "--out", required=True, help="output image (.png, also .pdf or .svg)")
+    # Let "--point -0.84,0.54" through: argparse (before 3.13) takes "-0.84,0.54" for an option.
+    r._negative_number_matcher = re.compile(r"^-\.?\d")
+
+
+def cmd_render(args) -> int:
+    from models.checkpoint import load_checkpoint
+    from models.engine import RenderRequest
+    from models.figures import point_figure, save_figure, slice_title
+    from models.maps import axis_name, compute_slice
+    from models.registry import open_model, resolve
+
+    out = Path(args.out)
+    if out.is_dir():
+        raise UsageError(f"{out}: is a folder; give a file name such as {out / 'point.png'}")
+    if not out.parent.is_dir():
+        raise UsageError(f"{out}: folder {out.parent} does not exist")
+    if not 2 <= args.resolution <= 512:
+        raise UsageError("--resolution must be between 2 and 512")
+    path = resolve(args.model, CHECKPOINTS)
+    classifier = load_checkpoint(args.classifier, expect="classifier")
+    model = open_model(path, classifier, atlas=args.atlas)
+    engine = model.engine
+    point = tuple(args.point)
+    if len(point) != engine.latent_dim:
+        raise UsageError(f"--point has {len(point)} coordinate{'s' * (len(point) != 1)}, "
+                         f"{model.name} has a {engine.latent_dim}-D latent space")
+    outside = [f"{axis_name(i)} = {v:g}" for i, v in enumerate(point) if not -1 <= v <= 1]
+    if outside:
+        raise UsageError(f"--point {','.join(f'{v:g}' for v in point)}: {', '.join(outside)} lies outside "
+                         f"the latent box [-1, 1]")
+    digit = args.digit
+    if engine.conditional:
+        if digit is None:
+            raise UsageError(f"{model.name} is conditional: pass --digit 0..9")
+        if not 0 <= digit <= 9:
+            raise UsageError(f"--digit must be 0..9, got {digit}")
+    elif digit is not None:
+        raise UsageError(f"{model.name} is not conditional; --digit does not apply")
+    frame = engine.render(RenderRequest(point=point, digit=digit, capture=False))
+    if engine.latent_dim < 2:
+        raise UsageError("render needs a latent space of at least 2 dimensions")
+    axes = (0, 1)
+    if model.atlas is not None:
+        labels, conf = model.atlas.slice2d(axes, point, digit)
+    else:
+        labels, conf = compute_slice(engine, axes, point, digit, resolution=args.resolution)
+    fig = point_figure(frame, labels, conf, model=model.name, axes=axes, dpi=args.dpi,
+                       map_title=slice_title(engine.latent_dim, axes, point, digit))
+    save_figure(fig, out)
+    print(f"wrote {out}: {model.name} at {point}: image class {frame.predicted} ({frame.confidence:.1%})")
+    return 0
+
+
+COMMANDS = {"render": cmd_render}

@@ -1,0 +1,1 @@
+"""The desktop app (PySide6 + pyqtgraph).  All Qt code of the project lives here."""

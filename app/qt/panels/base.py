@@ -1,0 +1,33 @@
+"""Panel: a widget bound to the state, which it can cleanly let go of."""
+from __future__ import annotations
+
+import warnings
+from typing import Callable
+
+from PySide6.QtWidgets import QWidget
+
+from ..state import ExplorerState
+
+
+class Panel(QWidget):
+    """Remembers its signal connections so a window can detach it before deleting it."""
+
+    def __init__(self, state: ExplorerState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self._links: list[tuple[object, Callable]] = []
+
+    def bind(self, signal, slot: Callable) -> None:
+        signal.connect(slot)
+        self._links.append((signal, slot))
+
+    def detach(self) -> None:
+        """Disconnect from the state (called before the panel is removed)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for signal, slot in self._links:
+                try:
+                    signal.disconnect(slot)
+                except (RuntimeError, TypeError):
+                    pass
+        self._links.clear()

@@ -1,0 +1,85 @@
+"""The map of class areas: one coordinate plane through the point.
+
+2-D models show their whole latent square; with more dimensions a plane chooser picks
+any two coordinates (the plane passes through the point).  Clicking or dragging on the
+map moves the point.
+"""
+from __future__ import annotations
+
+import itertools
+
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from models.figures import slice_title
+from models.maps import axis_name
+
+from ..state import ExplorerState
+from ..style import font
+from ..widgets.mapview import MapView
+from .base import Panel
+from .common import atlas_key, no_atlas_message
+
+
+class Map2DPanel(Panel):
+    """A large MapView of ``state.options['plane']``."""
+
+    def __init__(self, state: ExplorerState, parent: QWidget | None = None) -> None:
+        super().__init__(state, parent)
+        d = state.latent_dim
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        head = QHBoxLayout()
+        self.title = QLabel()
+        self.title.setFont(font(10, bold=True))
+        head.addWidget(self.title, 1)
+        self.planes = list(itertools.combinations(range(d), 2))
+        self.chooser: QComboBox | None = None
+        if d > 2:
+            head.addWidget(QLabel("Plane:"))
+            self.chooser = QComboBox()
+            self.chooser.setObjectName("plane_chooser")
+            for a, b in self.planes:
+                self.chooser.addItem(f"{axis_name(a)}{axis_name(b)}")
+            self.chooser.currentIndexChanged.connect(lambda i: state.set_option("plane", self.planes[i]))
+            head.addWidget(self.chooser)
+        lay.addLayout(head)
+        self.view = MapView(crosshair=d > 2)
+        self.view.setMinimumSize(240, 240)
+        self.view.picked.connect(self._picked)
+        lay.addWidget(self.view, 1)
+        self._key: tuple | None = None
+        for signal in (state.atlasChanged, state.atlasDigitChanged, state.pointChanged):
+            self.bind(signal, self.redraw)
+        self.bind(state.optionChanged, lambda name: name == "plane" and self.redraw())
+        self.redraw()
+
+    @property
+    def axes(self) -> tuple[int, int]:
+        return tuple(self.state.option("plane"))  # type: ignore[return-value]
+
+    def _picked(self, u: float, v: float) -> None:
+        a, b = self.axes
+        self.state.set_coordinates({a: u, b: v})
+
+    def redraw(self) -> None:
+        st = self.state
+        a, b = self.axes
+        if self.chooser is not None and (a, b) in self.planes:
+            self.chooser.blockSignals(True)
+            self.chooser.setCurrentIndex(self.planes.index((a, b)))
+            self.chooser.blockSignals(False)
+        self.title.setText(slice_title(st.latent_dim, (a, b), st.point,
+                                       st.atlas_digit if st.conditional else None))
+        self.view.set_axis_names(axis_name(a), axis_name(b))
+        atlas = st.atlas
+        if atlas is None:
+            self._key = None
+            self.view.clear_map(no_atlas_message(st))
+        else:
+            idx = atlas.cell_index(st.point)
+            key = atlas_key(st) + ((a, b), tuple(v for k, v in enumerate(idx) if k not in (a, b)))
+            if key != self._key:
+                self._key = key
+                labels, conf = atlas.slice2d((a, b), st.point, st.atlas_digit_or_none())
+                self.view.set_map(labels, conf)
+        self.view.set_point(st.point[a], st.point[b])

@@ -1,0 +1,48 @@
+"""Where the point is: its coordinates and the atlas cell it falls in."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from models.maps import axis_name
+
+from ..state import ExplorerState
+from .base import Panel
+
+
+class PointInfoPanel(Panel):
+    """Coordinates, the atlas cell index, and the atlas label and confidence there."""
+
+    def __init__(self, state: ExplorerState, parent: QWidget | None = None) -> None:
+        super().__init__(state, parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 0, 4, 0)
+        self.coords = QLabel()
+        self.coords.setObjectName("point_coords")
+        self.cell = QLabel()
+        self.cell.setObjectName("atlas_cell")
+        for w in (self.coords, self.cell):
+            w.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            w.setWordWrap(True)
+            lay.addWidget(w)
+        for signal in (state.modelChanged, state.pointChanged, state.atlasChanged, state.atlasDigitChanged):
+            self.bind(signal, self.redraw)
+        self.redraw()
+
+    def redraw(self) -> None:
+        st = self.state
+        if st.model is None:
+            self.coords.setText("No model loaded.")
+            self.cell.setText("")
+            return
+        self.coords.setText("Point: " + ", ".join(f"{axis_name(i)} = {v:+.3f}" for i, v in enumerate(st.point)))
+        atlas = st.atlas
+        if atlas is None:
+            self.cell.setText("Atlas cell: no atlas yet")
+            return
+        idx = atlas.cell_index(st.point)
+        digit, conf = atlas.label_at(st.point, st.atlas_digit_or_none())
+        size = "×".join([str(atlas.resolution)] * atlas.latent_dim)
+        whose = f" in digit {st.atlas_digit}'s atlas" if st.conditional else ""
+        self.cell.setText(f"Atlas cell {tuple(idx)} of {size}{whose}: digit <b>{digit}</b> "
+                          f"(confidence {conf:.0%})")

@@ -1,0 +1,74 @@
+"""The classifier's verdict: the predicted digit, large, and all ten probabilities."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
+
+from ..state import ExplorerState
+from ..style import digit_colour, digit_css, font
+from .base import Panel
+
+
+class ReadoutPanel(Panel):
+    """``Image class: 9`` with its confidence, and a bar chart of the probabilities."""
+
+    def __init__(self, state: ExplorerState, parent: QWidget | None = None) -> None:
+        super().__init__(state, parent)
+        box = QGroupBox("Classifier")
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(box)
+        grid = QGridLayout(box)
+        self.digit = QLabel("–")
+        self.digit.setObjectName("predicted_digit")
+        self.digit.setFont(font(34, bold=True))
+        self.digit.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.digit.setFixedSize(72, 72)
+        self.title = QLabel("Image class: –")
+        self.title.setFont(font(13, bold=True))
+        self.detail = QLabel("")
+        self.detail.setWordWrap(True)
+        grid.addWidget(self.digit, 0, 0, 2, 1)
+        grid.addWidget(self.title, 0, 1)
+        grid.addWidget(self.detail, 1, 1)
+        self.plot = pg.PlotWidget()
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.setMouseEnabled(False, False)
+        self.plot.setYRange(0, 1, padding=0.02)
+        self.plot.setXRange(-0.6, 9.6, padding=0)
+        self.plot.getAxis("bottom").setTicks([[(d, str(d)) for d in range(10)]])
+        self.plot.getAxis("left").setTicks([[(0, "0"), (0.5, ".5"), (1, "1")]])
+        self.plot.setFixedHeight(110)
+        self.bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.8,
+                                    brushes=[digit_colour(d) for d in range(10)])
+        self.plot.addItem(self.bars)
+        grid.addWidget(self.plot, 2, 0, 1, 2)
+        grid.setColumnStretch(1, 1)
+        self.probs = np.zeros(10, np.float32)
+        self.bind(state.frameChanged, self.redraw)
+        self.bind(state.modelChanged, self.redraw)
+        self.redraw()
+
+    def redraw(self) -> None:
+        frame = self.state.frame
+        if frame is None:
+            self.probs = np.zeros(10, np.float32)
+            self.digit.setText("–")
+            self.digit.setStyleSheet("border-radius: 8px; background-color: #ddd;")
+            self.title.setText("Image class: –")
+            self.detail.setText("")
+        else:
+            self.probs = np.asarray(frame.probs, np.float32).copy()
+            k = frame.predicted
+            self.digit.setText(str(k))
+            self.digit.setStyleSheet(digit_css(k) + "border-radius: 8px;")
+            self.title.setText(f"Image class: {k}")
+            order = np.argsort(self.probs)[::-1]
+            runner = order[1]
+            self.detail.setText(f"{frame.confidence:.1%} sure; next: {runner} ({self.probs[runner]:.1%})")
+        self.bars.setOpts(height=self.probs,
+                          pens=[pg.mkPen("k", width=2) if frame is not None and d == frame.predicted
+                                else pg.mkPen(None) for d in range(10)])

@@ -1,0 +1,89 @@
+"""Three orthogonal slices of the class cube (xy, xz, yz) with crosshairs at the point.
+
+The slices follow the point, or stay where they were when "Slices follow the point" is
+switched off (a fixed view to move the point through).  For 4-D models the cube is the
+one selected by the point's w coordinate.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from models.maps import axis_name
+
+from ..state import ExplorerState
+from ..style import font
+from ..widgets.mapview import MapView
+from .base import Panel
+from .common import atlas_key, no_atlas_message
+
+PLANES = ((0, 1), (0, 2), (1, 2))
+
+
+class Slices3DPanel(Panel):
+    """Three MapViews; each click moves the two coordinates of its plane."""
+
+    def __init__(self, state: ExplorerState, parent: QWidget | None = None) -> None:
+        super().__init__(state, parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        head = QHBoxLayout()
+        self.title = QLabel()
+        self.title.setFont(font(10, bold=True))
+        head.addWidget(self.title, 1)
+        self.follow = QCheckBox("Slices follow the point")
+        self.follow.setObjectName("follow_point")
+        self.follow.setToolTip("Off: the three slices stay where they are while the point moves")
+        self.follow.toggled.connect(lambda on: state.set_option("follow", bool(on)))
+        head.addWidget(self.follow)
+        lay.addLayout(head)
+        grid = QGridLayout()
+        grid.setSpacing(6)
+        self.views: list[MapView] = []
+        self.captions: list[QLabel] = []
+        for k, (a, b) in enumerate(PLANES):
+            view = MapView(compact=True, crosshair=True)
+            view.setMinimumSize(150, 150)
+            view.set_axis_names(axis_name(a), axis_name(b))
+            view.picked.connect(lambda u, v, a=a, b=b: state.set_coordinates({a: u, b: v}))
+            caption = QLabel()
+            caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            grid.addWidget(view, 0, k)
+            grid.addWidget(caption, 1, k)
+            grid.setColumnStretch(k, 1)
+            self.views.append(view)
+            self.captions.append(caption)
+        grid.setRowStretch(0, 1)
+        lay.addLayout(grid, 1)
+        self._keys: list[tuple | None] = [None] * 3
+        for signal in (state.atlasChanged, state.atlasDigitChanged, state.pointChanged):
+            self.bind(signal, self.redraw)
+        self.bind(state.optionChanged, lambda name: name in ("follow", "anchor") and self.redraw())
+        self.redraw()
+
+    def redraw(self) -> None:
+        st = self.state
+        d = st.latent_dim
+        follow = bool(st.option("follow"))
+        self.follow.blockSignals(True)
+        self.follow.setChecked(follow)
+        self.follow.blockSignals(False)
+        where = st.slice_point()
+        cube = "Class cube" if d == 3 else f"Class cube at {', '.join(f'{axis_name(i)} = {where[i]:+.2f}' for i in range(3, d))}"
+        whose = f" (digit {st.atlas_digit}'s atlas)" if st.conditional else ""
+        self.title.setText(f"{cube}{whose}: orthogonal slices" + ("" if follow else " (fixed)"))
+        atlas = st.atlas
+        for k, (a, b) in enumerate(PLANES):
+            c = 3 - a - b  # the axis the slice is cut across
+            self.captions[k].setText(f"{axis_name(a)}{axis_name(b)} slice at {axis_name(c)} = {where[c]:+.2f}")
+            view = self.views[k]
+            if atlas is None:
+                self._keys[k] = None
+                view.clear_map(no_atlas_message(st))
+            else:
+                idx = atlas.cell_index(where)
+                key = atlas_key(st) + (tuple(v for i, v in enumerate(idx) if i not in (a, b)),)
+                if key != self._keys[k]:
+                    self._keys[k] = key
+                    view.set_map(*atlas.slice2d((a, b), where, st.atlas_digit_or_none()))
+            view.set_point(st.point[a], st.point[b])

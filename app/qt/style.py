@@ -1,0 +1,34 @@
+"""Look and feel shared by every view: pyqtgraph's colours and a few fonts."""
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtGui import QColor, QFont
+
+from models.maps import PALETTE, text_colour
+
+
+def configure_pyqtgraph() -> None:
+    """Light plots that match Qt's default widgets; sharp (not smoothed) images."""
+    pg.setConfigOptions(background="w", foreground="#333333", antialias=True)
+
+
+def digit_colour(digit: int) -> QColor:
+    r, g, b = (int(v) for v in PALETTE[digit])
+    return QColor(r, g, b)
+
+
+def digit_text_colour(digit: int) -> QColor:
+    return QColor(*text_colour(digit))
+
+
+def digit_css(digit: int) -> str:
+    """Stylesheet colours (background and text) for a digit's swatch."""
+    bg, fg = digit_colour(digit), digit_text_colour(digit)
+    return f"background-color: {bg.name()}; color: {fg.name()};"
+
+
+def font(point_size: float, bold: bool = False) -> QFont:
+    f = QFont()
+    f.setPointSizeF(point_size)
+    f.setBold(bold)
+    return f

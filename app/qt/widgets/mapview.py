@@ -1,0 +1,141 @@
+"""MapView: one class-map plane, coloured by digit, with region digits, the current
+point and optional crosshairs.  A left click or drag emits the latent coordinates."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor
+
+from models.maps import cell_extent, colour_map, index_to_coord, regions
+
+from ..style import digit_text_colour, font
+
+
+class PickViewBox(pg.ViewBox):
+    """A fixed view (no pan or zoom) that reports left clicks and drags in view coordinates."""
+
+    picked = Signal(float, float)
+
+    def __init__(self) -> None:
+        super().__init__(lockAspect=True, enableMenu=False)
+        self.setMouseEnabled(False, False)
+
+    def _emit(self, ev) -> None:
+        p = self.mapSceneToView(ev.scenePos())
+        self.picked.emit(float(p.x()), float(p.y()))
+
+    def mouseClickEvent(self, ev) -> None:  # noqa: N802 (Qt naming)
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self._emit(ev)
+        else:
+            ev.ignore()
+
+    def mouseDragEvent(self, ev, axis=None) -> None:  # noqa: N802
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self._emit(ev)
+        else:
+            ev.ignore()
+
+    def wheelEvent(self, ev, axis=None) -> None:  # noqa: N802 - the map does not zoom
+        ev.ignore()
+
+
+class MapView(pg.PlotWidget):
+    """A class map over [-1, 1]^2 for the latent axes it is given."""
+
+    picked = Signal(float, float)
+
+    def __init__(self, parent=None, compact: bool = False, crosshair: bool = False) -> None:
+        self.box = PickViewBox()
+        super().__init__(parent, viewBox=self.box)
+        self.compact = compact
+        self.box.picked.connect(self._picked)
+        self.setMenuEnabled(False)
+        self.hideButtons()
+        self.image = pg.ImageItem(axisOrder="col-major")
+        self.addItem(self.image)
+        self.lines: list[pg.InfiniteLine] = []
+        if crosshair:
+            for angle in (90, 0):
+                for colour, width in (("w", 3), ("k", 1)):
+                    line = pg.InfiniteLine(angle=angle, movable=False,
+                                           pen=pg.mkPen(colour, width=width, style=Qt.PenStyle.DashLine))
+                    self.addItem(line)
+                    self.lines.append(line)
+        size = 11 if compact else 16
+        self.ring_outer = pg.ScatterPlotItem(size=size, pen=pg.mkPen("w", width=4), brush=None)
+        self.ring_inner = pg.ScatterPlotItem(size=size, pen=pg.mkPen("k", width=2), brush=None)
+        self.addItem(self.ring_outer)
+        self.addItem(self.ring_inner)
+        self.message = pg.TextItem("", color=QColor("#555555"), anchor=(0.5, 0.5))
+        self.message.setFont(font(9 if compact else 11))
+        self.addItem(self.message)
+        self.region_items: list[pg.TextItem] = []
+        self.labels: np.ndarray | None = None
+        self.resolution = 0
+        self._set_extent(-1.0, 1.0)
+        if compact:
+            for name in ("left", "bottom"):
+                self.getAxis(name).setStyle(tickFont=font(7))
+
+    def _set_extent(self, lo: float, hi: float) -> None:
+        self.box.setRange(xRange=(lo, hi), yRange=(lo, hi), padding=0)
+
+    def _picked(self, x: float, y: float) -> None:
+        self.picked.emit(float(np.clip(x, -1, 1)), float(np.clip(y, -1, 1)))
+
+    def set_axis_names(self, horizontal: str, vertical: str) -> None:
+        self.setLabel("bottom", horizontal)
+        self.setLabel("left", vertical)
+
+    def set_map(self, labels: np.ndarray, confidence: np.ndarray | None, label_regions: bool = True) -> None:
+        """Show a plane: rows of ``labels`` run along the horizontal axis, columns vertically."""
+        self.labels = labels
+        res = labels.shape[0]
+        self.resolution = res
+        lo, hi = cell_extent(res)
+        self.image.setImage(colour_map(labels, confidence), autoLevels=False, levels=(0, 255))
+        self.image.setRect(QRectF(lo, lo, hi - lo, hi - lo))
+        self.message.setText("")
+        self._set_extent(lo, hi)
+        for item in self.region_items:
+            self.removeItem(item)
+        self.region_items = []
+        if label_regions:
+            for r in regions(labels, min_fraction=0.02 if self.compact else 0.01):
+                item = pg.TextItem(str(r.digit), color=digit_text_colour(r.digit), anchor=(0.5, 0.5))
+                item.setFont(font(8 if self.compact else 13, bold=True))
+                item.setPos(index_to_coord(r.row, res), index_to_coord(r.col, res))
+                self.addItem(item)
+                self.region_items.append(item)
+
+    def clear_map(self, message: str = "") -> None:
+        """No map to show: an empty plane with a message in the middle."""
+        self.labels = None
+        self.resolution = 0
+        self.image.clear()
+        for item in self.region_items:
+            self.removeItem(item)
+        self.region_items = []
+        self.message.setText(message)
+        self.message.setPos(0, 0)
+        self._set_extent(-1.0, 1.0)
+
+    def set_point(self, x: float, y: float) -> None:
+        """The current point (ring) and, if enabled, its crosshair lines."""
+        for item in (self.ring_outer, self.ring_inner):
+            item.setData([x], [y])
+        for k, line in enumerate(self.lines):
+            line.setValue(x if k < 2 else y)
+
+    def region_texts(self) -> list[tuple[str, float, float]]:
+        """The digits written on the map and where (for tests and screenshots)."""
+        return [(item.textItem.toPlainText(), item.pos().x(), item.pos().y()) for item in self.region_items]
+
+    def view_to_widget(self, x: float, y: float):
+        """Widget pixel position of latent coordinates (x, y) (used to simulate clicks)."""
+        scene = self.box.mapViewToScene(QPointF(x, y))
+        return self.mapFromScene(scene)

@@ -1,0 +1,337 @@
+"""The explorer's main window: model chooser, menus, the panels, settings, drag and drop.
+
+The window owns the state, the renderer and the atlas service; it builds the panels and
+connects nothing between them (panels only talk to the state).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout,
+                               QWidget)
+
+from models.atlas import AtlasError, load_atlas
+from models.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from models.figures import point_figure, save_figure, slice_title
+from models.registry import ModelEntry, default_entry, open_model, quick_resolution, scan
+
+from .jobs import AtlasService
+from .maparea import MapArea
+from .panels.atlasstatus import AtlasStatusPanel
+from .panels.digits import DigitsPanel
+from .panels.empty import how_to_get_models
+from .panels.image import ImagePanel
+from .panels.pointinfo import PointInfoPanel
+from .panels.readout import ReadoutPanel
+from .panels.sliders import SlidersPanel
+from .renderer import Renderer
+from .state import ExplorerState
+from .style import configure_pyqtgraph
+
+OPEN_ERRORS = (CheckpointError, AtlasError, ValueError, OSError, RuntimeError)
+FILE_FILTER = "latent-explorer files (*.pt *.h5);;Checkpoints (*.pt);;Atlases (*.atlas.h5 *.h5);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    """One window, one model at a time."""
+
+    def __init__(self, models_dir: Path, classifier_path: Path, settings,
+                 atlas_resolution: Callable[[int, bool], int] = quick_resolution,
+                 autobuild_atlas: bool = True) -> None:
+        super().__init__()
+        configure_pyqtgraph()
+        self.models_dir = Path(models_dir)
+        self.classifier_path = Path(classifier_path)
+        self.settings = settings
+        self.setWindowTitle("latent-explorer")
+        self.setAcceptDrops(True)
+        self.state = ExplorerState(self)
+        self.renderer = Renderer(self.state)
+        self.atlases = AtlasService(self.state, resolution=atlas_resolution, autostart=autobuild_atlas)
+        self.classifier: Checkpoint | None = None
+        self.classifier_error = ""
+        self.entries: list[ModelEntry] = []
+        self.map_area: MapArea | None = None
+        self._build_ui()
+        self._build_menus()
+        self.state.modelChanged.connect(self._model_changed)
+        self.renderer.failed.connect(lambda msg: self.statusBar().showMessage(msg, 5000))
+        self._load_classifier()
+        self.refresh_models()
+        self._rebuild_map_area()
+        self._restore_geometry()
+
+    # ------------------------------------------------------------ building
+    def _build_ui(self) -> None:
+        tb = self.addToolBar("Model")
+        tb.setObjectName("model_toolbar")
+        tb.setMovable(False)
+        tb.addWidget(QLabel(" Model: "))
+        self.model_combo = QComboBox()
+        self.model_combo.setObjectName("model_chooser")
+        self.model_combo.setMinimumContentsLength(22)
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.model_combo.activated.connect(self._combo_activated)
+        tb.addWidget(self.model_combo)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("main_splitter")
+        self.splitter.setChildrenCollapsible(False)
+        left = QWidget()
+        left.setMinimumWidth(340)
+        col = QVBoxLayout(left)
+        col.setContentsMargins(6, 6, 6, 6)
+        self.image_panel = ImagePanel(self.state)
+        self.readout_panel = ReadoutPanel(self.state)
+        self.digits_panel = DigitsPanel(self.state)
+        self.sliders_panel = SlidersPanel(self.state)
+        self.point_panel = PointInfoPanel(self.state)
+        col.addWidget(self.image_panel, 1)
+        for p in (self.readout_panel, self.digits_panel, self.sliders_panel, self.point_panel):
+            col.addWidget(p)
+        self.splitter.addWidget(left)
+        self.right = QWidget()
+        self.right_layout = QVBoxLayout(self.right)
+        self.right_layout.setContentsMargins(6, 6, 6, 6)
+        self.splitter.addWidget(self.right)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.setCentralWidget(self.splitter)
+        self.atlas_status = AtlasStatusPanel(self.state, self.atlases)
+        self.statusBar().addPermanentWidget(self.atlas_status)
+
+    def _build_menus(self) -> None:
+        m = self.menuBar().addMenu("&File")
+        self.open_action = self._action(m, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
+        self._action(m, "&Reload model list", self.refresh_models, "F5")
+        m.addSeparator()
+        self.export_action = self._action(m, "&Export point as image…", self.export_dialog, "Ctrl+E")
+        m.addSeparator()
+        self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        p = self.menuBar().addMenu("&Point")
+        self._action(p, "Go to the &origin", self.state.reset_point, "Ctrl+0")
+        self._action(p, "&Random point", lambda: self.state.random_point(), "Ctrl+R")
+        a = self.menuBar().addMenu("&Atlas")
+        self._action(a, "&Build atlas now", self.atlases.build, None)
+        self._action(a, "&Cancel atlas build", self.atlases.cancel, None)
+        h = self.menuBar().addMenu("&Help")
+        self._action(h, "&About latent-explorer", self._about, None)
+
+    def _action(self, menu, text: str, slot, shortcut) -> QAction:
+        act = QAction(text, self)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        act.triggered.connect(lambda _checked=False: slot())
+        menu.addAction(act)
+        return act
+
+    # ------------------------------------------------------------ models
+    def _load_classifier(self) -> None:
+        try:
+            self.classifier = load_checkpoint(self.classifier_path, expect="classifier")
+        except CheckpointError as exc:
+            self.classifier = None
+            self.classifier_error = str(exc)
+
+    def refresh_models(self) -> None:
+        """Rescan the models folder for the chooser (keeping any model opened from elsewhere)."""
+        self.entries = scan(self.models_dir)
+        self._fill_combo()
+
+    def _fill_combo(self) -> None:
+        current = self.state.model.path if self.state.model else None
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        paths = []
+        for e in self.entries:
+            self.model_combo.addItem(e.describe(), str(e.path))
+            self.model_combo.setItemData(self.model_combo.count() - 1, str(e.path), Qt.ItemDataRole.ToolTipRole)
+            paths.append(e.path.resolve())
+        if current is not None and current.resolve() not in paths:
+            self.model_combo.addItem(f"{self.state.model.describe()}  [{current.parent.name}/]", str(current))
+            self.model_combo.setItemData(self.model_combo.count() - 1, str(current), Qt.ItemDataRole.ToolTipRole)
+        if current is not None:
+            idx = self.model_combo.findData(str(current))
+            self.model_combo.setCurrentIndex(idx)
+        if self.model_combo.count() == 0:
+            self.model_combo.addItem("(no models found)", None)
+        self.model_combo.blockSignals(False)
+
+    def _combo_activated(self, index: int) -> None:
+        path = self.model_combo.itemData(index)
+        if path and (self.state.model is None or Path(path) != self.state.model.path):
+            if not self.open_path(Path(path)):
+                self._fill_combo()  # back to the model still shown
+
+    def open_initial(self, model: str | None = None) -> None:
+        """Open the model asked for, else the last one used, else the shipped 2-D GAN,
+        else the first found; stay empty (with instructions) when there is none."""
+        from models.registry import resolve
+
+        if model:
+            try:
+                self.open_path(resolve(model, self.models_dir))
+            except ValueError as exc:
+                self.show_error("Cannot open model", str(exc))
+            if self.state.model is not None:
+                return
+        last = self.settings.value("model/last", "", type=str)
+        if last and Path(last).is_file() and self.open_path(Path(last), report=False):
+            return
+        entry = default_entry(self.entries)
+        if entry is not None:
+            self.open_path(entry.path)
+
+    def open_path(self, path: Path, report: bool = True) -> bool:
+        """Open a generator checkpoint, or an atlas for the current model.  On failure a
+        dialog names the file and the problem, and the window keeps what it had."""
+        path = Path(path)
+        try:
+            if path.suffix in (".h5", ".hdf5"):
+                self._open_atlas(path)
+                return True
+            if self.classifier is None:
+                raise CheckpointError(f"cannot explore models without the classifier: {self.classifier_error}")
+            model = open_model(path, self.classifier)
+        except OPEN_ERRORS as exc:
+            if report:
+                self.show_error(f"Cannot open {path.name}", str(exc))
+            return False
+        self.atlases.cancel()
+        self.state.set_model(model)
+        for note in model.notes:
+            self.statusBar().showMessage(note, 10000)
+        return True
+
+    def _open_atlas(self, path: Path) -> None:
+        model = self.state.model
+        if model is None:
+            raise AtlasError(f"{path}: open a generator first; an atlas belongs to one model")
+        atlas = load_atlas(path, model.checkpoint.digest, model.classifier.digest)
+        self.atlases.cancel()
+        self.state.set_atlas(atlas)
+        self.statusBar().showMessage(f"Atlas {path.name} loaded", 5000)
+
+    def _model_changed(self) -> None:
+        self._rebuild_map_area()
+        self._fill_combo()
+        model = self.state.model
+        self.setWindowTitle(f"latent-explorer — {model.describe()}" if model else "latent-explorer")
+        if model is not None and model.path is not None:
+            self.settings.setValue("model/last", str(model.path.resolve()))
+
+    def _rebuild_map_area(self) -> None:
+        old = self.map_area
+        if old is not None:
+            self._save_map_splitters()
+            old.detach()
+            self.right_layout.removeWidget(old)
+            old.hide()
+            old.setParent(None)
+            old.deleteLater()
+        folder = str(self.models_dir)
+        html = how_to_get_models(folder)
+        if self.classifier is None:
+            html = f"<h2>The digit classifier is missing</h2><p>{self.classifier_error}</p>" + html
+        self.map_area = MapArea(self.state, html)
+        self.right_layout.addWidget(self.map_area)
+        for s in self.map_area.splitters:
+            saved = self.settings.value(f"splitter/{s.objectName()}")
+            if isinstance(saved, QByteArray):
+                s.restoreState(saved)
+
+    def _save_map_splitters(self) -> None:
+        if self.map_area is not None:
+            for s in self.map_area.splitters:
+                self.settings.setValue(f"splitter/{s.objectName()}", s.saveState())
+
+    # ------------------------------------------------------------ dialogs
+    def show_error(self, title: str, message: str) -> None:
+        """A modal error box (tests replace ``QMessageBox.critical``)."""
+        QMessageBox.critical(self, title, message)
+
+    def open_dialog(self) -> None:
+        start = str(self.models_dir if self.models_dir.is_dir() else Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open a checkpoint or atlas", start, FILE_FILTER)
+        if path:
+            self.open_path(Path(path))
+
+    def export_dialog(self) -> None:
+        st = self.state
+        if st.model is None or st.frame is None:
+            return
+        name = f"{st.model.name}_" + "_".join(f"{v:+.2f}" for v in st.point) + ".png"
+        path, _ = QFileDialog.getSaveFileName(self, "Export the point as an image", str(Path.home() / name),
+                                              "PNG images (*.png);;PDF (*.pdf);;SVG (*.svg)")
+        if path:
+            try:
+                self.export(Path(path))
+            except (OSError, ValueError) as exc:
+                self.show_error("Cannot export", str(exc))
+
+    def export(self, path: Path) -> Path:
+        """Write what ``latent-explorer render`` would for the current point."""
+        st = self.state
+        if st.model is None:
+            raise ValueError("no model loaded")
+        self.renderer.render_now()
+        axes = (0, 1)
+        if st.atlas is not None:
+            labels, conf = st.atlas.slice2d(axes, st.point, st.digit_or_none())
+        else:
+            from models.maps import compute_slice
+
+            labels, conf = compute_slice(st.model.engine, axes, st.point, st.digit_or_none())
+        fig = point_figure(st.frame, labels, conf, model=st.model.name, axes=axes,
+                           map_title=slice_title(st.latent_dim, axes, st.point, st.digit_or_none()))
+        return save_figure(fig, path)
+
+    def _about(self) -> None:
+        from app import __version__
+
+        QMessageBox.about(self, "About latent-explorer",
+                          f"<b>latent-explorer {__version__}</b><p>Look inside small GANs: move through the "
+                          f"latent space, watch the generated digit and the classifier's verdict, and see "
+                          f"the class regions of the whole latent box.</p>")
+
+    # ------------------------------------------------------------ drag and drop
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        files = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if files:
+            event.acceptProposedAction()
+            # open after the drop returns, so a dialog never runs inside the drag
+            QTimer.singleShot(0, lambda: self.open_path(files[0]))
+
+    # ------------------------------------------------------------ settings
+    def _restore_geometry(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1500, 920)
+        state = self.settings.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        split = self.settings.value("splitter/main")
+        if isinstance(split, QByteArray):
+            self.splitter.restoreState(split)
+        else:
+            self.splitter.setSizes([420, 1080])
+
+    def save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("splitter/main", self.splitter.saveState())
+        self._save_map_splitters()
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.save_settings()
+        self.atlases.shutdown()
+        super().closeEvent(event)

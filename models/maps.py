@@ -1,0 +1,118 @@
+"""Class maps as pictures: the digit palette, confidence shading, region labels, and
+direct computation of one map plane when no atlas is at hand.
+
+Plain numpy (and scipy for connected regions); shared by the desktop app and the
+matplotlib figures so both draw the same colours.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from .engine import Engine
+from .sampling import grid_axis
+
+# matplotlib's tab10, one colour per digit 0..9 (RGB, 0..255).
+PALETTE = np.array([
+    (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+    (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
+], dtype=np.uint8)
+AXIS_NAMES = ("x", "y", "z", "w")
+
+
+def axis_name(i: int) -> str:
+    """``x, y, z, w`` for the first four coordinates, then ``z5, z6, ...``."""
+    return AXIS_NAMES[i] if i < len(AXIS_NAMES) else f"z{i + 1}"
+
+
+def text_colour(digit: int) -> tuple[int, int, int]:
+    """Black or white, whichever reads better on the digit's colour."""
+    r, g, b = (int(v) for v in PALETTE[digit])
+    return (0, 0, 0) if 0.299 * r + 0.587 * g + 0.114 * b > 140 else (255, 255, 255)
+
+
+def colour_map(labels: np.ndarray, confidence: np.ndarray | None = None, shade: float = 1.0) -> np.ndarray:
+    """RGB uint8 image (same shape as ``labels`` + 3): each cell in its digit's colour,
+    blended towards white by ``shade * (1 - confidence)``, so unsure cells look pale."""
+    rgb = PALETTE[np.clip(labels, 0, 9).astype(np.intp)].astype(np.float32)
+    if confidence is not None and shade > 0:
+        w = np.clip(shade * (1.0 - np.asarray(confidence, np.float32)), 0.0, 1.0)[..., None]
+        rgb = rgb * (1.0 - w) + 255.0 * w
+    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class Region:
+    """One connected region of a map: its digit, size in cells and centre (row, col)."""
+
+    digit: int
+    cells: int
+    row: float
+    col: float
+
+
+def regions(labels: np.ndarray, min_fraction: float = 0.01, min_cells: int = 4) -> list[Region]:
+    """Connected regions of each digit that are big enough to carry a label.
+
+    The centre is the region's cell closest to its centroid, so the label lies inside
+    the region even when the region is curved.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or labels.size == 0:
+        return []
+    threshold = max(min_cells, int(min_fraction * labels.size))
+    out: list[Region] = []
+    for digit in np.unique(labels):
+        comp, n = ndimage.label(labels == digit)
+        if n == 0:
+            continue
+        sizes = np.bincount(comp.ravel())[1:]
+        for k in np.nonzero(sizes >= threshold)[0]:
+            rows, cols = np.nonzero(comp == k + 1)
+            cr, cc = rows.mean(), cols.mean()
+            i = int(np.argmin((rows - cr) ** 2 + (cols - cc) ** 2))
+            out.append(Region(int(digit), int(sizes[k]), float(rows[i]), float(cols[i])))
+    return sorted(out, key=lambda r: -r.cells)
+
+
+def cell_extent(resolution: int) -> tuple[float, float]:
+    """Latent coordinates of the outer edges of a grid's first and last cells."""
+    half = 1.0 / (resolution - 1)
+    return -1.0 - half, 1.0 + half
+
+
+def index_to_coord(index: float, resolution: int) -> float:
+    """A (fractional) grid index -> latent coordinate."""
+    return -1.0 + 2.0 * index / (resolution - 1)
+
+
+def compute_slice(engine: Engine, axes: tuple[int, int], point, digit: int | None = None,
+                  resolution: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Label a ``resolution`` x ``resolution`` plane through ``point`` directly (no atlas):
+    (labels uint8, confidence float32), rows along ``axes[0]``, columns along ``axes[1]``."""
+    a, b = axes
+    d = engine.latent_dim
+    if a == b or not (0 <= a < d and 0 <= b < d):
+        raise ValueError(f"bad axes {axes} for a {d}-D model")
+    ax = grid_axis(resolution)
+    pts = np.repeat(np.asarray(point, np.float32)[None, :], resolution * resolution, axis=0)
+    ga, gb = np.meshgrid(ax, ax, indexing="ij")
+    pts[:, a], pts[:, b] = ga.ravel(), gb.ravel()
+    digits = None if not engine.conditional else np.full(len(pts), int(digit if digit is not None else 0))
+    probs = engine.classify(engine.images(pts, digits))
+    labels = probs.argmax(1).astype(np.uint8).reshape(resolution, resolution)
+    conf = probs.max(1).astype(np.float32).reshape(resolution, resolution)
+    return labels, conf
+
+
+def atlas_cube(atlas, point, digit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The 3-D cube of an atlas over the first three axes, at the point's cell along any
+    further axes: (labels (R, R, R), confidence float32)."""
+    if atlas.latent_dim < 3:
+        raise ValueError(f"a {atlas.latent_dim}-D atlas has no cube")
+    labels, conf = atlas.volume(digit)
+    idx = atlas.cell_index(point)
+    sel = (slice(None),) * 3 + tuple(idx[3:])
+    return labels[sel], conf[sel].astype(np.float32)

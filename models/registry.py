@@ -1,0 +1,202 @@
+"""The model registry: find generator checkpoints, pair them with their atlas and
+history files, and open one as a ready-to-render :class:`LoadedModel`.
+
+Qt-free; the desktop app and the ``render`` command both use it.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .atlas import Atlas, AtlasError, load_atlas
+from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, read_payload
+from .engine import Engine
+
+GENERATOR_KINDS = ("gan", "cgan")
+# The shipped generators, in the order the model chooser lists them.
+SHIPPED = ("gan2d", "gan3d", "gan4d", "cgan2d", "cgan3d")
+DEFAULT_MODEL = "gan2d"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One generator checkpoint on disk, described from its header only."""
+
+    path: Path
+    kind: str
+    latent_dim: int
+    conditional: bool
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @property
+    def atlas_path(self) -> Path:
+        return self.path.with_name(self.path.stem + ".atlas.h5")
+
+    @property
+    def history_path(self) -> Path:
+        return self.path.with_name(self.path.stem + ".history.h5")
+
+    def describe(self) -> str:
+        """A short label such as ``gan3d  (3-D, conditional)``."""
+        extra = ", conditional" if self.conditional else ""
+        return f"{self.name}  ({self.latent_dim}-D{extra})"
+
+
+def read_entry(path: str | os.PathLike) -> ModelEntry:
+    """Describe one checkpoint file; raise :class:`CheckpointError` unless it is a generator."""
+    path = Path(path)
+    payload = read_payload(path)
+    kind = payload.get("kind") if isinstance(payload, dict) else None
+    config = payload.get("config") if isinstance(payload, dict) else None
+    if kind not in GENERATOR_KINDS or not isinstance(config, dict):
+        what = f"a {kind} model" if isinstance(kind, str) else "no generator"
+        raise CheckpointError(f"{path}: holds {what}, expected a generator (gan or cgan)")
+    try:
+        dim = int(config["latent_dim"])
+    except (KeyError, TypeError, ValueError):
+        raise CheckpointError(f"{path}: the config has no usable latent_dim") from None
+    return ModelEntry(path=path, kind=kind, latent_dim=dim, conditional=bool(config.get("conditional")))
+
+
+def scan(folder: str | os.PathLike) -> list[ModelEntry]:
+    """All generator checkpoints in ``folder``: shipped names first, then the rest by name.
+
+    Files that are not generators (the classifier) or cannot be read are skipped.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    entries = []
+    for path in sorted(folder.glob("*.pt")):
+        try:
+            entries.append(read_entry(path))
+        except CheckpointError:
+            continue
+    rank = {name: i for i, name in enumerate(SHIPPED)}
+    return sorted(entries, key=lambda e: (rank.get(e.name, len(SHIPPED)), e.name))
+
+
+def default_entry(entries: list[ModelEntry]) -> ModelEntry | None:
+    """The model the app opens first: the shipped 2D GAN, else the first one found."""
+    for e in entries:
+        if e.name == DEFAULT_MODEL:
+            return e
+    return entries[0] if entries else None
+
+
+def resolve(name_or_path: str, folder: str | os.PathLike) -> Path:
+    """A shipped model name (``gan2d``) or a path -> the checkpoint path."""
+    path = Path(name_or_path).expanduser()
+    if path.suffix == ".pt" or path.exists() or os.sep in name_or_path:
+        return path
+    candidate = Path(folder) / f"{name_or_path}.pt"
+    if candidate.exists():
+        return candidate
+    known = ", ".join(e.name for e in scan(folder)) or "none yet"
+    raise ValueError(f"no model named {name_or_path!r} in {folder} (available: {known})")
+
+
+# ------------------------------------------------------------------ atlases
+
+
+def cache_dir() -> Path:
+    """The per-user cache folder ($LATENT_EXPLORER_CACHE, else $XDG_CACHE_HOME/latent-explorer)."""
+    env = os.environ.get("LATENT_EXPLORER_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "latent-explorer"
+
+
+def quick_resolution(latent_dim: int, conditional: bool) -> int:
+    """The grid size of an on-demand atlas: seconds to build on a laptop CPU."""
+    table = {1: 256, 2: 64, 3: 24, 4: 12}
+    res = table.get(latent_dim, 6)
+    return max(4, res * 3 // 4) if conditional else res
+
+
+def cached_atlas_path(checkpoint: Checkpoint, classifier: Checkpoint, resolution: int) -> Path:
+    """Where an on-demand atlas for this generator/classifier pair is cached."""
+    key = f"{checkpoint.digest[:16]}-{classifier.digest[:12]}-r{resolution}"
+    return cache_dir() / "atlases" / f"{key}.atlas.h5"
+
+
+def find_atlas(checkpoint: Checkpoint, classifier: Checkpoint) -> tuple[Atlas | None, list[str]]:
+    """The atlas beside the checkpoint if it belongs to it, else a cached one.
+
+    Returns the atlas (or None) and notes on files that were found but refused.
+    """
+    notes: list[str] = []
+    candidates = []
+    if checkpoint.path is not None:
+        candidates.append(checkpoint.path.with_name(checkpoint.path.stem + ".atlas.h5"))
+    folder = cache_dir() / "atlases"
+    if folder.is_dir():
+        candidates += sorted(folder.glob(f"{checkpoint.digest[:16]}-{classifier.digest[:12]}-r*.atlas.h5"),
+                             key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in candidates:
+        if not path.exists():
+            continue
+        try:
+            return load_atlas(path, checkpoint.digest, classifier.digest), notes
+        except AtlasError as exc:
+            notes.append(str(exc))
+    return None, notes
+
+
+# ------------------------------------------------------------------ opening
+
+
+@dataclass
+class LoadedModel:
+    """A generator ready to explore: its checkpoint, an engine and (maybe) an atlas."""
+
+    checkpoint: Checkpoint
+    engine: Engine
+    atlas: Atlas | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def path(self) -> Path | None:
+        return self.checkpoint.path
+
+    @property
+    def name(self) -> str:
+        return self.checkpoint.name
+
+    @property
+    def latent_dim(self) -> int:
+        return self.engine.latent_dim
+
+    @property
+    def conditional(self) -> bool:
+        return self.engine.conditional
+
+    @property
+    def classifier(self) -> Checkpoint:
+        return self.engine.classifier_checkpoint
+
+    def describe(self) -> str:
+        extra = ", conditional" if self.conditional else ""
+        return f"{self.name} ({self.latent_dim}-D{extra})"
+
+
+def open_model(path: str | os.PathLike, classifier: Checkpoint, atlas: str | os.PathLike | None = None,
+               find: bool = True) -> LoadedModel:
+    """Load a generator checkpoint with its atlas (``atlas`` given, else found beside it or
+    in the cache when ``find``).  Raises CheckpointError / AtlasError naming the file."""
+    ckpt = load_checkpoint(path, expect=GENERATOR_KINDS)
+    engine = Engine(ckpt, classifier)
+    notes: list[str] = []
+    found: Atlas | None = None
+    if atlas is not None:
+        found = load_atlas(atlas, ckpt.digest, classifier.digest)
+    elif find:
+        found, notes = find_atlas(ckpt, classifier)
+    if found is not None and (found.latent_dim != engine.latent_dim or found.conditional != engine.conditional):
+        raise AtlasError(f"{found.path}: a {found.latent_dim}-D atlas does not fit a {engine.latent_dim}-D model")
+    return LoadedModel(checkpoint=ckpt, engine=engine, atlas=found, notes=tuple(notes))

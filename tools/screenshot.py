@@ -1,0 +1,105 @@
+"""Take a screenshot of the explorer window on one checkpoint.
+
+    xvfb-run -s "-screen 0 1600x1000x24" python tools/screenshot.py checkpoints/gan2d.pt \
+        --point -0.84,0.54 -o assets/window-gan2d.png
+
+Opens the real window (settings in a temporary file, so the user's are untouched), waits
+for the atlas (building one if the model has none), moves the point, lets the views
+settle, then saves ``QWidget.grab()`` of the window as a PNG.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("checkpoint", help="generator checkpoint (.pt) or shipped model name")
+    p.add_argument("-o", "--out", required=True, help="PNG to write")
+    p.add_argument("--point", help="latent point, e.g. -0.84,0.54 (default: the origin)")
+    p.add_argument("--digit", type=int, help="digit to generate and whose atlas to show (conditional models)")
+    p.add_argument("--atlas", help="atlas file to open after the model")
+    p.add_argument("--classifier", default=str(ROOT / "checkpoints" / "classifier.pt"))
+    p.add_argument("--size", default="1560x940", help="window size WIDTHxHEIGHT (default 1560x940)")
+    p.add_argument("--atlas-resolution", type=int, default=0,
+                   help="grid size of an on-demand atlas (default: the app's choice)")
+    p.add_argument("--timeout", type=float, default=600, help="seconds to wait for an atlas build")
+    p.add_argument("--overview-axis", type=int, help="axis of the small multiples (0, 1, 2)")
+    p.add_argument("--plane", help="plane of the plane map for 4-D models, e.g. 0,3")
+    p.add_argument("--fixed", action="store_true", help="switch the 3-D slices to fixed")
+    return p.parse_args(argv)
+
+
+def settle(app, seconds: float = 0.5) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings_file = Path(tempfile.mkdtemp(prefix="le-shot-")) / "settings.ini"
+    os.environ["LATENT_EXPLORER_SETTINGS"] = str(settings_file)
+    from app.qt.main import CHECKPOINTS, make_app
+    from app.qt.settings import make_settings
+    from app.qt.window import MainWindow
+    from models.registry import quick_resolution, resolve
+
+    app = make_app()
+    res = (lambda d, c: args.atlas_resolution) if args.atlas_resolution else quick_resolution
+    window = MainWindow(CHECKPOINTS, Path(args.classifier), make_settings(), atlas_resolution=res)
+    errors: list[str] = []
+    window.show_error = lambda title, message: errors.append(f"{title}: {message}")  # no modal dialogs here
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    window.resize(width, height)
+    window.show()
+    if not window.open_path(resolve(args.checkpoint, CHECKPOINTS)):
+        print(f"screenshot: {errors[-1] if errors else 'cannot open the model'}", file=sys.stderr)
+        return 1
+    if args.atlas and not window.open_path(Path(args.atlas)):
+        print(f"screenshot: {errors[-1]}", file=sys.stderr)
+        return 1
+    start = time.monotonic()
+    while window.atlases.busy and time.monotonic() - start < args.timeout:
+        settle(app, 0.2)
+    if window.atlases.busy:
+        print("screenshot: the atlas build did not finish in time; taking the picture anyway", file=sys.stderr)
+    state = window.state
+    if args.digit is not None:
+        state.set_digit(args.digit)
+        state.set_atlas_digit(args.digit)
+    if args.point:
+        state.set_point(float(v) for v in args.point.split(","))
+    if args.overview_axis is not None:
+        state.set_option("overview_axis", args.overview_axis)
+    if args.plane:
+        state.set_option("plane", tuple(int(v) for v in args.plane.split(",")))
+    if args.fixed:
+        state.set_option("follow", False)
+    window.renderer.render_now()
+    settle(app, 1.0)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not window.grab().save(str(out)):
+        print(f"screenshot: could not write {out}", file=sys.stderr)
+        return 1
+    frame = state.frame
+    print(f"wrote {out}: {state.model.describe()} at {tuple(round(v, 3) for v in state.point)}, "
+          f"image class {frame.predicted} ({frame.confidence:.1%})")
+    window.close()
+    window.deleteLater()
+    settle(app, 0.1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
