@@ -94,7 +94,7 @@ class Generator(nn.Module):
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         x = self.dense(self.combine(z, labels))
-        x = self.act0(self.bn0(x)).view(-1, 256, 7, 7)
+        x = self.act0(self.bn0(x).view(-1, 256, 7, 7))
         x = self.act1(self.bn1(self.deconv1(x)))
         x = self.act2(self.bn2(self.deconv2(x)))
         return self.out(self.deconv3(x))

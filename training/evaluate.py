@@ -77,8 +77,9 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def evaluate_generator(generator: nn.Module, config: dict, classifier: nn.Module, data: str | Path | None,
-                       samples: int = 10000, judge_samples: int = 8000, seed: int = 0) -> dict:
+                       samples: int = 10000, judge_samples: int | None = None, seed: int = 0) -> dict:
     """All final figures for one generator (CPU, float32)."""
+    judge_samples = judge_samples or min(8000, samples)
     folder = resolve_data_dir(data)
     train, test = load_split("train", folder), load_split("test", folder)
     d, conditional = int(config["latent_dim"]), bool(config.get("conditional"))

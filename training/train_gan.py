@@ -42,6 +42,8 @@ class GanRun:
     limit: int = 0
     name: str | None = None
     mixed_precision: bool = True
+    map_precision: str | None = None  # None: bfloat16 where native, else float32
+    eval_samples: int = 10000
 
     @property
     def config(self) -> GanConfig:
@@ -95,10 +97,11 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
     classifier = load_checkpoint(classifier_path or Path("checkpoints/classifier.pt"), expect="classifier")
     clf_model = classifier.model.to(device)
 
+    torch.manual_seed(run.seed)  # the initial weights depend on the seed alone
     G, D = Generator(config).to(device), Discriminator(config).to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=run.lr, betas=(run.beta1, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=run.lr, betas=(run.beta1, 0.999))
-    monitor = Monitor(config, clf_model, x_all, run.seed)
+    monitor = Monitor(config, clf_model, x_all, run.seed, precision=run.map_precision)
     history = History(name=name, config=config.to_dict(), planes=monitor.planes,
                       map_resolution=monitor.resolution, map_precision=monitor.precision, classifier_digest=classifier.digest)
     start_epoch, seconds_before = 0, 0.0
@@ -195,7 +198,8 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
         from .card import write_card
 
         figures = evaluate_checkpoint(paths["checkpoint"], classifier_path or Path("checkpoints/classifier.pt"),
-                                      data=folder, device=run.device, write=True)
+                                      data=folder, device=run.device, write=True,
+                                      samples=run.eval_samples)
         write_card(paths["checkpoint"], command=" ".join(shlex.quote(a) for a in ["latent-explorer"] + sys.argv[1:]))
         result["evaluation"] = figures
     return result

@@ -1,0 +1,89 @@
+"""A tiny real training run end to end: checkpoint, history and atlas agree; resume is exact."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from models.atlas import build_atlas, load_atlas
+from models.checkpoint import load_checkpoint
+from models.sampling import grid_axis
+from training.history import History
+from training.train_gan import GanRun, train_gan
+
+TINY = dict(batch_size=64, limit=256, map_precision="float32", eval_samples=400)
+
+
+def _run(tmp: Path, mnist_dir, classifier_path, epochs, resume=False, **kw):
+    run = GanRun(latent_dim=kw.pop("latent_dim", 2), conditional=kw.pop("conditional", False), epochs=epochs,
+                 seed=3, **TINY)
+    return train_gan(run, data=str(mnist_dir), out=tmp, resume=resume, classifier_path=classifier_path,
+                     evaluate_at_end=kw.pop("evaluate", False), quiet=True, log=lambda *_: None)
+
+
+@pytest.mark.slow
+def test_tiny_run_products_load_back_and_agree(tmp_path, mnist_dir, classifier_path):
+    result = _run(tmp_path, mnist_dir, classifier_path, epochs=2, evaluate=True)
+    ck = load_checkpoint(result["checkpoint"], expect="gan")
+    clf = load_checkpoint(classifier_path)
+    assert ck.meta["epochs"] == 2 and ck.meta["training_images"] == 256
+    ev = ck.meta["evaluation"]
+    assert 0 <= ev["strong_judge_error"] <= 0.5 and abs(sum(ev["digit_share"]) - 1) < 1e-6
+    assert ev["frechet_distance"] > 0
+    assert (tmp_path / "gan2d.md").read_text().count("strong judge") == 1
+    hist = History.load(result["history"])
+    assert hist.epochs == 2
+    assert hist.generator_digest == ck.digest and hist.classifier_digest == clf.digest
+    g, d, e = hist.steps()
+    assert len(g) == len(d) == 8 and e.tolist() == [1] * 4 + [2] * 4
+    assert np.isfinite(g).all() and np.isfinite(d).all()
+    assert hist.grids[-1].shape == (64, 28, 28) and hist.maps[-1].shape == (1, 64, 64)
+    assert np.isnan(hist.change_rate[0]) and 0 <= hist.change_rate[1] <= 1
+    assert 0.4 <= hist.weak_judge_acc[-1] <= 1
+    # the atlas at the history's resolution reproduces the last per-epoch map exactly
+    atlas_path = tmp_path / "gan2d.atlas.h5"
+    build_atlas(ck, clf, 64, atlas_path, method="full")
+    atlas = load_atlas(atlas_path, ck.digest, clf.digest)
+    assert np.array_equal(atlas.labels, hist.maps[-1][0])
+    assert np.allclose(atlas.confidence.astype(np.float32), hist.map_conf[-1][0].astype(np.float32), atol=2e-3)
+    # and the history's grid is the generator's output on the fixed noise
+    assert hist.grids[-1].dtype == np.uint8
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, mnist_dir, classifier_path):
+    straight = _run(tmp_path / "a", mnist_dir, classifier_path, epochs=2)
+    _run(tmp_path / "b", mnist_dir, classifier_path, epochs=1)
+    assert History.load(tmp_path / "b" / "gan2d.history.h5").epochs == 1
+    resumed = _run(tmp_path / "b", mnist_dir, classifier_path, epochs=2, resume=True)
+    sa = load_checkpoint(straight["checkpoint"]).model.state_dict()
+    sb = load_checkpoint(resumed["checkpoint"]).model.state_dict()
+    for key in sa:
+        assert torch.equal(sa[key], sb[key]), key
+    ha, hb = History.load(straight["history"]), History.load(resumed["history"])
+    assert hb.epochs == 2
+    assert np.array_equal(ha.steps()[0], hb.steps()[0])
+    assert np.array_equal(ha.maps[-1], hb.maps[-1])
+
+
+def test_resume_refuses_another_model(tmp_path, mnist_dir, classifier_path):
+    from models.checkpoint import CheckpointError
+
+    _run(tmp_path, mnist_dir, classifier_path, epochs=1)
+    (tmp_path / "gan2d.state.pt").rename(tmp_path / "gan3d.state.pt")
+    (tmp_path / "gan2d.history.h5").rename(tmp_path / "gan3d.history.h5")
+    with pytest.raises(CheckpointError, match="different model"):
+        _run(tmp_path, mnist_dir, classifier_path, epochs=2, resume=True, latent_dim=3)
+
+
+def test_conditional_tiny_run(tmp_path, mnist_dir, classifier_path):
+    result = _run(tmp_path, mnist_dir, classifier_path, epochs=1, latent_dim=3, conditional=True)
+    ck = load_checkpoint(result["checkpoint"], expect="cgan")
+    hist = History.load(result["history"])
+    assert [p[2] for p in hist.planes] == list(range(10))
+    assert hist.maps[0].shape == (10, 32, 32)
+    assert ck.config["conditional"] is True
+
+
+def test_grid_axis_covers_the_box():
+    ax = grid_axis(64)
+    assert ax[0] == -1 and ax[-1] == 1 and len(ax) == 64
