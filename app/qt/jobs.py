@@ -79,7 +79,13 @@ class AtlasService(QObject):
 
     @property
     def busy(self) -> bool:
+        """A build for the current model is under way."""
         return self.job is not None
+
+    @property
+    def threads_alive(self) -> int:
+        """Worker threads not yet ended (cancelled ones stop at their next batch)."""
+        return sum(1 for j in [self.job, *self._retired] if j is not None and not j.isFinished())
 
     def _model_changed(self) -> None:
         self.cancel()

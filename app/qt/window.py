@@ -40,7 +40,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, models_dir: Path, classifier_path: Path, settings,
                  atlas_resolution: Callable[[int, bool], int] = quick_resolution,
-                 autobuild_atlas: bool = True) -> None:
+                 atlas_method: str = "adaptive", autobuild_atlas: bool = True) -> None:
         super().__init__()
         configure_pyqtgraph()
         self.models_dir = Path(models_dir)
@@ -50,7 +50,8 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.state = ExplorerState(self)
         self.renderer = Renderer(self.state)
-        self.atlases = AtlasService(self.state, resolution=atlas_resolution, autostart=autobuild_atlas)
+        self.atlases = AtlasService(self.state, resolution=atlas_resolution, method=atlas_method,
+                                    autostart=autobuild_atlas)
         self.classifier: Checkpoint | None = None
         self.classifier_error = ""
         self.entries: list[ModelEntry] = []

@@ -1,0 +1,114 @@
+"""The Qt-free helpers behind the window: model registry and map colouring/labelling."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gui_fixtures import CLASSIFIER_PATH, classifier_ckpt, models_dir  # noqa: F401
+
+from models.atlas import Atlas, load_atlas
+from models.checkpoint import CheckpointError, load_checkpoint
+from models.engine import Engine
+from models.maps import PALETTE, atlas_cube, colour_map, compute_slice, regions
+from models.registry import (cache_dir, cached_atlas_path, default_entry, find_atlas, open_model, quick_resolution,
+                             read_entry, resolve, scan)
+
+
+def test_scan_lists_generators_in_shipped_order(models_dir):
+    entries = scan(models_dir)
+    assert [e.name for e in entries] == ["gan2d", "gan3d", "gan4d", "cgan2d"]
+    e = entries[3]
+    assert (e.latent_dim, e.conditional, e.kind) == (2, True, "cgan")
+    assert e.atlas_path == models_dir / "cgan2d.atlas.h5" and e.history_path.name == "cgan2d.history.h5"
+    assert default_entry(entries).name == "gan2d"
+    assert default_entry(entries[1:]).name == "gan3d"
+    assert default_entry([]) is None
+    assert scan(models_dir / "missing") == []
+
+
+def test_read_entry_refuses_non_generators(models_dir):
+    with pytest.raises(CheckpointError, match="classifier"):
+        read_entry(models_dir / "classifier.pt")
+    with pytest.raises(CheckpointError, match="notes.pt"):
+        read_entry(models_dir / "notes.pt")
+
+
+def test_resolve_names_and_paths(models_dir, tmp_path):
+    assert resolve("gan3d", models_dir) == models_dir / "gan3d.pt"
+    assert resolve(str(tmp_path / "x.pt"), models_dir) == tmp_path / "x.pt"
+    with pytest.raises(ValueError, match="available: gan2d, gan3d, gan4d, cgan2d"):
+        resolve("gan9d", models_dir)
+
+
+def test_atlases_are_found_beside_the_model_or_in_the_cache(models_dir, classifier_ckpt, tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "c"))
+    assert cache_dir() == tmp_path / "c"
+    g2 = load_checkpoint(models_dir / "gan2d.pt")
+    atlas, notes = find_atlas(g2, classifier_ckpt)
+    assert atlas.path == models_dir / "gan2d.atlas.h5" and notes == []
+    g4 = load_checkpoint(models_dir / "gan4d.pt")
+    assert find_atlas(g4, classifier_ckpt) == (None, [])
+    # a foreign atlas beside the model is refused with a note; a cached one is used
+    path = tmp_path / "m" / "gan4d.pt"
+    path.parent.mkdir()
+    path.write_bytes((models_dir / "gan4d.pt").read_bytes())
+    (path.parent / "gan4d.atlas.h5").write_bytes((models_dir / "gan3d.atlas.h5").read_bytes())
+    g4b = load_checkpoint(path)
+    atlas, notes = find_atlas(g4b, classifier_ckpt)
+    assert atlas is None and "another generator" in notes[0]
+    cached = cached_atlas_path(g4b, classifier_ckpt, 3)
+    assert cached.parent == tmp_path / "c" / "atlases"
+    cached.parent.mkdir(parents=True)
+    labels = np.zeros((3,) * 4, np.uint8)
+    Atlas(labels=labels, confidence=np.ones_like(labels, np.float16), latent_dim=4, conditional=False,
+          resolution=3, generator_digest=g4b.digest, classifier_digest=classifier_ckpt.digest).save(cached)
+    model = open_model(path, classifier_ckpt)
+    assert model.atlas.path == cached and model.notes and model.describe() == "gan4d (4-D)"
+
+
+def test_quick_resolutions_stay_small():
+    assert [quick_resolution(d, False) for d in (2, 3, 4)] == [64, 24, 12]
+    for d in (2, 3, 4):
+        cells = quick_resolution(d, True) ** d * 10
+        assert cells <= 150_000 and quick_resolution(d, True) < quick_resolution(d, False)
+
+
+def test_colour_map_blends_towards_white_where_unsure():
+    labels = np.array([[0, 3], [9, 3]], np.uint8)
+    conf = np.array([[1.0, 0.0], [0.5, 1.0]], np.float32)
+    rgb = colour_map(labels, conf)
+    assert (rgb[0, 0] == PALETTE[0]).all() and (rgb[1, 1] == PALETTE[3]).all()
+    assert (rgb[0, 1] == 255).all()
+    assert np.allclose(rgb[1, 0], (PALETTE[9].astype(float) + 255) / 2, atol=1)
+
+
+def test_regions_label_each_big_connected_area_inside_itself():
+    labels = np.full((40, 40), 1, np.uint8)
+    labels[:, 25:] = 7  # a band of 7 on the right
+    labels[5:15, 5:15] = 7  # and a separate square of 7
+    ring = np.zeros((40, 40), bool)  # a C-shaped region whose centroid lies outside it
+    ring[20:38, 2:20] = True
+    ring[24:34, 6:20] = False
+    labels[ring] = 4
+    labels[0, 0] = 2  # one stray cell: too small to label
+    found = regions(labels)
+    assert sorted(r.digit for r in found) == [1, 4, 7, 7]
+    for r in found:
+        assert labels[int(r.row), int(r.col)] == r.digit
+    assert regions(np.zeros((0, 0))) == []
+
+
+def test_compute_slice_matches_a_full_atlas(models_dir, classifier_ckpt):
+    g = load_checkpoint(models_dir / "gan3d.pt")
+    atlas = load_atlas(models_dir / "gan3d.atlas.h5")
+    engine = Engine(g, classifier_ckpt)
+    point = (atlas.axis[1], atlas.axis[4], atlas.axis[2])
+    for axes in ((0, 1), (2, 0)):
+        labels, conf = compute_slice(engine, axes, point, resolution=atlas.resolution)
+        want, want_conf = atlas.slice2d(axes, point)
+        np.testing.assert_array_equal(labels, want)
+        np.testing.assert_allclose(conf, want_conf, atol=2e-3)
+    cube, _ = atlas_cube(atlas, point)
+    assert cube.shape == (6, 6, 6)
+    with pytest.raises(ValueError):
+        compute_slice(engine, (1, 1), point)
