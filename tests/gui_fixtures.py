@@ -79,7 +79,7 @@ def make_window(qtbot, app_env, models_dir):
     windows = []
 
     def make(folder: Path | None = None, model: str | None = None, resolution: int = QUICK_ATLAS,
-             method: str = "adaptive", show: bool = True):
+             method: str = "auto", show: bool = True):
         w = MainWindow(folder or models_dir, CLASSIFIER_PATH, make_settings(),
                        atlas_resolution=lambda d, c: resolution, atlas_method=method)
         qtbot.addWidget(w)

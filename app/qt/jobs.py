@@ -20,6 +20,9 @@ from models.registry import cached_atlas_path, quick_resolution
 from .state import ExplorerState
 
 
+FULL_LIMIT = 32_768  # on-demand atlases up to this many cells label every cell
+
+
 class AtlasBuild(QThread):
     """Builds one atlas; emits ``progress(done, total)`` then ``built``, ``cancelled`` or ``failed``."""
 
@@ -67,7 +70,7 @@ class AtlasService(QObject):
     idle = Signal()
 
     def __init__(self, state: ExplorerState, resolution: Callable[[int, bool], int] = quick_resolution,
-                 method: str = "adaptive", autostart: bool = True) -> None:
+                 method: str = "auto", autostart: bool = True) -> None:
         super().__init__(state)
         self.state = state
         self.resolution = resolution
@@ -99,14 +102,17 @@ class AtlasService(QObject):
             return
         res = int(self.resolution(model.latent_dim, model.conditional))
         out = cached_atlas_path(model.checkpoint, model.classifier, res)
-        job = AtlasBuild(model.checkpoint, model.classifier, res, out, self.method, parent=self)
+        cells = res ** model.latent_dim * (10 if model.conditional else 1)
+        method = self.method
+        if method == "auto":  # every cell when that is cheap (exact, resumable), else adaptive
+            method = "full" if cells <= FULL_LIMIT else "adaptive"
+        job = AtlasBuild(model.checkpoint, model.classifier, res, out, method, parent=self)
         job.progress.connect(lambda done, total, j=job: self._progress(j, done, total))
         job.built.connect(lambda atlas, j=job: self._built(j, atlas))
         job.cancelled.connect(lambda j=job: self._ended(j, "Atlas build cancelled: the maps stay empty."))
         job.failed.connect(lambda msg, j=job: self._ended(j, f"Atlas build failed: {msg}"))
         job.finished.connect(lambda j=job: self._reap(j))
         self.job = job
-        cells = res ** model.latent_dim * (10 if model.conditional else 1)
         self.started.emit(f"Building a {res}^{model.latent_dim} atlas for {model.name} ({cells:,} cells)")
         job.start(QThread.Priority.LowPriority)
 

@@ -40,7 +40,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, models_dir: Path, classifier_path: Path, settings,
                  atlas_resolution: Callable[[int, bool], int] = quick_resolution,
-                 atlas_method: str = "adaptive", autobuild_atlas: bool = True) -> None:
+                 atlas_method: str = "auto", autobuild_atlas: bool = True) -> None:
         super().__init__()
         configure_pyqtgraph()
         self.models_dir = Path(models_dir)

@@ -45,10 +45,11 @@ class AtlasStatusPanel(Panel):
 
     def _started(self, text: str) -> None:
         self.label.setText(text + "…")
-        self.bar.setValue(0)
+        self.bar.setRange(0, 0)  # busy indicator until the first progress report
         self._refresh()
 
     def _progress(self, done: int, total: int) -> None:
+        self.bar.setRange(0, 1000)
         self.bar.setValue(int(1000 * min(1.0, done / max(1, total))))
 
     def _finished(self, text: str) -> None:

@@ -16,6 +16,7 @@ from models.maps import axis_name
 from ..state import ExplorerState
 from ..style import font
 from ..widgets.mapview import MapView
+from ..widgets.square import SquareBox
 from .base import Panel
 from .common import atlas_key, no_atlas_message
 
@@ -46,7 +47,7 @@ class Map2DPanel(Panel):
         self.view = MapView(crosshair=d > 2)
         self.view.setMinimumSize(240, 240)
         self.view.picked.connect(self._picked)
-        lay.addWidget(self.view, 1)
+        lay.addWidget(SquareBox(self.view), 1)
         self._key: tuple | None = None
         for signal in (state.atlasChanged, state.atlasDigitChanged, state.pointChanged):
             self.bind(signal, self.redraw)

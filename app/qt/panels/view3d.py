@@ -18,6 +18,8 @@ from ..style import digit_css, font
 from .base import Panel
 from .common import atlas_key, no_atlas_message
 
+MAX_SIDE = 32  # dots per cube edge; bigger atlases are subsampled for the 3-D view
+
 
 class View3DPanel(Panel):
     """A rotatable GL scatter of the class cube, or an explanation of why there is none."""
@@ -111,12 +113,14 @@ class View3DPanel(Panel):
             return
         self._key = key
         labels, conf = atlas_cube(atlas, st.point, st.atlas_digit_or_none())
-        axis = atlas.axis
+        step = max(1, -(-atlas.resolution // MAX_SIDE))  # at most MAX_SIDE^3 dots
+        labels, conf = labels[::step, ::step, ::step], conf[::step, ::step, ::step]
+        axis = atlas.axis[::step]
         grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
         lab = labels.reshape(-1)
         keep = ~np.isin(lab, list(hidden)) if hidden else np.ones(lab.shape, bool)
         colours = np.ones((lab.size, 4), np.float32)
         colours[:, :3] = PALETTE[lab].astype(np.float32) / 255
         colours[:, 3] = 0.12 + 0.5 * conf.reshape(-1)
-        size = 2.0 / (atlas.resolution - 1) * 0.8
+        size = 2.0 / (atlas.resolution - 1) * step * 0.8
         self.cloud.setData(pos=grid[keep], color=colours[keep], size=size)

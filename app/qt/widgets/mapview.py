@@ -65,7 +65,7 @@ class MapView(pg.PlotWidget):
                                            pen=pg.mkPen(colour, width=width, style=Qt.PenStyle.DashLine))
                     self.addItem(line)
                     self.lines.append(line)
-        size = 11 if compact else 16
+        size = 12 if compact else 18
         self.ring_outer = pg.ScatterPlotItem(size=size, pen=pg.mkPen("w", width=4), brush=None)
         self.ring_inner = pg.ScatterPlotItem(size=size, pen=pg.mkPen("k", width=2), brush=None)
         self.addItem(self.ring_outer)
