@@ -15,7 +15,7 @@ from matplotlib.patches import Patch
 
 from .engine import Frame
 from .fileio import atomic_path
-from .maps import PALETTE, axis_name, cell_extent, colour_map, index_to_coord, regions, text_colour
+from .maps import PALETTE, axis_name, cell_extent, colour_map, index_to_coord, readable_on, regions
 
 
 def _hex(digit: int) -> str:
@@ -32,7 +32,7 @@ def draw_map(ax, labels: np.ndarray, confidence: np.ndarray | None, axes: tuple[
     ax.imshow(rgb.transpose(1, 0, 2), origin="lower", extent=(lo, hi, lo, hi), interpolation="nearest")
     if label_regions:
         for r in regions(labels):
-            colour = tuple(c / 255 for c in text_colour(r.digit))
+            colour = tuple(c / 255 for c in readable_on(rgb[int(r.row), int(r.col)]))
             ax.text(index_to_coord(r.row, res), index_to_coord(r.col, res), str(r.digit), ha="center",
                     va="center", fontsize=12, fontweight="bold", color=colour)
     if point is not None:

@@ -27,10 +27,15 @@ def axis_name(i: int) -> str:
     return AXIS_NAMES[i] if i < len(AXIS_NAMES) else f"z{i + 1}"
 
 
-def text_colour(digit: int) -> tuple[int, int, int]:
-    """Black or white, whichever reads better on the digit's colour."""
-    r, g, b = (int(v) for v in PALETTE[digit])
+def readable_on(rgb) -> tuple[int, int, int]:
+    """Black or white, whichever reads better on the colour ``rgb`` (0..255)."""
+    r, g, b = (float(v) for v in rgb[:3])
     return (0, 0, 0) if 0.299 * r + 0.587 * g + 0.114 * b > 140 else (255, 255, 255)
+
+
+def text_colour(digit: int) -> tuple[int, int, int]:
+    """Black or white, whichever reads better on the digit's full colour."""
+    return readable_on(PALETTE[digit])
 
 
 def colour_map(labels: np.ndarray, confidence: np.ndarray | None = None, shade: float = 1.0) -> np.ndarray:

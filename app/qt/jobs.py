@@ -20,6 +20,11 @@ from models.registry import cached_atlas_path, quick_resolution
 from .state import ExplorerState
 
 
+def atlas_size(atlas: Atlas) -> str:
+    """``64^2`` or, for conditional atlases, ``10 × 14^3``."""
+    return f"{'10 × ' if atlas.conditional else ''}{atlas.resolution}^{atlas.latent_dim}"
+
+
 FULL_LIMIT = 32_768  # on-demand atlases up to this many cells label every cell
 
 
@@ -113,7 +118,8 @@ class AtlasService(QObject):
         job.failed.connect(lambda msg, j=job: self._ended(j, f"Atlas build failed: {msg}"))
         job.finished.connect(lambda j=job: self._reap(j))
         self.job = job
-        self.started.emit(f"Building a {res}^{model.latent_dim} atlas for {model.name} ({cells:,} cells)")
+        self.started.emit(f"Building a {'10 × ' if model.conditional else ''}{res}^{model.latent_dim} atlas "
+                          f"for {model.name} ({cells:,} cells)")
         job.start(QThread.Priority.LowPriority)
 
     def cancel(self) -> None:
@@ -139,7 +145,7 @@ class AtlasService(QObject):
         self._retired.append(job)
         if model is not None and atlas.generator_digest == model.checkpoint.digest:
             self.state.set_atlas(atlas)
-            self.finished.emit(f"Atlas ready: {atlas.resolution}^{atlas.latent_dim} cells in {atlas.seconds:.1f} s "
+            self.finished.emit(f"Atlas ready: {atlas_size(atlas)} cells in {atlas.seconds:.1f} s "
                                f"(cached in {atlas.path.parent})")
         self.idle.emit()
 

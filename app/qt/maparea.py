@@ -51,8 +51,8 @@ class MapArea(QWidget):
             lower.addWidget(self._keep(Map2DPanel(state)))
         lower.addWidget(self._keep(View3DPanel(state)))
         outer.addWidget(lower)
-        outer.setStretchFactor(0, 4)
-        outer.setStretchFactor(1, 5)
+        outer.setSizes([430, 520])
+        lower.setSizes([100] * lower.count())  # equal widths until the user moves them
         lay.addWidget(outer, 1)
 
     def _keep(self, panel):

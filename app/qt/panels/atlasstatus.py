@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
-from ..jobs import AtlasService
+from ..jobs import AtlasService, atlas_size
 from ..state import ExplorerState
 from .base import Panel
 
@@ -64,7 +64,7 @@ class AtlasStatusPanel(Panel):
         self.build.setVisible(missing and not busy)
         if not busy and self.state.atlas is not None and not self.label.text():
             a = self.state.atlas
-            self.label.setText(f"Atlas: {a.resolution}^{a.latent_dim} cells ({a.method})"
+            self.label.setText(f"Atlas: {atlas_size(a)} cells ({a.method})"
                                + (f", {a.path.name}" if a.path else ""))
         if missing and not busy and not self.label.text():
             self.label.setText("No atlas for this model: the maps are empty.")

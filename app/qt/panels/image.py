@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..state import ExplorerState
 from ..style import font
+from ..widgets.square import SquareBox
 from .base import Panel
 
 
@@ -30,7 +31,7 @@ class ImagePanel(Panel):
         self.box.setRange(QRectF(0, 0, 28, 28), padding=0)
         self.view.setMinimumSize(200, 200)
         self.view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        lay.addWidget(self.view, 1)
+        lay.addWidget(SquareBox(self.view), 1)
         self.bind(state.frameChanged, self.redraw)
         self.bind(state.modelChanged, self.redraw)
 

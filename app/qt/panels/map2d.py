@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import itertools
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from models.figures import slice_title
 from models.maps import axis_name
 
 from ..state import ExplorerState
 from ..style import font
 from ..widgets.mapview import MapView
-from ..widgets.square import SquareBox
+from ..widgets.square import SquareBox, plot_box
 from .base import Panel
 from .common import atlas_key, no_atlas_message
 
@@ -47,7 +47,11 @@ class Map2DPanel(Panel):
         self.view = MapView(crosshair=d > 2)
         self.view.setMinimumSize(240, 240)
         self.view.picked.connect(self._picked)
-        lay.addWidget(SquareBox(self.view), 1)
+        lay.addWidget(SquareBox(self.view, plot_box(self.view)), 1)
+        self.caption = QLabel()
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.caption.setVisible(d > 2)
+        lay.addWidget(self.caption)
         self._key: tuple | None = None
         for signal in (state.atlasChanged, state.atlasDigitChanged, state.pointChanged):
             self.bind(signal, self.redraw)
@@ -69,8 +73,14 @@ class Map2DPanel(Panel):
             self.chooser.blockSignals(True)
             self.chooser.setCurrentIndex(self.planes.index((a, b)))
             self.chooser.blockSignals(False)
-        self.title.setText(slice_title(st.latent_dim, (a, b), st.point,
-                                       st.atlas_digit if st.conditional else None))
+        whose = f" (digit {st.atlas_digit}'s atlas)" if st.conditional else ""
+        if st.latent_dim > 2:
+            self.title.setText(f"Plane {axis_name(a)}{axis_name(b)} through the point{whose}")
+            rest = [i for i in range(st.latent_dim) if i not in (a, b)]
+            self.caption.setText(f"{axis_name(a)}{axis_name(b)} plane at "
+                                 + ", ".join(f"{axis_name(i)} = {st.point[i]:+.2f}" for i in rest))
+        else:
+            self.title.setText(f"Map of class areas{whose}")
         self.view.set_axis_names(axis_name(a), axis_name(b))
         atlas = st.atlas
         if atlas is None:

@@ -14,7 +14,7 @@ from models.maps import axis_name
 from ..state import ExplorerState
 from ..style import font
 from ..widgets.mapview import MapView
-from ..widgets.square import SquareBox
+from ..widgets.square import SquareBox, plot_box
 from .base import Panel
 from .common import atlas_key, no_atlas_message
 
@@ -49,7 +49,7 @@ class Slices3DPanel(Panel):
             view.picked.connect(lambda u, v, a=a, b=b: state.set_coordinates({a: u, b: v}))
             caption = QLabel()
             caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            grid.addWidget(SquareBox(view), 0, k)
+            grid.addWidget(SquareBox(view, plot_box(view)), 0, k)
             grid.addWidget(caption, 1, k)
             grid.setColumnStretch(k, 1)
             self.views.append(view)

@@ -7,9 +7,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor
 
-from models.maps import cell_extent, colour_map, index_to_coord, regions
+from models.maps import cell_extent, colour_map, index_to_coord, readable_on, regions
 
-from ..style import digit_text_colour, font
+from ..style import font
 
 
 class PickViewBox(pg.ViewBox):
@@ -97,7 +97,8 @@ class MapView(pg.PlotWidget):
         res = labels.shape[0]
         self.resolution = res
         lo, hi = cell_extent(res)
-        self.image.setImage(colour_map(labels, confidence), autoLevels=False, levels=(0, 255))
+        rgb = colour_map(labels, confidence)
+        self.image.setImage(rgb, autoLevels=False, levels=(0, 255))
         self.image.setRect(QRectF(lo, lo, hi - lo, hi - lo))
         self.message.setText("")
         self._set_extent(lo, hi)
@@ -106,7 +107,8 @@ class MapView(pg.PlotWidget):
         self.region_items = []
         if label_regions:
             for r in regions(labels, min_fraction=0.02 if self.compact else 0.01):
-                item = pg.TextItem(str(r.digit), color=digit_text_colour(r.digit), anchor=(0.5, 0.5))
+                colour = QColor(*readable_on(rgb[int(r.row), int(r.col)]))
+                item = pg.TextItem(str(r.digit), color=colour, anchor=(0.5, 0.5))
                 item.setFont(font(8 if self.compact else 13, bold=True))
                 item.setPos(index_to_coord(r.row, res), index_to_coord(r.col, res))
                 self.addItem(item)
