@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-EXTENSIONS = ("app.cli_models", "app.cli_render")
+EXTENSIONS = ("app.cli_models", "app.cli_render", "app.cli_export")
 
 
 def _extensions():
@@ -169,9 +169,28 @@ def known_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+POINT_OPTIONS = ("--a", "--b", "--point")
+
+
+def _join_point_values(argv: list[str]) -> list[str]:
+    """Let ``--a -1,0,0`` through: argparse would take ``-1,0,0`` for an option."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in POINT_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") \
+                and argv[i + 1][1:2].isdigit() or (argv[i] in POINT_OPTIONS and i + 1 < len(argv)
+                                                   and argv[i + 1].startswith("-.")):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_point_values(list(sys.argv[1:] if argv is None else argv)))
     command = args.command or "gui"
     handler = COMMANDS.get(command)
     for module in _extensions():

@@ -122,12 +122,16 @@ class Engine:
         self.conditional = bool(generator.config.get("conditional"))
         self._modules = {name: getattr(self.generator, name) for name in Generator.LAYERS}
 
-    def validate(self, request: RenderRequest) -> None:
-        p = np.asarray(request.point, dtype=np.float64)
+    def validate_point(self, point) -> None:
+        """Raise ValueError unless ``point`` has d finite coordinates inside [-1, 1]."""
+        p = np.asarray(point, dtype=np.float64)
         if p.shape != (self.latent_dim,):
             raise ValueError(f"point has {p.size} coordinates, the model has a {self.latent_dim}-D latent space")
         if not np.all(np.isfinite(p)) or np.any(np.abs(p) > 1.0 + 1e-9):
             raise ValueError(f"point {tuple(np.round(p, 4))} lies outside the latent box [-1, 1]^{self.latent_dim}")
+
+    def validate(self, request: RenderRequest) -> None:
+        self.validate_point(request.point)
         if self.conditional and (request.digit is None or not 0 <= int(request.digit) <= 9):
             raise ValueError("a conditional model needs a digit from 0 to 9")
         for ab in request.ablations:

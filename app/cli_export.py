@@ -1,0 +1,78 @@
+"""``latent-explorer export strip``: the A-to-B walk as image, GIF, CSV and JSON files."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .cli import CHECKPOINTS
+
+
+def _point(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def add_commands(sub) -> None:
+    e = sub.add_parser("export", help="export walks through latent space")
+    esub = e.add_subparsers(dest="export_cmd", required=True)
+    s = esub.add_parser("strip", help="frames from A to B, with labels and crossed regions")
+    s.add_argument("--model", required=True, help="shipped model name (gan2d, ...) or checkpoint path")
+    s.add_argument("--a", required=True, help="start point, e.g. -1,0,0 (the fixed noise for --label-walk)")
+    s.add_argument("--b", help="end point (not needed for --label-walk)")
+    s.add_argument("--steps", type=int, default=10)
+    s.add_argument("--path", default="lerp", choices=["lerp", "slerp"])
+    s.add_argument("--digit", type=int, help="digit to generate (conditional models)")
+    s.add_argument("--label-walk", help="conditional models: FROM,TO digits with the noise fixed at A")
+    s.add_argument("--ablate", action="append", default=[], help="LAYER:CHANNELS edit, e.g. act2:0-7")
+    s.add_argument("-o", "--out", help="strip image (.png, .svg or .pdf)")
+    s.add_argument("--gif", help="animated GIF of the walk")
+    s.add_argument("--csv", help="every frame's coordinates, digit and confidence as CSV")
+    s.add_argument("--json", help="the same, plus the crossed regions, as JSON")
+    s.add_argument("--force", action="store_true", help="overwrite existing files")
+    s.add_argument("--classifier", default=str(CHECKPOINTS / "classifier.pt"))
+
+
+def cmd_export(args) -> int:
+    from models.checkpoint import load_checkpoint
+    from models.engine import Ablation, Engine
+    from models.paths import make_strip
+    from models.registry import resolve
+    from models.strip_export import export
+
+    targets = [p for p in (args.out, args.gif, args.csv, args.json) if p]
+    if not targets:
+        raise ValueError("nothing to write: give -o/--out, --gif, --csv or --json")
+    if not 2 <= args.steps <= 200:
+        raise ValueError("--steps must be between 2 and 200")
+    for t in targets:
+        if Path(t).exists() and not args.force:
+            raise FileExistsError(f"{t}: already exists; pass --force to overwrite")
+    path = resolve(args.model, CHECKPOINTS)
+    engine = Engine(load_checkpoint(path, expect=("gan", "cgan")), load_checkpoint(args.classifier, expect="classifier"))
+    a = _point(args.a)
+    walk = None
+    if args.label_walk:
+        walk = tuple(int(v) for v in args.label_walk.split(","))
+        if len(walk) != 2 or not all(0 <= v <= 9 for v in walk):
+            raise ValueError(f"--label-walk takes two digits FROM,TO, got {args.label_walk!r}")
+        b = None
+    else:
+        if not args.b:
+            raise ValueError("--b is required (or --label-walk for conditional models)")
+        b = _point(args.b)
+        if len(a) != engine.latent_dim or len(b) != engine.latent_dim:
+            raise ValueError(f"{path.stem} has a {engine.latent_dim}-D latent space; A and B need "
+                             f"{engine.latent_dim} coordinates")
+    ablations = tuple(Ablation.parse(t) for t in args.ablate)
+    strip = make_strip(engine, a, b, args.steps, args.path, digit=args.digit, label_walk=walk, model=path.stem,
+                       ablations=ablations)
+    for t in targets:
+        export(strip, t, overwrite=args.force)
+        print(f"wrote {t}")
+    print("regions crossed: " + ", ".join(f"{c.digit} (t {c.t_enter:.3f}-{c.t_leave:.3f})" for c in strip.crossings))
+    return 0
+
+
+COMMANDS = {"export": cmd_export}

@@ -1,0 +1,115 @@
+"""Exports of a walk: the strip as PNG/SVG/PDF, an animated GIF, and CSV/JSON of every point.
+
+Every file is written atomically (temporary file beside it, then rename), so a failed
+export leaves nothing partial behind and never clobbers an existing file half-way.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .fileio import atomic_path, atomic_write_bytes
+from .figures import save_figure
+from .paths import Strip
+
+FORMATS = ("png", "svg", "pdf", "gif", "csv", "json")
+
+
+def _fmt(point) -> str:
+    return "(" + ", ".join(f"{float(v):.2f}" for v in point) + ")"
+
+
+def strip_title(strip: Strip) -> str:
+    if strip.label_walk is not None:
+        return (f"{strip.model}: label walk {strip.label_walk[0]} -> {strip.label_walk[1]} "
+                f"at fixed noise {_fmt(strip.a)}")
+    extra = f", digit {strip.digit}" if strip.digit is not None else ""
+    abl = f"  [ablated: {'; '.join(a.describe() for a in strip.ablations)}]" if strip.ablations else ""
+    return f"{strip.model}: {strip.kind} from A {_fmt(strip.a)} to B {_fmt(strip.b)}{extra}{abl}"
+
+
+def strip_figure(strip: Strip, dpi: float = 100) -> Figure:
+    """Frames in a row with t, coordinates, digit and confidence under each."""
+    n = len(strip.t)
+    width = max(6.0, 1.25 * n)
+    fig = Figure(figsize=(width, 2.9), dpi=dpi)
+    FigureCanvasAgg(fig)
+    fig.suptitle(strip_title(strip), fontsize=10)
+    for i in range(n):
+        ax = fig.add_subplot(1, n, i + 1)
+        ax.imshow(strip.images[i], cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        coords = ", ".join(f"{v:.2f}" for v in strip.points[i])
+        mark = "*" if strip.clipped[i] else ""
+        ax.set_xlabel(f"t={strip.t[i]:.2f}{mark}\n({coords})\n{int(strip.digits[i])}  "
+                      f"{100 * strip.confidence[i]:.0f}%", fontsize=7)
+    regions = "  ".join(f"{c.digit} [{c.t_enter:.3f}-{c.t_leave:.3f}]" for c in strip.crossings)
+    fig.text(0.5, 0.01, f"regions crossed (t): {regions}" + ("   * clipped to the box" if strip.clipped.any() else ""),
+             ha="center", fontsize=7)
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.82, bottom=0.32, wspace=0.08)
+    return fig
+
+
+def gif_bytes(strip: Strip, scale: int = 6, ms_per_frame: int = 160) -> bytes:
+    """The walk as an animated GIF (frames enlarged without smoothing, a caption each)."""
+    from PIL import Image, ImageDraw
+
+    frames = []
+    size = 28 * scale
+    for i in range(len(strip.t)):
+        px = ((strip.images[i] + 1) * 127.5).clip(0, 255).astype(np.uint8)
+        img = Image.fromarray(px, "L").resize((size, size), Image.NEAREST).convert("RGB")
+        canvas = Image.new("RGB", (size, size + 22), "white")
+        canvas.paste(img, (0, 0))
+        ImageDraw.Draw(canvas).text((4, size + 4), f"t={strip.t[i]:.2f}  {int(strip.digits[i])} "
+                                                   f"{100 * strip.confidence[i]:.0f}%", fill="black")
+        frames.append(canvas)
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=ms_per_frame, loop=0)
+    return buf.getvalue()
+
+
+def csv_text(strip: Strip) -> str:
+    rows = strip.rows()
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0].keys()))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def json_text(strip: Strip) -> str:
+    return json.dumps({
+        "model": strip.model, "path": strip.kind, "a": strip.a.tolist(), "b": strip.b.tolist(),
+        "digit": strip.digit, "label_walk": list(strip.label_walk) if strip.label_walk else None,
+        "ablations": [a.describe() for a in strip.ablations],
+        "points": strip.rows(),
+        "regions": [{"digit": c.digit, "t_enter": c.t_enter, "t_leave": c.t_leave} for c in strip.crossings],
+    }, indent=2)
+
+
+def export(strip: Strip, path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Write the strip in the format the suffix names (png, svg, pdf, gif, csv, json)."""
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise ValueError(f"{path}: unknown export format {fmt!r} (use {', '.join(FORMATS)})")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: already exists (choose another name or allow overwriting)")
+    if fmt in ("png", "svg", "pdf"):
+        return save_figure(strip_figure(strip), path)
+    if fmt == "gif":
+        atomic_write_bytes(path, gif_bytes(strip))
+    elif fmt == "csv":
+        atomic_write_bytes(path, csv_text(strip).encode())
+    else:
+        atomic_write_bytes(path, json_text(strip).encode())
+    return path
