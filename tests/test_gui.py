@@ -338,13 +338,14 @@ def test_export_writes_the_render_figure(qtbot, window, tmp_path):
 
 @pytest.mark.parametrize("platform", ["offscreen"])
 def test_the_app_process_exits_cleanly(platform, models_dir, tmp_path):
+    """Closed while an on-demand atlas (gan4d has none) is being built: exit code 0."""
     script = textwrap.dedent(f"""
         import sys
         from PySide6.QtCore import QTimer
         from app.qt.main import make_app, run_gui
         app = make_app()
         QTimer.singleShot(1500, lambda: [w.close() for w in app.topLevelWidgets() if w.isWindow()])
-        sys.exit(run_gui("gan3d", models_dir={str(models_dir)!r}, classifier={str(CLASSIFIER_PATH)!r}))
+        sys.exit(run_gui("gan4d", models_dir={str(models_dir)!r}, classifier={str(CLASSIFIER_PATH)!r}))
     """)
     env = dict(os.environ, QT_QPA_PLATFORM=platform, LATENT_EXPLORER_SETTINGS=str(tmp_path / "s.ini"),
                LATENT_EXPLORER_CACHE=str(tmp_path / "cache"))

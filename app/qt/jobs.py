@@ -162,9 +162,12 @@ class AtlasService(QObject):
             self._retired.remove(job)
             job.deleteLater()
 
-    def shutdown(self, timeout_ms: int = 10000) -> None:
-        """Cancel everything and wait for the worker threads to end (on window close)."""
+    def shutdown(self) -> None:
+        """Cancel everything and wait for the worker threads to end (on window close).
+
+        Builds check for cancellation after every batch, so this takes at most one batch.
+        """
         self.cancel()
         for job in list(self._retired):
             job.cancel()
-            job.wait(timeout_ms)
+            job.wait()

@@ -6,6 +6,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QGridLayout, QGroupBox, 
                                QToolButton, QVBoxLayout, QWidget)
 
 from ..state import ExplorerState
+from ..style import digit_css
 from .base import Panel
 
 
@@ -20,6 +21,7 @@ def _digit_row(prefix: str) -> tuple[QHBoxLayout, QButtonGroup]:
         b.setObjectName(f"{prefix}_{d}")
         b.setCheckable(True)
         b.setFixedWidth(26)
+        b.setStyleSheet(f"QToolButton:checked {{ {digit_css(d)} font-weight: bold; }}")
         group.addButton(b, d)
         row.addWidget(b)
     row.addStretch(1)
