@@ -30,6 +30,10 @@ def add_commands(sub) -> None:
     e.add_argument("--write", action="store_true", help="store the figures in the checkpoint and its card")
     c = sub.add_parser("card", help="write the model card (Markdown) beside a checkpoint")
     c.add_argument("checkpoint")
+    r = sub.add_parser("report", help="one-page training report (PNG, PDF, JSON) from a checkpoint's history")
+    r.add_argument("checkpoint")
+    r.add_argument("-o", "--out", help="output prefix (default: CHECKPOINT without .pt, plus .report)")
+    r.add_argument("--force", action="store_true", help="overwrite existing report files")
 
 
 def default_atlas_path(checkpoint: Path) -> Path:
@@ -90,4 +94,13 @@ def cmd_card(args) -> int:
     return 0
 
 
-COMMANDS = {"atlas": cmd_atlas, "evaluate": cmd_evaluate, "card": cmd_card}
+def cmd_report(args) -> int:
+    from training.report import write_report
+
+    paths = write_report(Path(args.checkpoint), Path(args.out) if args.out else None, overwrite=args.force)
+    for p in paths.values():
+        print(f"wrote {p}")
+    return 0
+
+
+COMMANDS = {"atlas": cmd_atlas, "evaluate": cmd_evaluate, "card": cmd_card, "report": cmd_report}
