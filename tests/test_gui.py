@@ -170,7 +170,13 @@ def test_region_digits_are_written_inside_their_regions(qtbot, window):
     texts = panel.view.region_texts()
     assert texts, "at least one region is labelled"
     for digit, x, y in texts:
-        assert atlas.label_at((x, y)) == (int(digit), pytest.approx(atlas.label_at((x, y))[1]))
+        assert atlas.label_at((x, y))[0] == int(digit)
+    # hovering shows the digit and confidence under the mouse
+    digit, x, y = texts[0]
+    qtbot.mouseMove(panel.view.viewport(), panel.view.view_to_widget(x, y))
+    qtbot.waitUntil(panel.view.hover.isVisible, timeout=3000)
+    label, conf = atlas.label_at((x, y))
+    assert panel.view.hover.textItem.toPlainText().endswith(f": {label} ({conf:.0%})")
 
 
 # ---------------------------------------------------------------- switching models
@@ -182,8 +188,15 @@ def test_switching_models_rebuilds_the_controls(qtbot, window, models_dir):
     settle(qtbot, w)
     assert len(w.sliders_panel.sliders) == 3 and w.state.point == (0.0, 0.0, 0.0)
     assert [type(p) for p in w.map_area.panels] == [Slices3DPanel, OverviewPanel, View3DPanel]
-    note = w.map_area.panel(View3DPanel).findChild(QLabel, "gl_note")
-    assert "OpenGL" in note.text()  # offscreen: explained, not crashed
+    view3d = w.map_area.panel(View3DPanel)
+    note = view3d.findChild(QLabel, "gl_note")
+    assert "OpenGL" in note.text() and "software" in note.text()  # offscreen: explained, drawn in software
+    qtbot.waitUntil(lambda: view3d.soft.image.image is not None, timeout=5000)
+    before = view3d.soft.image.image.copy()
+    view3d.soft.turn(40, 10)
+    qtbot.waitUntil(lambda: not np.array_equal(view3d.soft.image.image, before), timeout=5000)
+    view3d.toggles[int(w.state.atlas.labels.flat[0])].click()  # hide a digit
+    assert w.state.option("hidden_digits")
     assert w.model_combo.currentText().startswith("gan3d")
 
     assert w.open_path(models_dir / "gan4d.pt")  # no atlas: built on demand

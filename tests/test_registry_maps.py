@@ -112,3 +112,21 @@ def test_compute_slice_matches_a_full_atlas(models_dir, classifier_ckpt):
     assert cube.shape == (6, 6, 6)
     with pytest.raises(ValueError):
         compute_slice(engine, (1, 1), point)
+
+
+def test_voxel_rendering_draws_the_visible_faces():
+    from models.voxels import box_edges, render_cube, rotation, visible_voxels
+
+    labels = np.zeros((6, 6, 6), np.uint8)
+    labels[3:, :, :] = 5
+    mask = visible_voxels(labels)
+    assert mask.sum() == 6 ** 3 - 4 ** 3  # the surface only
+    hidden = visible_voxels(labels, {5})
+    assert not hidden[3:].any() and hidden[2].all()  # the 0-half shows its face towards the 5s
+    img = render_cube(labels, np.ones(labels.shape, np.float32), 30, 20, size=120)
+    colours = {tuple(c) for c in img.reshape(-1, 3)}
+    assert (255, 255, 255) in colours  # background round the cube
+    assert any(abs(int(c[0]) - 140) < 60 and c[2] < 120 for c in colours)  # some brown (5), shaded
+    assert len(box_edges(rotation(30, 20), 120)) == 12
+    blank = render_cube(labels, None, 30, 20, size=50, hidden={0, 5})
+    assert (blank == 255).all()

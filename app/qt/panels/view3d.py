@@ -1,8 +1,8 @@
-"""The class cube in 3-D (pyqtgraph.opengl): one translucent dot per atlas cell, coloured
-by digit, the point as a black-and-white ball; digits can be hidden to see inside.
+"""The class cube in 3-D (pyqtgraph.opengl): the visible atlas cells as opaque dots,
+coloured by digit, the point as a black ball; digits can be hidden to see inside.
 
-Where OpenGL is missing (the offscreen platform, no PyOpenGL) the panel says so and the
-rest of the window works on.
+Where OpenGL is missing (the offscreen platform, no PyOpenGL) the panel says so and
+draws the cube in software instead (opaque voxels, turned by dragging).
 """
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from models.maps import PALETTE, atlas_cube, axis_name
+from models.maps import atlas_cube, axis_name, colour_map
+from models.voxels import visible_voxels
 
 from ..gl import gl_problem
 from ..state import ExplorerState
 from ..style import digit_css, font
+from ..widgets.softcube import SoftCube
 from .base import Panel
 from .common import atlas_key, no_atlas_message
 
@@ -35,17 +37,22 @@ class View3DPanel(Panel):
         self.gl = None
         self.toggles: list[QToolButton] = []
         self._key: tuple | None = None
-        if self.problem:
-            self.note = QLabel(self.problem + "\n\nThe slices and the overview show the same cube.")
-            self.note.setObjectName("gl_note")
-            self.note.setWordWrap(True)
-            self.note.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            self.note.setStyleSheet("color: #555; border: 1px dashed #aaa; padding: 12px;")
-            lay.addWidget(self.note, 1)
-            return
+        self.soft: SoftCube | None = None
         self.note = QLabel("")
         self.note.setObjectName("gl_note")
-        self._build_gl(lay)
+        if self.problem:
+            # no OpenGL: say so, and draw the cube in software instead
+            self.note.setText(f"{self.problem} Showing a software rendering instead.")
+            self.note.setWordWrap(True)
+            self.note.setToolTip(self.problem)
+            self.note.setStyleSheet("color: #666; font-size: 8pt;")
+            self.soft = SoftCube()
+            self.soft.setMinimumSize(180, 180)
+            lay.addWidget(self.soft, 1)
+            lay.addWidget(self.note)
+        else:
+            self._build_gl(lay)
+        self._add_toggles(lay)
         for signal in (state.atlasChanged, state.atlasDigitChanged, state.pointChanged):
             self.bind(signal, self.redraw)
         self.bind(state.optionChanged, lambda name: name == "hidden_digits" and self.redraw())
@@ -66,12 +73,21 @@ class View3DPanel(Panel):
         for i, pos in enumerate(((1.25, -1, -1), (-1, 1.25, -1), (-1, -1, 1.25))):
             self.gl.addItem(gl.GLTextItem(pos=pos, text=axis_name(i), color=(20, 20, 20, 255), font=font(11, True)))
         self.cloud = gl.GLScatterPlotItem(pxMode=False)
-        self.cloud.setGLOptions("translucent")
+        self.cloud.setGLOptions("opaque")
         self.gl.addItem(self.cloud)
-        self.ball = gl.GLScatterPlotItem(pxMode=True, size=14, color=(0, 0, 0, 1))
-        self.ball.setGLOptions("translucent")
-        self.gl.addItem(self.ball)
+        from OpenGL import GL
+
+        on_top = {GL.GL_DEPTH_TEST: False, GL.GL_BLEND: True,
+                  "glBlendFunc": (GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA)}
+        self.halo = gl.GLScatterPlotItem(pxMode=True, size=18, color=(1, 1, 1, 1))
+        self.ball = gl.GLScatterPlotItem(pxMode=True, size=12, color=(0, 0, 0, 1))
+        for depth, item in enumerate((self.halo, self.ball)):
+            item.setGLOptions(on_top)  # the point shows even inside the cube
+            item.setDepthValue(10 + depth)
+            self.gl.addItem(item)
         lay.addWidget(self.gl, 1)
+
+    def _add_toggles(self, lay: QVBoxLayout) -> None:
         row = QHBoxLayout()
         row.setSpacing(2)
         row.addWidget(QLabel("Show:"))
@@ -94,17 +110,22 @@ class View3DPanel(Panel):
         self.state.set_option("hidden_digits", hidden)
 
     def redraw(self) -> None:
-        if self.gl is None:
-            return
         st = self.state
         atlas = st.atlas
         rest = ", ".join(f"{axis_name(i)} = {st.point[i]:+.2f}" for i in range(3, st.latent_dim))
         self.title.setText("Class cube in 3-D" + (f" at {rest}" if rest else "") + " (drag to turn)")
         p = np.array(st.point[:3], np.float32)
-        self.ball.setData(pos=p[None, :], size=14, color=(0, 0, 0, 1))
+        if self.soft is not None:
+            self.soft.set_point(p)
+        else:
+            self.halo.setData(pos=p[None, :])
+            self.ball.setData(pos=p[None, :])
         if atlas is None:
             self._key = None
-            self.cloud.setData(pos=np.zeros((0, 3), np.float32))
+            if self.soft is not None:
+                self.soft.set_cube(None, None)
+            else:
+                self.cloud.setData(pos=np.zeros((0, 3), np.float32))
             self.title.setText(no_atlas_message(st).splitlines()[0] if st.model else "Class cube in 3-D")
             return
         hidden = st.option("hidden_digits")
@@ -113,14 +134,15 @@ class View3DPanel(Panel):
             return
         self._key = key
         labels, conf = atlas_cube(atlas, st.point, st.atlas_digit_or_none())
-        step = max(1, -(-atlas.resolution // MAX_SIDE))  # at most MAX_SIDE^3 dots
+        if self.soft is not None:
+            self.soft.set_cube(labels, conf, hidden)
+            return
+        step = max(1, -(-atlas.resolution // MAX_SIDE))  # at most MAX_SIDE^3 voxels
         labels, conf = labels[::step, ::step, ::step], conf[::step, ::step, ::step]
+        idx = np.argwhere(visible_voxels(labels, hidden))  # the rest is hidden inside
         axis = atlas.axis[::step]
-        grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
-        lab = labels.reshape(-1)
-        keep = ~np.isin(lab, list(hidden)) if hidden else np.ones(lab.shape, bool)
-        colours = np.ones((lab.size, 4), np.float32)
-        colours[:, :3] = PALETTE[lab].astype(np.float32) / 255
-        colours[:, 3] = 0.12 + 0.5 * conf.reshape(-1)
-        size = 2.0 / (atlas.resolution - 1) * step * 0.8
-        self.cloud.setData(pos=grid[keep], color=colours[keep], size=size)
+        lab = labels[tuple(idx.T)]
+        rgb = colour_map(lab, conf[tuple(idx.T)], shade=0.7).astype(np.float32) / 255
+        colours = np.concatenate([rgb, np.ones((len(idx), 1), np.float32)], axis=1)
+        size = 2.0 / (atlas.resolution - 1) * step * 1.15
+        self.cloud.setData(pos=axis[idx].astype(np.float32), color=colours, size=size)

@@ -74,7 +74,15 @@ class MapView(pg.PlotWidget):
         self.message.setFont(font(9 if compact else 11))
         self.addItem(self.message)
         self.region_items: list[pg.TextItem] = []
+        self.hover = pg.TextItem("", color=QColor("#222222"), fill=pg.mkBrush(255, 255, 255, 215), anchor=(0, 0))
+        self.hover.setFont(font(8 if compact else 9))
+        self.hover.setZValue(20)
+        self.hover.setVisible(False)
+        self.addItem(self.hover, ignoreBounds=True)
+        self.axis_names = ("x", "y")
+        self.scene().sigMouseMoved.connect(self._hovered)
         self.labels: np.ndarray | None = None
+        self.confidence: np.ndarray | None = None
         self.resolution = 0
         self._set_extent(-1.0, 1.0)
         if compact:
@@ -87,13 +95,35 @@ class MapView(pg.PlotWidget):
     def _picked(self, x: float, y: float) -> None:
         self.picked.emit(float(np.clip(x, -1, 1)), float(np.clip(y, -1, 1)))
 
+    def _hovered(self, scene_pos) -> None:
+        """Show the digit under the mouse in the view's top-left corner."""
+        if self.labels is None or not self.box.sceneBoundingRect().contains(scene_pos):
+            self.hover.setVisible(False)
+            return
+        p = self.box.mapSceneToView(scene_pos)
+        x, y = float(np.clip(p.x(), -1, 1)), float(np.clip(p.y(), -1, 1))
+        res = self.resolution
+        i, j = (int(round((v + 1) / 2 * (res - 1))) for v in (x, y))
+        digit = int(self.labels[i, j])
+        conf = f" ({float(self.confidence[i, j]):.0%})" if self.confidence is not None else ""
+        self.hover.setText(f"{self.axis_names[0]} {x:+.2f}, {self.axis_names[1]} {y:+.2f}: {digit}{conf}")
+        top_left = self.box.viewRange()
+        self.hover.setPos(top_left[0][0], top_left[1][1])
+        self.hover.setVisible(True)
+
+    def leaveEvent(self, event) -> None:  # noqa: N802
+        self.hover.setVisible(False)
+        super().leaveEvent(event)
+
     def set_axis_names(self, horizontal: str, vertical: str) -> None:
+        self.axis_names = (horizontal, vertical)
         self.setLabel("bottom", horizontal)
         self.setLabel("left", vertical)
 
     def set_map(self, labels: np.ndarray, confidence: np.ndarray | None, label_regions: bool = True) -> None:
         """Show a plane: rows of ``labels`` run along the horizontal axis, columns vertically."""
         self.labels = labels
+        self.confidence = confidence
         res = labels.shape[0]
         self.resolution = res
         lo, hi = cell_extent(res)
@@ -116,8 +146,9 @@ class MapView(pg.PlotWidget):
 
     def clear_map(self, message: str = "") -> None:
         """No map to show: an empty plane with a message in the middle."""
-        self.labels = None
+        self.labels = self.confidence = None
         self.resolution = 0
+        self.hover.setVisible(False)
         self.image.clear()
         for item in self.region_items:
             self.removeItem(item)

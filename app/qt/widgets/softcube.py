@@ -1,0 +1,110 @@
+"""SoftCube: the class cube drawn in software (numpy voxels), turned by dragging.
+
+The stand-in for the OpenGL view where OpenGL is missing (offscreen, no PyOpenGL).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, QTimer
+from PySide6.QtGui import QColor
+
+from models.maps import axis_name
+from models.voxels import box_edges, render_cube, rotation, to_screen, visible_voxels
+
+from ..style import font
+
+SIZE = 360  # picture size in pixels (the view scales it)
+MAX_SIDE = 32  # voxels per cube edge; bigger atlases are subsampled
+
+
+class _TurnBox(pg.ViewBox):
+    """A fixed view box whose left drags turn the cube instead of panning."""
+
+    def __init__(self, turn) -> None:
+        super().__init__(lockAspect=True, invertY=True, enableMenu=False)
+        self.setMouseEnabled(False, False)
+        self._turn = turn
+
+    def mouseDragEvent(self, ev, axis=None) -> None:  # noqa: N802
+        if ev.button() != Qt.MouseButton.LeftButton:
+            ev.ignore()
+            return
+        ev.accept()
+        d = ev.screenPos() - ev.lastScreenPos()
+        self._turn(d.x() * 0.6, d.y() * 0.4)
+
+    def wheelEvent(self, ev, axis=None) -> None:  # noqa: N802
+        ev.ignore()
+
+
+class SoftCube(pg.GraphicsView):
+    """Shows a labelled cube (R, R, R) and a point; drag to turn."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent, background="w")
+        self.azimuth, self.elevation = -50.0, 22.0
+        self.box = _TurnBox(self.turn)
+        self.setCentralItem(self.box)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.box.addItem(self.image)
+        self.edges = [pg.PlotCurveItem(pen=pg.mkPen("#444444", width=1)) for _ in range(12)]
+        for e in self.edges:
+            e.setZValue(-1)  # under the voxels: only edges with nothing in front show
+            self.box.addItem(e)
+        self.names = [pg.TextItem(axis_name(i), color=QColor("#222222"), anchor=(0.5, 0.5)) for i in range(3)]
+        for t in self.names:
+            t.setFont(font(10, bold=True))
+            self.box.addItem(t)
+        self.marker = pg.ScatterPlotItem(size=13, pen=pg.mkPen("w", width=2.5), brush=pg.mkBrush("k"))
+        self.marker.setZValue(10)
+        self.box.addItem(self.marker)
+        self.box.setRange(QRectF(0, 0, SIZE, SIZE), padding=0.02)
+        self.labels: np.ndarray | None = None
+        self.confidence: np.ndarray | None = None
+        self.hidden: frozenset[int] = frozenset()
+        self._mask: np.ndarray | None = None
+        self.point = np.zeros(3)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._draw)
+
+    def set_cube(self, labels: np.ndarray | None, confidence: np.ndarray | None,
+                 hidden: frozenset[int] = frozenset()) -> None:
+        if labels is not None:
+            step = max(1, -(-labels.shape[0] // MAX_SIDE))  # keep turning fluid on big atlases
+            labels, confidence = labels[::step, ::step, ::step], confidence[::step, ::step, ::step]
+        self.labels, self.confidence, self.hidden = labels, confidence, hidden
+        self._mask = visible_voxels(labels, hidden) if labels is not None else None
+        self._timer.start()
+
+    def set_point(self, point) -> None:
+        self.point = np.asarray(point[:3], np.float64)
+        self._place_marker()
+
+    def turn(self, d_azimuth: float, d_elevation: float) -> None:
+        self.azimuth = (self.azimuth - d_azimuth) % 360
+        self.elevation = float(np.clip(self.elevation + d_elevation, -89, 89))
+        self._timer.start()  # one redraw per event-loop pass, however fast the drag
+
+    def _place_marker(self) -> None:
+        c, r, _ = to_screen(self.point[None, :], rotation(self.azimuth, self.elevation), SIZE)
+        self.marker.setData(c, r)
+
+    def _draw(self) -> None:
+        rot = rotation(self.azimuth, self.elevation)
+        if self.labels is None:
+            self.image.clear()
+        else:
+            img = render_cube(self.labels, self.confidence, self.azimuth, self.elevation, SIZE, self.hidden,
+                              mask=self._mask)
+            self.image.setImage(img, autoLevels=False, levels=(0, 255))
+            self.image.setRect(QRectF(0, 0, SIZE, SIZE))
+        for item, (c, r) in zip(self.edges, box_edges(rot, SIZE)):
+            item.setData(c, r)
+        ends = np.eye(3) * 1.22 - (1 - np.eye(3)) * 1.0
+        c, r, _ = to_screen(ends, rot, SIZE)
+        for t, x, y in zip(self.names, c, r):
+            t.setPos(x, y)
+        self._place_marker()
