@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,13 +14,15 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QLabel, QMessageBox
 
-from gui_fixtures import CLASSIFIER_PATH, ROOT, app_env, classifier_ckpt, make_window, models_dir, window  # noqa: F401
-
 from app.qt.panels.empty import EmptyPanel
 from app.qt.panels.map2d import Map2DPanel
 from app.qt.panels.overview import OverviewPanel
 from app.qt.panels.slices3d import Slices3DPanel
 from app.qt.panels.view3d import View3DPanel
+
+pytest_plugins = ("gui_fixtures",)  # fixtures: models_dir, make_window, window, ...
+ROOT = Path(__file__).resolve().parent.parent
+CLASSIFIER_PATH = ROOT / "checkpoints" / "classifier.pt"
 
 
 def settle(qtbot, w) -> None:

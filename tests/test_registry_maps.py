@@ -4,14 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gui_fixtures import CLASSIFIER_PATH, classifier_ckpt, models_dir  # noqa: F401
-
 from models.atlas import Atlas, load_atlas
 from models.checkpoint import CheckpointError, load_checkpoint
 from models.engine import Engine
 from models.maps import PALETTE, atlas_cube, colour_map, compute_slice, regions
 from models.registry import (cache_dir, cached_atlas_path, default_entry, find_atlas, open_model, quick_resolution,
                              read_entry, resolve, scan)
+
+pytest_plugins = ("gui_fixtures",)  # fixtures: models_dir, classifier_ckpt, ...
 
 
 def test_scan_lists_generators_in_shipped_order(models_dir):

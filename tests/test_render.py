@@ -1,13 +1,16 @@
 """``latent-explorer render``: a real PNG of the right size, and clear errors."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from gui_fixtures import CLASSIFIER_PATH, classifier_ckpt, models_dir  # noqa: F401
-
 from app.cli import main
+
+pytest_plugins = ("gui_fixtures",)  # fixtures: models_dir, make_window, window, ...
+CLASSIFIER_PATH = Path(__file__).resolve().parent.parent / "checkpoints" / "classifier.pt"
 
 
 def render(*args: str) -> int:

@@ -22,7 +22,7 @@ def gl_problem() -> str | None:
     if platform in NO_GL_PLATFORMS:
         return f"The 3-D view needs OpenGL, which the '{platform}' display platform does not offer."
     try:
-        import OpenGL.GL  # noqa: F401
+        import OpenGL.GL  # noqa: F401  (only: can it be imported?)
         import pyqtgraph.opengl  # noqa: F401
     except Exception as exc:  # ImportError, or a broken GL library underneath
         return f"The 3-D view needs PyOpenGL (pip install PyOpenGL): {type(exc).__name__}: {exc}"

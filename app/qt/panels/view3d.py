@@ -7,7 +7,6 @@ draws the cube in software instead (opaque voxels, turned by dragging).
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from models.maps import atlas_cube, axis_name, colour_map
