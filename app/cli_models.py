@@ -30,6 +30,13 @@ def add_commands(sub) -> None:
     e.add_argument("--write", action="store_true", help="store the figures in the checkpoint and its card")
     c = sub.add_parser("card", help="write the model card (Markdown) beside a checkpoint")
     c.add_argument("checkpoint")
+    bn = sub.add_parser("bench", help="run the benchmark suite; results to BENCHMARKS.md and a JSON file")
+    bn.add_argument("--quick", action="store_true", help="small sizes (for CI); minutes instead of ten")
+    bn.add_argument("--only", help="comma-separated items: frame,engine,atlas,training,startup,memory")
+    bn.add_argument("--out", default=str(CHECKPOINTS.parent / "BENCHMARKS.md"))
+    bn.add_argument("--json", default=str(CHECKPOINTS.parent / "bench-results.json"))
+    bn.add_argument("--models", default=str(CHECKPOINTS))
+    bn.add_argument("--data")
     r = sub.add_parser("report", help="one-page training report (PNG, PDF, JSON) from a checkpoint's history")
     r.add_argument("checkpoint")
     r.add_argument("-o", "--out", help="output prefix (default: CHECKPOINT without .pt, plus .report)")
@@ -103,4 +110,24 @@ def cmd_report(args) -> int:
     return 0
 
 
-COMMANDS = {"atlas": cmd_atlas, "evaluate": cmd_evaluate, "card": cmd_card, "report": cmd_report}
+def cmd_bench(args) -> int:
+    from app.bench.markdown import atlas_plot, render_markdown
+    from app.bench.run import run_suite
+    from models.fileio import atomic_write_bytes
+
+    only = set(args.only.split(",")) if args.only else None
+    res = run_suite(args.quick, Path(args.models), args.data, only)
+    out = Path(args.out)
+    plot = None
+    if res["items"].get("atlas"):
+        plot_path = out.parent / "assets" / "bench-atlas.png"
+        plot_path.parent.mkdir(exist_ok=True)
+        atlas_plot(res["items"]["atlas"], plot_path)
+        plot = str(plot_path.relative_to(out.parent)) if plot_path.is_relative_to(out.parent) else str(plot_path)
+    atomic_write_bytes(Path(args.json), json.dumps(res, indent=2, default=str).encode())
+    atomic_write_bytes(out, render_markdown(res, plot).encode())
+    print(f"wrote {out} and {args.json} ({res['seconds']:.0f} s)")
+    return 0
+
+
+COMMANDS = {"bench": cmd_bench, "atlas": cmd_atlas, "evaluate": cmd_evaluate, "card": cmd_card, "report": cmd_report}

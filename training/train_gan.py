@@ -127,6 +127,7 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
     prev_map = history.maps[-1] if history.maps else None
     seconds = seconds_before
     wall_start = time.perf_counter()
+    timings: list[dict] = []  # per epoch of this call: training and monitoring seconds
     stopped_early = False
     for epoch in range(start_epoch, run.epochs):
         if (should_stop and should_stop()) or (max_minutes and time.perf_counter() - wall_start > 60 * max_minutes):
@@ -168,7 +169,10 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
         bar.close()
         train_seconds = time.perf_counter() - t0
         G.eval()
+        t_mon = time.perf_counter()
         record = monitor.epoch_record(G, prev_map)
+        timings.append({"epoch": epoch + 1, "train_seconds": train_seconds,
+                        "monitor_seconds": time.perf_counter() - t_mon, "images": n})
         prev_map = record["map"]
         seconds += time.perf_counter() - t0
         history.g_loss.append(g_losses.cpu().numpy())
@@ -192,7 +196,7 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
             f"digits on map {int((digits > 0).sum())}/10 "
             f"({n / train_seconds:,.0f} img/s, {time.perf_counter() - t0:.0f} s)")
     result = {"checkpoint": paths["checkpoint"], "history": paths["history"], "state": paths["state"],
-              "epochs_done": history.epochs}
+              "epochs_done": history.epochs, "timings": timings}
     if evaluate_at_end and (history.epochs >= run.epochs or (stopped_early and max_minutes)):
         from .evaluate import evaluate_checkpoint
         from .card import write_card

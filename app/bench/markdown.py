@@ -1,0 +1,122 @@
+"""BENCHMARKS.md from a results dict, with targets met or the gap stated."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from models.figures import save_figure
+
+
+def atlas_plot(rows: list[dict], path: Path) -> Path:
+    fig = Figure(figsize=(9, 3.6), dpi=100)
+    FigureCanvasAgg(fig)
+    for k, key in enumerate(("seconds", "evaluations")):
+        ax = fig.add_subplot(1, 2, k + 1)
+        for d in sorted({r["latent_dim"] for r in rows}):
+            rs = [r for r in rows if r["latent_dim"] == d]
+            cells = [r["cells"] for r in rs]
+            ax.loglog(cells, [r[f"full_{key}"] for r in rs], "o-", label=f"{d}-D full")
+            ax.loglog(cells, [r[f"adaptive_{key}"] for r in rs], "s--", label=f"{d}-D adaptive")
+        ax.set_xlabel("cells in the atlas")
+        ax.set_ylabel("wall seconds" if key == "seconds" else "generator evaluations")
+        ax.grid(True, which="both", lw=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("Atlas build: full grid against the adaptive builder", fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def render_markdown(res: dict, plot: str | None = None) -> str:
+    m = res["machine"]
+    it = res["items"]
+    out = ["# Benchmarks", "",
+           f"Measured {m['date']} on {m['hardware']} ({m['cores']} cores), Python {m['python']}, torch {m['torch']}.",
+           f"Command: `{res['command']}`{' (quick mode)' if res.get('quick') else ''}; the whole suite took "
+           f"{res['seconds']:.0f} s. Every figure below is a comparison inside this one run; the machine is shared "
+           "and noisy, so ratios mean more than absolute times.", ""]
+    if "frame_latency" in it:
+        fl = it["frame_latency"]
+        out += ["## 1. Frame latency in the main window", "",
+                f"{fl['moves']} scripted slider moves per model in the real main window (offscreen), from the value "
+                "change to every view showing the new point. Target: p95 <= 16 ms.", "",
+                "| model | activations panel | p50 ms | p95 ms | max ms | p95 / one generator forward | target |",
+                "|---|---|---|---|---|---|---|"]
+        for r in fl["rows"]:
+            out.append(f"| {r['model']} | {'on' if r['activations'] else 'off'} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | "
+                       f"{r['max_ms']:.1f} | {r['p95_ms'] / r['forward_ms']:.1f}x ({r['forward_ms']:.2f} ms) | "
+                       f"{_verdict(r['p95_ms'] <= 16)} |")
+        out.append("")
+    if "engine_overhead" in it:
+        out += ["## 2. Engine step against a bare generator forward", "",
+                "One point: `Engine.render` (image, every layer's activations, classifier) against `G(z)` alone, "
+                "interleaved, medians.", "",
+                "| model | bare forward ms | render, all layers ms | render without capture ms | overhead ratio |",
+                "|---|---|---|---|---|"]
+        for r in it["engine_overhead"]:
+            out.append(f"| {r['model']} | {r['bare_forward_ms']:.2f} | {r['render_all_layers_ms']:.2f} | "
+                       f"{r['render_image_and_classifier_ms']:.2f} | {r['overhead_ratio']:.2f}x |")
+        out += ["", "The render includes the classifier's forward, so the ratio is bounded below by "
+                "(generator + classifier) / generator.", ""]
+    if "atlas" in it:
+        rows = it["atlas"]
+        out += ["## 3. Atlas builds", "", "Full grid against the adaptive builder (coarse grid every 4th point, "
+                "cells whose corners disagree split down to single steps), float32, same run.", "",
+                "| model | resolution | cells | full s | full evals | adaptive s | adaptive evals | speed-up | agreement |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        for r in rows:
+            out.append(f"| {r['model']} | {r['resolution']} | {r['cells']:,} | {r['full_seconds']:.1f} | "
+                       f"{r['full_evaluations']:,} | {r['adaptive_seconds']:.1f} | {r['adaptive_evaluations']:,} | "
+                       f"{r['speedup']:.2f}x | {100 * r['agreement']:.3f}% |")
+        big3 = [r for r in rows if r["latent_dim"] == 3]
+        if big3:
+            r = max(big3, key=lambda r: r["resolution"])
+            ok = r["speedup"] >= 3 and r["agreement"] >= 0.995
+            out += ["", f"Target for the 3D 64^3 atlas: >= 3x faster with >= 99.5% agreement. Largest 3D case measured "
+                    f"here ({r['resolution']}^3): {r['speedup']:.2f}x, {100 * r['agreement']:.3f}%: {_verdict(ok)}"
+                    + ("" if r["resolution"] == 64 else " (quick mode ran a smaller cube)") + "."]
+        if plot:
+            out += ["", f"![atlas scaling]({plot})"]
+        out.append("")
+    if "throughput" in it:
+        tp = it["throughput"]
+        b, b32 = tp["best"], tp["best_float32"]
+        out += ["### Raw labelling throughput (generator + classifier)", "",
+                f"{tp['points']:,} points per setting. Best: {b['points_per_second']:,.0f} points/s "
+                f"({b['precision']}, batch {b['batch']}, {b['threads']} threads, channels-last {b['channels_last']}); "
+                f"best float32: {b32['points_per_second']:,.0f} points/s. Labels that bfloat16 changes against float32 "
+                f"are counted per row.", "",
+                "| threads | channels-last | precision | batch | points/s | labels changed |", "|---|---|---|---|---|---|"]
+        for r in tp["rows"]:
+            out.append(f"| {r['threads']} | {r['channels_last']} | {r['precision']} | {r['batch']} | "
+                       f"{r['points_per_second']:,.0f} | {r['labels_changed']} |")
+        out.append("")
+    if "training" in it:
+        t = it["training"]
+        out += ["## 4. Training throughput (2D GAN, CPU)", "",
+                f"The project's loop (`train_gan`, {t['images']:,} images, batch {t['batch']}, with its per-epoch "
+                "monitoring) against a plain loop over the same networks and batch size, in the same run.", "",
+                "| loop | images/s (steps) | seconds for a 60,000-image epoch |", "|---|---|---|",
+                f"| plain | {t['plain_images_per_second']:,.0f} | {t['full_epoch_seconds_plain']:.0f} |",
+                f"| project, with monitoring ({t['monitor_seconds_per_epoch']:.1f} s per epoch) | "
+                f"{t['project_images_per_second_steps']:,.0f} | {t['full_epoch_seconds_project']:.0f} |", "",
+                f"Monitoring overhead for a full epoch: {100 * t['overhead']:+.1f}% (target <= 10%: "
+                f"{_verdict(t['overhead'] <= 0.10)}). No CUDA GPU was available for this run, so the H100 target "
+                "(>= 60,000 img/s) is not measured here.", ""]
+    if "cold_start" in it:
+        c = it["cold_start"]
+        out += ["## 5. Cold start", "", f"From launching `latent-explorer` to the window showing its first frame "
+                f"(offscreen), {len(c['runs'])} runs: median {c['median_s']:.2f} s, runs "
+                + ", ".join(f"{v:.2f}" for v in c["runs"]) + f" s. Target <= 3 s: {_verdict(c['median_s'] <= 3)}.", ""]
+    if "peak_memory" in it:
+        out += ["## 6. Peak memory", "", "Peak resident memory of the app process with each shipped model loaded "
+                "and rendered (its atlas loaded).", "", "| model | peak RSS MB |", "|---|---|"]
+        for r in it["peak_memory"]:
+            out.append(f"| {r['model']} | {r['peak_rss_mb']:.0f} |")
+        out.append("")
+    return "\n".join(out) + "\n"
