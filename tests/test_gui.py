@@ -237,7 +237,7 @@ def test_conditional_digit_and_atlas_selectors(qtbot, make_window):
     qtbot.mouseClick(panel.shown.button(7), Qt.MouseButton.LeftButton)
     assert w.state.atlas_digit == 7 and w.state.digit == 3 and not panel.link.isChecked()
     np.testing.assert_array_equal(w.map_area.panel(Map2DPanel).view.labels, w.state.atlas.labels[7])
-    assert "digit 7" in panel.share.text()
+    assert "Digit 7" in panel.share.text()
 
 
 def test_3d_slices_overview_and_fixed_mode(qtbot, make_window):
@@ -247,7 +247,7 @@ def test_3d_slices_overview_and_fixed_mode(qtbot, make_window):
     click_map(qtbot, xz, -0.5, 0.6)
     tol = 3 * 2.4 / xz.width()
     assert w.state.point == pytest.approx((-0.5, 0.0, 0.6), abs=tol)
-    assert "y = +0.00" in slices.captions[1].text()
+    assert "y = +0.00" in slices.captions[1]
     # the overview: 16 tiles along z, the point's tile framed; a click moves into a tile
     ov = w.map_area.panel(OverviewPanel)
     assert len(ov.values) == 16 and ov.current_tile() == int(np.argmin(abs(ov.values - w.state.point[2])))
@@ -262,9 +262,9 @@ def test_3d_slices_overview_and_fixed_mode(qtbot, make_window):
     anchor = w.state.point
     w.state.set_point((0.9, -0.9, -0.9))
     assert w.state.slice_point() == anchor
-    assert f"x = {anchor[0]:+.2f}" in slices.captions[2].text()
+    assert f"x = {anchor[0]:+.2f}" in slices.captions[2]
     slices.follow.setChecked(True)
-    assert "x = +0.90" in slices.captions[2].text()
+    assert "x = +0.90" in slices.captions[2]
 
 
 # ---------------------------------------------------------------- atlas builds

@@ -10,8 +10,8 @@ from typing import Callable
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox, QScrollArea, QSplitter,
+                               QVBoxLayout, QWidget)
 
 from models.atlas import AtlasError, load_atlas
 from models.checkpoint import Checkpoint, CheckpointError, load_checkpoint
@@ -81,7 +81,6 @@ class MainWindow(QMainWindow):
         self.splitter.setObjectName("main_splitter")
         self.splitter.setChildrenCollapsible(False)
         left = QWidget()
-        left.setMinimumWidth(340)
         col = QVBoxLayout(left)
         col.setContentsMargins(6, 6, 6, 6)
         self.image_panel = ImagePanel(self.state)
@@ -92,7 +91,14 @@ class MainWindow(QMainWindow):
         col.addWidget(self.image_panel, 1)
         for p in (self.readout_panel, self.digits_panel, self.sliders_panel, self.point_panel):
             col.addWidget(p)
-        self.splitter.addWidget(left)
+        scroll = QScrollArea()  # small screens: the controls scroll instead of being cut off
+        scroll.setWidget(left)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        widest = max(p.minimumSizeHint().width() for p in (self.readout_panel, self.digits_panel,
+                                                            self.sliders_panel, self.point_panel))
+        scroll.setMinimumWidth(widest + 12 + scroll.verticalScrollBar().sizeHint().width())
+        self.splitter.addWidget(scroll)
         self.right = QWidget()
         self.right_layout = QVBoxLayout(self.right)
         self.right_layout.setContentsMargins(6, 6, 6, 6)

@@ -44,13 +44,13 @@ class DigitsPanel(Panel):
         row, self.shown = _digit_row("atlas_digit")
         grid.addWidget(QLabel("Show atlas of:"), 1, 0)
         grid.addLayout(row, 1, 1)
-        self.link = QCheckBox("Show the atlas of the generated digit")
+        self.link = QCheckBox("Same as generated")
         self.link.setChecked(True)
-        grid.addWidget(self.link, 2, 0, 1, 2)
         self.share = QLabel()
         self.share.setObjectName("atlas_share")
         self.share.setWordWrap(True)
-        grid.addWidget(self.share, 3, 0, 1, 2)
+        grid.addWidget(self.link, 2, 0)
+        grid.addWidget(self.share, 2, 1)
         self.generate.idClicked.connect(self._generate_clicked)
         self.shown.idClicked.connect(self._shown_clicked)
         self.link.toggled.connect(lambda on: on and state.set_atlas_digit(state.digit))
@@ -77,8 +77,7 @@ class DigitsPanel(Panel):
         self.shown.button(st.atlas_digit).setChecked(True)
         k = st.atlas_digit
         if st.atlas is None:
-            self.share.setText(f"Digit {k}'s atlas: not built yet.")
+            self.share.setText(f"Digit {k}'s atlas: not built yet")
         else:
             share = st.atlas.digit_area(k)[k]
-            self.share.setText(f"In digit {k}'s latent { {2: 'square', 3: 'cube'}.get(st.latent_dim, 'box')}, the "
-                               f"classifier sees a {k} in <b>{share:.1%}</b> of the cells.")
+            self.share.setText(f"Digit {k}'s atlas: <b>{share:.1%}</b> of it is classified as {k}")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from models.maps import axis_name
@@ -48,10 +47,7 @@ class Map2DPanel(Panel):
         self.view.setMinimumSize(240, 240)
         self.view.picked.connect(self._picked)
         lay.addWidget(SquareBox(self.view, plot_box(self.view)), 1)
-        self.caption = QLabel()
-        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.caption.setVisible(d > 2)
-        lay.addWidget(self.caption)
+        self.caption = ""
         self._key: tuple | None = None
         for signal in (state.atlasChanged, state.atlasDigitChanged, state.pointChanged):
             self.bind(signal, self.redraw)
@@ -77,8 +73,11 @@ class Map2DPanel(Panel):
         if st.latent_dim > 2:
             self.title.setText(f"Plane {axis_name(a)}{axis_name(b)} through the point{whose}")
             rest = [i for i in range(st.latent_dim) if i not in (a, b)]
-            self.caption.setText(f"{axis_name(a)}{axis_name(b)} plane at "
-                                 + ", ".join(f"{axis_name(i)} = {st.point[i]:+.2f}" for i in rest))
+            caption = f"{axis_name(a)}{axis_name(b)} plane at " + ", ".join(
+                f"{axis_name(i)} = {st.point[i]:+.2f}" for i in rest)
+            if caption != self.caption:
+                self.caption = caption
+                self.view.setTitle(caption, size="9pt")
         else:
             self.title.setText(f"Map of class areas{whose}")
         self.view.set_axis_names(axis_name(a), axis_name(b))

@@ -21,7 +21,7 @@ from ..widgets.mapview import PickViewBox
 from .base import Panel
 from .common import atlas_key, no_atlas_message
 
-GAP = 0.3  # gap between tiles (room for the captions), as a fraction of a tile
+GAP = 0.4  # gap between tiles (room for the captions), as a fraction of a tile
 
 
 class OverviewPanel(Panel):
@@ -182,7 +182,7 @@ class OverviewPanel(Panel):
             text = pg.TextItem(f"{axis_name(axis)}={v:+.2f}", color=QColor("#333333"), anchor=(0.5, 1.0))
             text.setFont(font(7))
             x0, y0 = self._tile_origin(i)
-            text.setPos(x0 + res / 2, y0)
+            text.setPos(x0 + res / 2, y0 - 0.15 * gap)
             self.box.addItem(text)
             self.texts.append(text)
         self.image.setImage(mosaic, autoLevels=False, levels=(0, 255))

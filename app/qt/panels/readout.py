@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ..state import ExplorerState
 from ..style import digit_colour, digit_css, font
@@ -25,14 +25,16 @@ class ReadoutPanel(Panel):
         self.digit.setObjectName("predicted_digit")
         self.digit.setFont(font(34, bold=True))
         self.digit.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.digit.setFixedSize(72, 72)
+        self.digit.setFixedSize(76, 76)
         self.title = QLabel("Image class: –")
-        self.title.setFont(font(13, bold=True))
+        self.title.setFont(font(12, bold=True))
         self.detail = QLabel("")
-        self.detail.setWordWrap(True)
+        head = QHBoxLayout()
+        head.addWidget(self.title)
+        head.addStretch(1)
+        head.addWidget(self.detail)
         grid.addWidget(self.digit, 0, 0, 2, 1)
-        grid.addWidget(self.title, 0, 1)
-        grid.addWidget(self.detail, 1, 1)
+        grid.addLayout(head, 0, 1)
         self.plot = pg.PlotWidget()
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
@@ -40,12 +42,12 @@ class ReadoutPanel(Panel):
         self.plot.setYRange(0, 1, padding=0.02)
         self.plot.setXRange(-0.6, 9.6, padding=0)
         self.plot.getAxis("bottom").setTicks([[(d, str(d)) for d in range(10)]])
-        self.plot.getAxis("left").setTicks([[(0, "0"), (0.5, ".5"), (1, "1")]])
-        self.plot.setFixedHeight(110)
+        self.plot.hideAxis("left")
+        self.plot.setFixedHeight(66)
         self.bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.8,
                                     brushes=[digit_colour(d) for d in range(10)])
         self.plot.addItem(self.bars)
-        grid.addWidget(self.plot, 2, 0, 1, 2)
+        grid.addWidget(self.plot, 1, 1)
         grid.setColumnStretch(1, 1)
         self.probs = np.zeros(10, np.float32)
         self.bind(state.frameChanged, self.redraw)
@@ -68,7 +70,7 @@ class ReadoutPanel(Panel):
             self.title.setText(f"Image class: {k}")
             order = np.argsort(self.probs)[::-1]
             runner = order[1]
-            self.detail.setText(f"{frame.confidence:.1%} sure; next: {runner} ({self.probs[runner]:.1%})")
+            self.detail.setText(f"{frame.confidence:.1%} sure, next {runner} ({self.probs[runner]:.1%})")
         self.bars.setOpts(height=self.probs,
                           pens=[pg.mkPen("k", width=2) if frame is not None and d == frame.predicted
                                 else pg.mkPen(None) for d in range(10)])

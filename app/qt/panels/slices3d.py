@@ -6,7 +6,6 @@ one selected by the point's w coordinate.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from models.maps import axis_name
@@ -41,19 +40,15 @@ class Slices3DPanel(Panel):
         grid = QGridLayout()
         grid.setSpacing(6)
         self.views: list[MapView] = []
-        self.captions: list[QLabel] = []
+        self.captions: list[str] = ["", "", ""]
         for k, (a, b) in enumerate(PLANES):
             view = MapView(compact=True, crosshair=True)
             view.setMinimumSize(150, 150)
             view.set_axis_names(axis_name(a), axis_name(b))
             view.picked.connect(lambda u, v, a=a, b=b: state.set_coordinates({a: u, b: v}))
-            caption = QLabel()
-            caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
             grid.addWidget(SquareBox(view, plot_box(view)), 0, k)
-            grid.addWidget(caption, 1, k)
             grid.setColumnStretch(k, 1)
             self.views.append(view)
-            self.captions.append(caption)
         grid.setRowStretch(0, 1)
         lay.addLayout(grid, 1)
         self._keys: list[tuple | None] = [None] * 3
@@ -76,7 +71,10 @@ class Slices3DPanel(Panel):
         atlas = st.atlas
         for k, (a, b) in enumerate(PLANES):
             c = 3 - a - b  # the axis the slice is cut across
-            self.captions[k].setText(f"{axis_name(a)}{axis_name(b)} slice at {axis_name(c)} = {where[c]:+.2f}")
+            caption = f"{axis_name(a)}{axis_name(b)} slice at {axis_name(c)} = {where[c]:+.2f}"
+            if caption != self.captions[k]:
+                self.captions[k] = caption
+                self.views[k].setTitle(caption, size="9pt")
             view = self.views[k]
             if atlas is None:
                 self._keys[k] = None

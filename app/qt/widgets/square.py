@@ -16,9 +16,10 @@ class SquareBox(QWidget):
     """
 
     def __init__(self, child: QWidget, inner: Callable[[], tuple[float, float]] | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, hint: int = 400) -> None:
         super().__init__(parent)
         self.child = child
+        self.hint = hint
         self.inner = inner
         child.setParent(self)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -28,7 +29,7 @@ class SquareBox(QWidget):
         return self.child.minimumSize().expandedTo(QSize(120, 120))
 
     def sizeHint(self) -> QSize:  # noqa: N802
-        return QSize(400, 400)
+        return QSize(self.hint, self.hint)
 
     def _place(self) -> None:
         mx, my = self._margins
