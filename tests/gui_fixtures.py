@@ -16,7 +16,7 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 CLASSIFIER_PATH = ROOT / "checkpoints" / "classifier.pt"
 # name -> (latent_dim, conditional, atlas resolution or 0 for none)
-MODELS = {"gan2d": (2, False, 9), "gan3d": (3, False, 6), "gan4d": (4, False, 0), "cgan2d": (2, True, 5)}
+MODELS = {"gan2d": (2, False, 9), "gan3d": (3, False, 5), "gan4d": (4, False, 0), "cgan2d": (2, True, 4)}
 QUICK_ATLAS = 4  # grid size of atlases the window builds on demand in tests
 
 
