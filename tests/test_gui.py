@@ -14,6 +14,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QLabel, QMessageBox
 
+from app.qt.panels.areas import AreasPanel
 from app.qt.panels.empty import EmptyPanel
 from app.qt.panels.map2d import Map2DPanel
 from app.qt.panels.overview import OverviewPanel
@@ -64,6 +65,10 @@ def test_opens_on_the_2d_gan_with_its_atlas(qtbot, window):
     cell = window.point_panel.cell.text()
     label, conf = st.atlas.label_at(st.point)
     assert "(4, 4)" in cell and f"digit <b>{label}</b>" in cell
+    areas = window.map_area.panel(AreasPanel)
+    assert areas.shares == pytest.approx(st.atlas.digit_area())
+    assert areas.bars[label].value() == round(1000 * st.atlas.digit_area()[label])
+    assert [m.text() for m in areas.marks].index("◀") == label
 
 
 def test_model_argument_and_unknown_name(qtbot, make_window, errors):

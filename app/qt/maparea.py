@@ -7,8 +7,9 @@ a chooser of all coordinate planes.  Rebuilt whenever the model changes.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QSplitter, QVBoxLayout, QWidget
 
+from .panels.areas import AreasPanel
 from .panels.base import Panel
 from .panels.empty import EmptyPanel
 from .panels.map2d import Map2DPanel
@@ -40,7 +41,12 @@ class MapArea(QWidget):
         self.legend = DigitLegend()
         lay.addWidget(self.legend)
         if d == 2:
-            self._add(lay, Map2DPanel(state))
+            row = QHBoxLayout()
+            row.addWidget(self._keep(Map2DPanel(state)), 1)
+            areas = self._keep(AreasPanel(state))
+            areas.setFixedWidth(220)
+            row.addWidget(areas)
+            lay.addLayout(row, 1)
             return
         outer = self._splitter(Qt.Orientation.Vertical)
         self.slices = Slices3DPanel(state)

@@ -31,7 +31,7 @@ class ImagePanel(Panel):
         self.box.setRange(QRectF(0, 0, 28, 28), padding=0)
         self.view.setMinimumSize(150, 150)
         self.view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        lay.addWidget(SquareBox(self.view, hint=240), 1)
+        lay.addWidget(SquareBox(self.view, hint=240, top=True), 1)
         self.bind(state.frameChanged, self.redraw)
         self.bind(state.modelChanged, self.redraw)
 

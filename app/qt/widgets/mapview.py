@@ -136,7 +136,7 @@ class MapView(pg.PlotWidget):
             self.removeItem(item)
         self.region_items = []
         if label_regions:
-            for r in regions(labels, min_fraction=0.02 if self.compact else 0.01):
+            for r in regions(labels, min_fraction=0.02 if self.compact else 0.004):
                 colour = QColor(*readable_on(rgb[int(r.row), int(r.col)]))
                 item = pg.TextItem(str(r.digit), color=colour, anchor=(0.5, 0.5))
                 item.setFont(font(8 if self.compact else 13, bold=True))

@@ -16,10 +16,11 @@ class SquareBox(QWidget):
     """
 
     def __init__(self, child: QWidget, inner: Callable[[], tuple[float, float]] | None = None,
-                 parent: QWidget | None = None, hint: int = 400) -> None:
+                 parent: QWidget | None = None, hint: int = 400, top: bool = False) -> None:
         super().__init__(parent)
         self.child = child
         self.hint = hint
+        self.top = top
         self.inner = inner
         child.setParent(self)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -35,7 +36,7 @@ class SquareBox(QWidget):
         mx, my = self._margins
         side = max(10, min(self.width() - mx, self.height() - my))
         w, h = side + mx, side + my
-        self.child.setGeometry((self.width() - w) // 2, (self.height() - h) // 2, w, h)
+        self.child.setGeometry((self.width() - w) // 2, 0 if self.top else (self.height() - h) // 2, w, h)
 
     def _measure(self) -> None:
         """Learn the child's margins around its inner area once it is laid out."""
