@@ -278,6 +278,7 @@ def test_3d_slices_overview_and_fixed_mode(qtbot, make_window):
 def test_atlas_build_runs_in_the_background_and_can_be_cancelled(qtbot, make_window, app_env):
     w = make_window(model="gan4d", resolution=16, method="full")  # 65,536 generator runs: takes a while
     assert w.atlases.busy and w.atlas_status.cancel.isVisible()
+    assert w.atlas_status.label.text().startswith("Building a 16^4 atlas for gan4d (65,536 cells)")
     # the window stays usable meanwhile
     w.sliders_panel.sliders[3].setValue(-400)
     settle(qtbot, w)

@@ -40,7 +40,8 @@ class AtlasStatusPanel(Panel):
         self._refresh()
 
     def _reset(self) -> None:
-        self.label.setText("")
+        if not self.service.busy:  # a build may already have started for the new model
+            self.label.setText("")
         self._refresh()
 
     def _started(self, text: str) -> None:

@@ -8,8 +8,8 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 def how_to_get_models(folder: str) -> str:
     return (f"<h2>No generator to explore yet</h2>"
             f"<p>latent-explorer looks for generator checkpoints (<code>*.pt</code>) in<br><code>{folder}</code></p>"
-            f"<p>Train one, for example the 2-D GAN:</p>"
-            f"<pre>latent-explorer train gan --latent-dim 2 --out runs/gan2d</pre>"
+            f"<p>Train one, for example the 2-D GAN (about an hour on a laptop CPU):</p>"
+            f"<pre>latent-explorer download\nlatent-explorer train gan --latent-dim 2 --out runs/gan2d</pre>"
             f"<p>then copy <code>runs/gan2d/gan2d.pt</code> into that folder, or open any checkpoint "
             f"with <b>File &gt; Open…</b> (Ctrl+O) or by dropping it on this window.</p>")
 
