@@ -3,7 +3,6 @@ without Qt."""
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 from .cli import CHECKPOINTS, UsageError
@@ -33,8 +32,6 @@ def add_commands(sub) -> None:
                    help="grid size of the map plane when there is no atlas (default 64)")
     r.add_argument("--dpi", type=float, default=100, help="pixels per inch (the figure is 11 x 5 inches)")
     r.add_argument("-o", "--out", required=True, help="output image (.png, also .pdf or .svg)")
-    # Let "--point -0.84,0.54" through: argparse (before 3.13) takes "-0.84,0.54" for an option.
-    r._negative_number_matcher = re.compile(r"^-\.?\d")
 
 
 def cmd_render(args) -> int:
