@@ -3,9 +3,14 @@
     xvfb-run -s "-screen 0 1600x1000x24" python tools/screenshot.py checkpoints/gan2d.pt \
         --point -0.84,0.54 -o assets/window-gan2d.png
 
+    # every shipped model in checkpoints/ -> assets/window-<name>.png
+    xvfb-run -s "-screen 0 1600x1000x24" python tools/screenshot.py --shipped assets
+
 Opens the real window (settings in a temporary file, so the user's are untouched), waits
 for the atlas (building one if the model has none), moves the point, lets the views
-settle, then saves ``QWidget.grab()`` of the window as a PNG.
+settle, then saves ``QWidget.grab()`` of the window as a PNG.  Under Xvfb with PyOpenGL
+the 3-D view is the OpenGL one; set LATENT_EXPLORER_NO_GL=1 (or use the offscreen
+platform) for the software-drawn cube.
 """
 from __future__ import annotations
 
@@ -22,8 +27,10 @@ sys.path.insert(0, str(ROOT))
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("checkpoint", help="generator checkpoint (.pt) or shipped model name")
-    p.add_argument("-o", "--out", required=True, help="PNG to write")
+    p.add_argument("checkpoint", nargs="?", help="generator checkpoint (.pt) or shipped model name")
+    p.add_argument("-o", "--out", help="PNG to write")
+    p.add_argument("--shipped", metavar="DIR",
+                   help="instead: one screenshot per shipped model in checkpoints/, as DIR/window-NAME.png")
     p.add_argument("--point", help="latent point, e.g. -0.84,0.54 (default: the origin)")
     p.add_argument("--digit", type=int, help="digit to generate and whose atlas to show (conditional models)")
     p.add_argument("--atlas", help="atlas file to open after the model")
@@ -45,8 +52,46 @@ def settle(app, seconds: float = 0.5) -> None:
         time.sleep(0.02)
 
 
+# Points that show something typical of each shipped model (the 2-D one is the reference study's).
+SHIPPED_VIEWS = {
+    "gan2d": ["--point=-0.84,0.54"],
+    "gan3d": ["--point=0.3,-0.5,0.2"],
+    "gan4d": ["--point=0.3,-0.5,0.2,0.6", "--plane", "0,3"],
+    "cgan2d": ["--point=0.3,-0.4", "--digit", "3"],
+    "cgan3d": ["--point=0.3,-0.5,0.2", "--digit", "3"],
+}
+
+
+def shoot_shipped(folder: Path, extra: list[str]) -> int:
+    """One child process per shipped model (each gets a fresh window)."""
+    import subprocess
+
+    from models.registry import SHIPPED
+
+    checkpoints = ROOT / "checkpoints"
+    failed = 0
+    done = 0
+    for name in SHIPPED:
+        path = checkpoints / f"{name}.pt"
+        if not path.exists():
+            print(f"skip {name}: {path} not found")
+            continue
+        cmd = [sys.executable, __file__, str(path), "-o", str(folder / f"window-{name}.png"),
+               *SHIPPED_VIEWS.get(name, []), *extra]
+        failed += subprocess.run(cmd).returncode != 0
+        done += 1
+    print(f"{done - failed} of {done} screenshots written to {folder}")
+    return 1 if failed or not done else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.shipped:
+        extra = ["--size", args.size, "--timeout", str(args.timeout), "--classifier", args.classifier]
+        return shoot_shipped(Path(args.shipped), extra)
+    if not args.checkpoint or not args.out:
+        print("screenshot: give a checkpoint and -o OUT.png (or --shipped DIR)", file=sys.stderr)
+        return 2
     settings_file = Path(tempfile.mkdtemp(prefix="le-shot-")) / "settings.ini"
     os.environ["LATENT_EXPLORER_SETTINGS"] = str(settings_file)
     from app.qt.main import CHECKPOINTS, make_app
