@@ -42,7 +42,11 @@ class GanConfig:
     prior: str = "uniform[-1,1]"
 
     def __post_init__(self) -> None:
-        if not 1 <= int(self.latent_dim) <= 64:
+        if isinstance(self.latent_dim, bool) or not isinstance(self.latent_dim, int):
+            raise ValueError(f"latent_dim must be an integer, got {type(self.latent_dim).__name__}")
+        if not isinstance(self.conditional, bool):
+            raise ValueError(f"conditional must be true or false, got {type(self.conditional).__name__}")
+        if not 1 <= self.latent_dim <= 64:
             raise ValueError(f"latent_dim must be between 1 and 64, got {self.latent_dim}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.activation!r}")
@@ -56,6 +60,27 @@ class GanConfig:
     def from_dict(cls, d: dict) -> "GanConfig":
         known = {k: d[k] for k in ("latent_dim", "conditional", "activation", "prior") if k in d}
         return cls(**known)
+
+
+def spread_points(n: int, d: int, radius: float = 5.0) -> torch.Tensor:
+    """``n`` well-separated points at distance ``radius`` from the origin: the initial label
+    embeddings of a conditional generator, so that the shifted latent boxes ``z + e_k`` of
+    the ten digits start out disjoint (a circle in 2-D, a Fibonacci sphere in the first three
+    coordinates for d >= 3, a line for d = 1)."""
+    if d == 1:
+        return torch.linspace(-radius, radius, n).unsqueeze(1) * 2
+    pts = torch.zeros(n, d)
+    if d == 2:
+        angle = torch.arange(n) * (2 * torch.pi / n)
+        pts[:, 0], pts[:, 1] = torch.cos(angle), torch.sin(angle)
+    else:
+        k = torch.arange(n, dtype=torch.float32) + 0.5
+        polar = torch.acos(1 - 2 * k / n)
+        azimuth = torch.pi * (1 + 5 ** 0.5) * k
+        pts[:, 0] = torch.cos(azimuth) * torch.sin(polar)
+        pts[:, 1] = torch.sin(azimuth) * torch.sin(polar)
+        pts[:, 2] = torch.cos(polar)
+    return pts * radius
 
 
 class Generator(nn.Module):
@@ -72,6 +97,8 @@ class Generator(nn.Module):
         d, act = config.latent_dim, config.activation
         if config.conditional:
             self.label_embedding = nn.Embedding(NUM_CLASSES, d)
+            with torch.no_grad():  # start with the ten digits' boxes apart (see spread_points)
+                self.label_embedding.weight.copy_(spread_points(NUM_CLASSES, d))
         self.dense = nn.Linear(d, 7 * 7 * 256, bias=False)
         self.bn0 = nn.BatchNorm1d(7 * 7 * 256)
         self.act0 = make_activation(act, 256)

@@ -63,3 +63,12 @@ def test_bad_config_is_refused():
         GanConfig(0)
     with pytest.raises(ValueError):
         GanConfig(2, activation="swish")
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 4])
+def test_conditional_digit_boxes_start_disjoint(d):
+    import itertools
+
+    emb = Generator(GanConfig(d, True)).label_embedding.weight.detach()
+    sep = min(float((emb[i] - emb[j]).abs().max()) for i, j in itertools.combinations(range(10), 2))
+    assert sep > 2.0  # boxes of side 2 shifted by these offsets do not overlap
