@@ -13,8 +13,26 @@ def _pct(v: float) -> str:
     return f"{100 * v:.2f}%"
 
 
+def atlas_summary(path: Path) -> dict | None:
+    """Figures of the atlas beside a checkpoint (``<stem>.atlas.h5``), if there is one."""
+    from models.atlas import load_atlas
+
+    atlas_path = path.with_name(path.stem + ".atlas.h5")
+    if not atlas_path.exists():
+        return None
+    a = load_atlas(atlas_path)
+    out = {"resolution": a.resolution, "cells": int(a.labels.size), "seconds": a.seconds, "method": a.method,
+           "evaluations": a.evaluations, "digit_area": a.digit_area(), "file": atlas_path.name,
+           "generator_digest": a.generator_digest}
+    if a.conditional:
+        out["own_digit_share"] = [float((a.labels[k] == k).mean()) for k in range(10)]
+    return out
+
+
 def card_text(path: Path, command: str | None = None, atlas: dict | None = None) -> str:
     ck = load_checkpoint(path)
+    if atlas is None and ck.kind != "classifier":
+        atlas = atlas_summary(path)
     m, ev = ck.meta, ck.meta.get("evaluation", {})
     name = path.stem
     lines = [f"# Model card: {name}", ""]
@@ -61,10 +79,23 @@ def card_text(path: Path, command: str | None = None, atlas: dict | None = None)
                   "| " + " | ".join(str(i) for i in range(10)) + " |", "|" + "---|" * 10,
                   "| " + " | ".join(f"{100 * s:.1f}" for s in ev["digit_share"]) + " |", ""]
     if atlas:
-        lines += ["## Atlas", "", f"Resolution {atlas['resolution']}, {atlas['cells']:,} cells, built in "
-                  f"{atlas['seconds']:.0f} s. Share of the atlas per digit:", "",
+        if atlas.get("generator_digest") and atlas["generator_digest"] != ck.digest:
+            raise ValueError(f"{atlas.get('file')}: belongs to another generator than {path}")
+        lines += ["## Atlas", "", f"`{atlas.get('file', '')}`: resolution {atlas['resolution']} per axis, "
+                  f"{atlas['cells']:,} cells, {atlas.get('method', 'full')} builder, {atlas.get('evaluations', 0):,} "
+                  f"generator evaluations, {atlas['seconds']:.0f} s. Share of the atlas per digit (%):", "",
                   "| " + " | ".join(str(i) for i in range(10)) + " |", "|" + "---|" * 10,
                   "| " + " | ".join(f"{100 * s:.1f}" for s in atlas["digit_area"]) + " |", ""]
+        if ck.config.get("latent_dim") == 2 and not ck.config.get("conditional"):
+            area = atlas["digit_area"]
+            ok = all(a >= 0.03 for a in area)
+            lines += [f"Target: all ten digits on the 2D atlas, each >= 3% of its area: "
+                      f"{'met' if ok else 'not met'} ({sum(a > 0 for a in area)} digits present, smallest "
+                      f"{100 * min(area):.1f}%).", ""]
+        if "own_digit_share" in atlas:
+            lines += ["Share of each digit's cube that the classifier assigns to that digit (%):", "",
+                      "| " + " | ".join(str(i) for i in range(10)) + " |", "|" + "---|" * 10,
+                      "| " + " | ".join(f"{100 * s:.1f}" for s in atlas["own_digit_share"]) + " |", ""]
     return "\n".join(lines) + "\n"
 
 
