@@ -288,6 +288,10 @@ def test_atlas_build_runs_in_the_background_and_can_be_cancelled(qtbot, make_win
     qtbot.waitUntil(lambda: w.atlases.threads_alive == 0, timeout=20000)
     assert w.state.atlas is None and w.atlas_status.build.isVisible()
     assert not list((app_env / "cache").rglob("*.atlas.h5"))
+    qtbot.mouseClick(w.atlas_status.build, Qt.MouseButton.LeftButton)  # start again (resumes finished blocks)
+    assert w.atlases.busy and not w.atlas_status.build.isVisible()
+    w.atlases.cancel()
+    qtbot.waitUntil(lambda: w.atlases.threads_alive == 0, timeout=20000)
 
 
 def test_built_atlases_are_cached_and_reused(qtbot, make_window, app_env, models_dir):

@@ -101,9 +101,10 @@ class AtlasService(QObject):
             self.build()
 
     def build(self) -> None:
-        """Start building an atlas for the current model (no-op while one is building)."""
+        """Start building the current model's missing atlas (no-op while one is building
+        or when the model has an atlas)."""
         model = self.state.model
-        if model is None or self.job is not None:
+        if model is None or self.job is not None or self.state.atlas is not None:
             return
         res = int(self.resolution(model.latent_dim, model.conditional))
         out = cached_atlas_path(model.checkpoint, model.classifier, res)

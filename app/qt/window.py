@@ -121,7 +121,7 @@ class MainWindow(QMainWindow):
         self._action(p, "Go to the &origin", self.state.reset_point, "Ctrl+0")
         self._action(p, "&Random point", lambda: self.state.random_point(), "Ctrl+R")
         a = self.menuBar().addMenu("&Atlas")
-        self._action(a, "&Build atlas now", self.atlases.build, None)
+        self._action(a, "&Build the missing atlas", self.atlases.build, None)
         self._action(a, "&Cancel atlas build", self.atlases.cancel, None)
         h = self.menuBar().addMenu("&Help")
         self._action(h, "&About latent-explorer", self._about, None)
