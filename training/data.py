@@ -46,67 +46,95 @@ class DataError(Exception):
     """A data file is missing, damaged or inconsistent; the message names the file."""
 
 
-def _read_payload(path: Path, limit: int) -> bytes:
-    """Decompress at most ``limit`` + 1 bytes of a .gz (or raw) IDX file."""
+GZIP_MAX_RATIO = 1032  # deflate never expands data by more than about 1032:1
+_CHUNK = 1 << 20
+
+
+def _open_checked(path: Path):
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(2)
-            fh.seek(0)
-            if head == b"\x1f\x8b":
-                with gzip.GzipFile(fileobj=fh) as gz:
-                    return gz.read(limit + 1)
-            return fh.read(limit + 1)
+        return open(path, "rb")
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
-    except (EOFError, OSError, zlib.error) as exc:
-        raise DataError(f"{path}: cannot decompress ({exc}); the file is truncated or corrupt") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not an IDX file") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot open ({exc.strerror or exc})") from None
 
 
-def _header(path: Path) -> bytes:
-    return _read_payload(path, 16)[:16]
+def _read_upto(src, limit: int) -> bytearray:
+    """At most ``limit`` bytes; memory grows with the bytes actually read (1 MiB steps)."""
+    buf = bytearray()
+    while len(buf) < limit:
+        chunk = src.read(min(_CHUNK, limit - len(buf)))
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def _read_idx(path: Path, header_size: int, parse) -> tuple[tuple, bytearray]:
+    """Read an IDX file (.gz or raw) once: its header, then -- only if the file can hold
+    what the header declares -- the data plus one byte (to detect trailing data).
+
+    ``parse(head)`` checks the header fields and returns ``(fields, data_bytes, what)``."""
+    with _open_checked(path) as fh:
+        try:
+            size = os.fstat(fh.fileno()).st_size
+            compressed = fh.read(2) == b"\x1f\x8b"
+            fh.seek(0)
+            src = gzip.GzipFile(fileobj=fh) if compressed else fh
+            head = bytes(_read_upto(src, header_size))
+            if len(head) < header_size:
+                raise DataError(f"{path}: too short for an IDX {'image' if header_size == 16 else 'label'} "
+                                f"header ({len(head)} bytes)")
+            fields, expected, what = parse(head)
+            room = size * GZIP_MAX_RATIO if compressed else size - header_size
+            if expected > room:
+                raise DataError(f"{path}: truncated: header declares {what} ({header_size + expected:,} bytes), "
+                                f"more than {'a compressed' if compressed else 'a'} file of {size:,} bytes can hold")
+            data = _read_upto(src, expected + 1)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise DataError(f"{path}: cannot decompress ({exc}); the file is truncated or corrupt") from None
+    if len(data) < expected:
+        raise DataError(f"{path}: truncated: header declares {what} ({header_size + expected:,} bytes), "
+                        f"file holds {header_size + len(data):,} bytes")
+    if len(data) > expected:
+        raise DataError(f"{path}: trailing data after {what}")
+    return fields, data
 
 
 def read_idx_images(path: str | os.PathLike) -> np.ndarray:
     """Images of an IDX3 file as an (N, 28, 28) uint8 array."""
     path = Path(path)
-    head = _header(path)
-    if len(head) < 16:
-        raise DataError(f"{path}: too short for an IDX image header ({len(head)} bytes)")
-    magic, count, rows, cols = struct.unpack(">IIII", head)
-    if magic != IMAGE_MAGIC:
-        raise DataError(f"{path}: wrong magic number {magic} (an IDX image file has {IMAGE_MAGIC})")
-    if (rows, cols) != (ROWS, COLS):
-        raise DataError(f"{path}: images are {rows}x{cols}, expected {ROWS}x{COLS}")
-    if not 0 < count <= MAX_ITEMS:
-        raise DataError(f"{path}: declared image count {count} is out of range (1..{MAX_ITEMS})")
-    expected = 16 + count * rows * cols
-    payload = _read_payload(path, expected)
-    if len(payload) < expected:
-        raise DataError(f"{path}: truncated: header declares {count} images ({expected} bytes), "
-                        f"file holds {len(payload)} bytes")
-    if len(payload) > expected:
-        raise DataError(f"{path}: {len(payload) - expected}+ bytes of trailing data after {count} images")
-    return np.frombuffer(payload, dtype=np.uint8, offset=16).reshape(count, rows, cols).copy()
+
+    def parse(head: bytes):
+        magic, count, rows, cols = struct.unpack(">IIII", head)
+        if magic != IMAGE_MAGIC:
+            raise DataError(f"{path}: wrong magic number {magic} (an IDX image file has {IMAGE_MAGIC})")
+        if (rows, cols) != (ROWS, COLS):
+            raise DataError(f"{path}: images are {rows}x{cols}, expected {ROWS}x{COLS}")
+        if not 0 < count <= MAX_ITEMS:
+            raise DataError(f"{path}: declared image count {count} is out of range (1..{MAX_ITEMS})")
+        return (count, rows, cols), count * rows * cols, f"{count} images"
+
+    shape, data = _read_idx(path, 16, parse)
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape).copy()
 
 
 def read_idx_labels(path: str | os.PathLike) -> np.ndarray:
     """Labels of an IDX1 file as an (N,) uint8 array with values 0..9."""
     path = Path(path)
-    head = _header(path)[:8]
-    if len(head) < 8:
-        raise DataError(f"{path}: too short for an IDX label header ({len(head)} bytes)")
-    magic, count = struct.unpack(">II", head)
-    if magic != LABEL_MAGIC:
-        raise DataError(f"{path}: wrong magic number {magic} (an IDX label file has {LABEL_MAGIC})")
-    if not 0 < count <= MAX_ITEMS:
-        raise DataError(f"{path}: declared label count {count} is out of range (1..{MAX_ITEMS})")
-    expected = 8 + count
-    payload = _read_payload(path, expected)
-    if len(payload) < expected:
-        raise DataError(f"{path}: truncated: header declares {count} labels, file holds {len(payload) - 8}")
-    if len(payload) > expected:
-        raise DataError(f"{path}: trailing data after {count} labels")
-    labels = np.frombuffer(payload, dtype=np.uint8, offset=8).copy()
+
+    def parse(head: bytes):
+        magic, count = struct.unpack(">II", head)
+        if magic != LABEL_MAGIC:
+            raise DataError(f"{path}: wrong magic number {magic} (an IDX label file has {LABEL_MAGIC})")
+        if not 0 < count <= MAX_ITEMS:
+            raise DataError(f"{path}: declared label count {count} is out of range (1..{MAX_ITEMS})")
+        return count, count, f"{count} labels"
+
+    _, data = _read_idx(path, 8, parse)
+    labels = np.frombuffer(data, dtype=np.uint8).copy()
     if labels.max(initial=0) > 9:
         bad = int(np.argmax(labels > 9))
         raise DataError(f"{path}: label {labels[bad]} at index {bad} is outside 0..9")
