@@ -55,7 +55,8 @@ def state_digest(state_dict: dict[str, torch.Tensor]) -> str:
     """A sha256 over names, dtypes, shapes and bytes of a state dict (order independent)."""
     h = hashlib.sha256()
     for key in sorted(state_dict):
-        t = state_dict[key].detach().cpu().contiguous()
+        # a fresh dense copy: .contiguous() keeps odd strides of size-1 dimensions, which view() refuses
+        t = state_dict[key].detach().cpu().clone(memory_format=torch.contiguous_format)
         h.update(key.encode())
         h.update(str(t.dtype).encode())
         h.update(str(tuple(t.shape)).encode())
@@ -93,15 +94,85 @@ def save_checkpoint(path: str | os.PathLike, kind: str, config: dict, model: nn.
     return state_digest(state)
 
 
+MAX_NODES = 100_000  # containers and values in one payload, counted with repeats
+MAX_DEPTH = 64
+
+
+def _check_archive(path: Path, fh, size: int) -> None:
+    """Refuse anything but a zip archive whose entries are stored uncompressed, as
+    ``torch.save`` writes them, and together fit in the file.
+
+    torch.load allocates each entry at the size the archive declares, and a compressed
+    entry can declare a thousand times its own size; the legacy (non-zip) format even
+    allocates the sizes named inside the pickle before reading the data.  After this
+    check no storage can be larger than the file."""
+    try:
+        with zipfile.ZipFile(fh) as zf:
+            entries = zf.infolist()
+    except Exception as exc:  # zipfile raises many kinds of errors on damaged directories
+        raise CheckpointError(f"{path}: damaged or not a checkpoint (not a PyTorch zip archive: "
+                              f"{str(exc)[:120] or type(exc).__name__})") from None
+    total = 0
+    for e in entries:
+        if e.compress_type != zipfile.ZIP_STORED or e.file_size != e.compress_size:
+            raise CheckpointError(f"{path}: damaged or not a checkpoint (entry {e.filename[:80]!r} is "
+                                  f"compressed; torch.save stores entries uncompressed)")
+        total += e.file_size
+        if e.header_offset + e.file_size > size or total > size:
+            raise CheckpointError(f"{path}: damaged or not a checkpoint (entry {e.filename[:80]!r} declares "
+                                  f"{e.file_size:,} bytes, more than the {size:,}-byte file holds)")
+
+
+def _check_loaded(path: Path, payload: Any, size: int) -> None:
+    """Bound what the unpickler built: no tensor larger than the file (a stride-0 view of
+    a tiny storage can declare any size), only dense CPU tensors, and a limited number of
+    values (memo references can otherwise build exponentially large nestings)."""
+    stack, nodes = [(payload, 0)], 0
+    while stack:
+        obj, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES or depth > MAX_DEPTH:
+            raise CheckpointError(f"{path}: damaged or not a checkpoint (the data is nested too deeply or "
+                                  f"holds more than {MAX_NODES:,} values)")
+        if isinstance(obj, torch.Tensor):
+            if obj.layout != torch.strided or obj.device.type != "cpu" or obj.is_quantized:
+                raise CheckpointError(f"{path}: damaged or not a checkpoint (holds a {obj.layout} "
+                                      f"{obj.device.type} tensor; checkpoints hold dense CPU tensors)")
+            if obj.numel() * obj.element_size() > size:
+                raise CheckpointError(f"{path}: damaged or not a checkpoint (a tensor of shape "
+                                      f"{tuple(obj.shape)} declares more data than the {size:,}-byte file holds)")
+        elif isinstance(obj, dict):
+            stack.extend((v, depth + 1) for kv in obj.items() for v in kv)
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            stack.extend((v, depth + 1) for v in obj)
+
+
 def read_payload(path: str | os.PathLike) -> dict:
-    """Read a ``torch.save`` file as plain data; refuse code, damage and foreign files."""
+    """Read a ``torch.save`` file as plain data; refuse code, damage and foreign files.
+
+    Declared sizes are checked against the file before torch allocates anything
+    (:func:`_check_archive`) and after unpickling (:func:`_check_loaded`)."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: file not found")
     if path.is_dir():
         raise CheckpointError(f"{path}: is a folder, not a checkpoint file")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    with fh:  # one open file for the checks and the load, even if the path is replaced meanwhile
+        size = os.fstat(fh.fileno()).st_size
+        _check_archive(path, fh, size)
+        fh.seek(0)
+        payload = _torch_load(path, fh)
+    _check_loaded(path, payload, size)
+    return payload
+
+
+def _torch_load(path: Path, fh) -> Any:
+    try:
+        return torch.load(fh, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         text = str(exc)
         found = re.search(r"Unsupported global: GLOBAL ([\w.]+)|Unsupported operand \d+|[\w ]*not an allowed global[^.]*", text)
@@ -117,27 +188,37 @@ def read_payload(path: str | os.PathLike) -> dict:
         raise CheckpointError(f"{path}: damaged or not a checkpoint ({msg[:200]})") from None
     except Exception as exc:  # any other failure inside the unpickler is still bad input
         raise CheckpointError(f"{path}: damaged or not a checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
-    return payload
+
+
+def _short(value) -> str:
+    """A value for an error message: shortened, and safe for ints too long to print."""
+    try:
+        return str(value)[:40]
+    except ValueError:
+        return f"<{type(value).__name__}>"
 
 
 def _validated_header(path: Path, payload: Any) -> tuple[str, dict, dict, dict]:
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+    def text(value) -> str | None:  # compare only plain values (a tensor here would compare element-wise)
+        return value if isinstance(value, str) else None
+
+    if not isinstance(payload, dict) or text(payload.get("format")) != FORMAT:
         raise CheckpointError(f"{path}: not a latent-explorer checkpoint (no '{FORMAT}' format marker)")
     version = payload.get("format_version")
-    if version != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: format version {version!r} is not supported (this program reads "
+    if type(version) is not int or version != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: format version {_short(version)} is not supported (this program reads "
                               f"version {FORMAT_VERSION})")
-    kind = payload.get("kind")
+    kind = text(payload.get("kind"))
     if kind not in KINDS:
-        raise CheckpointError(f"{path}: unknown model kind {kind!r}")
+        raise CheckpointError(f"{path}: unknown model kind {_short(payload.get('kind'))}")
     config, state, meta = payload.get("config"), payload.get("state_dict"), payload.get("meta", {})
-    if not isinstance(config, dict):
-        raise CheckpointError(f"{path}: the config is missing or not a dict")
+    if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
+        raise CheckpointError(f"{path}: the config is missing or not a dict of names")
     if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
                                               for k, v in state.items()):
         raise CheckpointError(f"{path}: the weights are missing or not a dict of tensors")
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"{path}: the metadata is not a dict")
+    if not isinstance(meta, dict) or not all(isinstance(k, str) for k in meta):
+        raise CheckpointError(f"{path}: the metadata is not a dict of names")
     return kind, config, state, meta
 
 
@@ -155,6 +236,19 @@ def build_model(kind: str, config: dict) -> nn.Module:
     return Generator(cfg)
 
 
+def _check_shapes(path: Path, expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> None:
+    """The weights must be exactly those the config's network has (so the network built
+    next is no larger than the weights the file holds)."""
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = [k for k in expected if k in state and tuple(expected[k].shape) != tuple(state[k].shape)]
+    if missing or unexpected or wrong:
+        parts = ([f"missing {', '.join(missing[:3])}"] if missing else []) + \
+                ([f"unexpected {', '.join(k[:40] for k in unexpected[:3])}"] if unexpected else []) + \
+                [f"{k} is {tuple(state[k].shape)}, expected {tuple(expected[k].shape)}" for k in wrong[:3]]
+        raise CheckpointError(f"{path}: weights do not match the config ({'; '.join(parts)[:300]})")
+
+
 def load_checkpoint(path: str | os.PathLike, expect: str | tuple[str, ...] | None = None) -> Checkpoint:
     """Load and validate a checkpoint; ``expect`` restricts the accepted kinds."""
     path = Path(path)
@@ -165,9 +259,12 @@ def load_checkpoint(path: str | os.PathLike, expect: str | tuple[str, ...] | Non
         if kind not in allowed:
             raise CheckpointError(f"{path}: holds a {kind} model, expected {' or '.join(allowed)}")
     try:
-        model = build_model(kind, config)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise CheckpointError(f"{path}: its config cannot build a network ({exc})") from None
+        with torch.device("meta"):  # shapes only: nothing is allocated before they match the weights
+            skeleton = build_model(kind, config)
+    except (ValueError, TypeError, KeyError, OverflowError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: its config cannot build a network ({str(exc)[:200]})") from None
+    _check_shapes(path, skeleton.state_dict(), state)
+    model = build_model(kind, config)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -177,6 +274,7 @@ def load_checkpoint(path: str | os.PathLike, expect: str | tuple[str, ...] | Non
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
             raise CheckpointError(f"{path}: weight {name} holds NaN or infinite values")
     model.eval()
+    config = {**config, **model.config.to_dict()}  # defaults filled in: every key the network was built from
     return Checkpoint(path=path, kind=kind, config=config, model=model, meta=meta, digest=state_digest(state))
 
 

@@ -16,6 +16,10 @@ class ClassifierConfig:
     width: int = 32
     features: int = 128
 
+    def __post_init__(self) -> None:
+        if not (1 <= self.width <= 4096 and 1 <= self.features <= 65536):
+            raise ValueError(f"implausible classifier size (width {self.width}, features {self.features})")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
