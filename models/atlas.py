@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -20,8 +21,8 @@ import h5py
 import numpy as np
 import torch
 
+from . import h5safe
 from .checkpoint import Checkpoint
-from .fileio import atomic_path
 from .sampling import grid_axis, label_points
 
 FORMAT = "latent-explorer-atlas"
@@ -109,60 +110,66 @@ class Atlas:
     def save(self, path: str | os.PathLike) -> None:
         path = Path(path)
         chunk = tuple(([1] if self.conditional else []) + [min(self.resolution, 16)] * self.latent_dim)
-        with atomic_path(path) as tmp:
-            with h5py.File(tmp, "w") as f:
-                f.attrs.update({"format": FORMAT, "version": VERSION, "latent_dim": self.latent_dim,
-                                "conditional": self.conditional, "resolution": self.resolution,
-                                "generator_digest": self.generator_digest,
-                                "classifier_digest": self.classifier_digest, "method": self.method,
-                                "precision": self.precision, "seconds": self.seconds,
-                                "evaluations": self.evaluations, "extra": json.dumps(self.extra)})
-                f.create_dataset("axis", data=self.axis)
-                f.create_dataset("labels", data=self.labels.astype(np.uint8), chunks=chunk, compression="gzip")
-                f.create_dataset("confidence", data=self.confidence.astype(np.float16), chunks=chunk,
-                                 compression="gzip")
-                if self.evaluated is not None:
-                    f.create_dataset("evaluated", data=self.evaluated.astype(bool), chunks=chunk, compression="gzip")
+        with h5safe.writing(path) as f:
+            for key, value in (("format", FORMAT), ("generator_digest", self.generator_digest),
+                               ("classifier_digest", self.classifier_digest), ("method", self.method),
+                               ("precision", self.precision), ("extra", json.dumps(self.extra))):
+                h5safe.set_str(f.attrs, key, value)
+            f.attrs.update({"version": VERSION, "latent_dim": self.latent_dim, "conditional": self.conditional,
+                            "resolution": self.resolution, "seconds": self.seconds,
+                            "evaluations": self.evaluations})
+            f.create_dataset("axis", data=self.axis, **h5safe.DATASET_OPTIONS)
+            opts = dict(chunks=chunk, compression="gzip", **h5safe.DATASET_OPTIONS)
+            f.create_dataset("labels", data=self.labels.astype(np.uint8), **opts)
+            f.create_dataset("confidence", data=self.confidence.astype(np.float16), **opts)
+            if self.evaluated is not None:
+                f.create_dataset("evaluated", data=self.evaluated.astype(bool), **opts)
         self.path = path
 
 
 def load_atlas(path: str | os.PathLike, generator_digest: str | None = None,
                classifier_digest: str | None = None) -> Atlas:
-    """Read and validate an atlas; refuse one built for another generator or classifier."""
+    """Read and validate an atlas; refuse one built for another generator or classifier.
+
+    Every size is checked against the file before anything is read (see :mod:`models.h5safe`)."""
     path = Path(path)
     if not path.exists():
         raise AtlasError(f"{path}: file not found")
+    if path.is_dir():
+        raise AtlasError(f"{path}: is a folder, not an atlas file")
     try:
         with h5py.File(path, "r") as f:
-            if f.attrs.get("format") != FORMAT:
+            size = f.id.get_filesize()
+            if h5safe.get_str(f.attrs, "format", "") != FORMAT:
                 raise AtlasError(f"{path}: not a latent-explorer atlas")
-            if int(f.attrs.get("version", -1)) != VERSION:
-                raise AtlasError(f"{path}: atlas version {f.attrs.get('version')} is not supported")
-            d, r = int(f.attrs["latent_dim"]), int(f.attrs["resolution"])
-            cond = bool(f.attrs["conditional"])
+            version = h5safe.get_number(f.attrs, "version", int, -1)
+            if version != VERSION:
+                raise AtlasError(f"{path}: atlas version {version} is not supported")
+            d, r = h5safe.get_number(f.attrs, "latent_dim", int), h5safe.get_number(f.attrs, "resolution", int)
+            cond = h5safe.get_number(f.attrs, "conditional", bool)
             if not (1 <= d <= 8 and 2 <= r <= 4096):
                 raise AtlasError(f"{path}: implausible latent size {d} or resolution {r}")
             shape = ((10,) if cond else ()) + (r,) * d
-            if int(np.prod(shape, dtype=np.int64)) > MAX_CELLS:
+            if math.prod(shape) > MAX_CELLS:
                 raise AtlasError(f"{path}: {shape} cells is more than this program loads")
-            for key in ("labels", "confidence"):
-                if key not in f or f[key].shape != shape:
-                    got = f[key].shape if key in f else "missing"
-                    raise AtlasError(f"{path}: dataset '{key}' has shape {got}, expected {shape}")
-            labels = f["labels"][()]
-            if labels.dtype != np.uint8:
-                raise AtlasError(f"{path}: labels have dtype {labels.dtype}, expected uint8")
-            confidence = f["confidence"][()].astype(np.float16)
-            evaluated = f["evaluated"][()] if "evaluated" in f and f["evaluated"].shape == shape else None
+            labels = h5safe.read_dataset(f, "labels", shape, [np.uint8], size)
+            confidence = h5safe.read_dataset(f, "confidence", shape, [np.float16, np.float32], size)
+            confidence = confidence.astype(np.float16)
+            evaluated = h5safe.read_dataset(f, "evaluated", shape, [bool], size) if "evaluated" in f else None
+            extra = json.loads(h5safe.get_str(f.attrs, "extra", "{}"))
+            if not isinstance(extra, dict):
+                raise AtlasError(f"{path}: the 'extra' attribute is not a JSON object")
             atlas = Atlas(labels=labels, confidence=confidence, latent_dim=d, conditional=cond, resolution=r,
-                          generator_digest=str(f.attrs["generator_digest"]),
-                          classifier_digest=str(f.attrs["classifier_digest"]), evaluated=evaluated,
-                          method=str(f.attrs.get("method", "full")), precision=str(f.attrs.get("precision", "")),
-                          seconds=float(f.attrs.get("seconds", 0)), evaluations=int(f.attrs.get("evaluations", 0)),
-                          path=path, extra=json.loads(f.attrs.get("extra", "{}")))
+                          generator_digest=h5safe.get_str(f.attrs, "generator_digest"),
+                          classifier_digest=h5safe.get_str(f.attrs, "classifier_digest"), evaluated=evaluated,
+                          method=h5safe.get_str(f.attrs, "method", "full"),
+                          precision=h5safe.get_str(f.attrs, "precision", ""),
+                          seconds=h5safe.get_number(f.attrs, "seconds", float, 0.0),
+                          evaluations=h5safe.get_number(f.attrs, "evaluations", int, 0), path=path, extra=extra)
     except AtlasError:
         raise
-    except (OSError, KeyError, ValueError, TypeError) as exc:
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError, OverflowError, IndexError) as exc:
+        # RuntimeError covers HDF5's own errors and RecursionError (deeply nested JSON)
         raise AtlasError(f"{path}: damaged or not an atlas ({str(exc)[:200]})") from None
     if labels.max(initial=0) > 9:
         raise AtlasError(f"{path}: labels outside 0..9")
@@ -216,6 +223,8 @@ def build_full(generator: Checkpoint, classifier: Checkpoint, resolution: int, *
     total = per_digit * len(digits)
     if total > MAX_CELLS:
         raise ValueError(f"{total:,} cells is too many (at most {MAX_CELLS:,})")
+    if block < 1:
+        raise ValueError(f"block must be at least 1 cell, got {block}")
     nblocks = (total + block - 1) // block
     labels = np.zeros(total, np.uint8)
     conf = np.zeros(total, np.float16)
@@ -224,12 +233,14 @@ def build_full(generator: Checkpoint, classifier: Checkpoint, resolution: int, *
     if partial is not None and partial.exists():
         try:
             with h5py.File(partial, "r") as f:
-                if f.attrs.get("key") == key:
-                    labels[:] = f["labels"][()]
-                    conf[:] = f["confidence"][()]
-                    done[:] = f["done"][()]
-        except (OSError, KeyError, ValueError):
-            pass  # an unreadable partial file: start over
+                size = f.id.get_filesize()
+                if h5safe.get_str(f.attrs, "key", "") == key:
+                    got = (h5safe.read_dataset(f, "labels", (total,), [np.uint8], size),
+                           h5safe.read_dataset(f, "confidence", (total,), [np.float16], size),
+                           h5safe.read_dataset(f, "done", (nblocks,), [bool], size))
+                    labels[:], conf[:], done[:] = got
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError, OverflowError, IndexError):
+            pass  # an unreadable or damaged partial file: start over
     ev = _Evaluator(generator, classifier, precision, batch, should_stop)
     t0 = time.perf_counter()
     for k in range(nblocks):
@@ -258,12 +269,11 @@ def build_full(generator: Checkpoint, classifier: Checkpoint, resolution: int, *
 
 
 def _write_partial(path: Path, key: str, labels, conf, done) -> None:
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["key"] = key
-            f.create_dataset("labels", data=labels)
-            f.create_dataset("confidence", data=conf)
-            f.create_dataset("done", data=done)
+    with h5safe.writing(path) as f:
+        h5safe.set_str(f.attrs, "key", key)
+        f.create_dataset("labels", data=labels, **h5safe.DATASET_OPTIONS)
+        f.create_dataset("confidence", data=conf, **h5safe.DATASET_OPTIONS)
+        f.create_dataset("done", data=done, **h5safe.DATASET_OPTIONS)
 
 
 def build_adaptive(generator: Checkpoint, classifier: Checkpoint, resolution: int, *, stride: int = 4,
@@ -350,12 +360,15 @@ def build_adaptive(generator: Checkpoint, classifier: Checkpoint, resolution: in
 
 def build_atlas(generator: Checkpoint, classifier: Checkpoint, resolution: int, out: Path, *,
                 method: str = "adaptive", precision: str = "float32", progress: ProgressFn | None = None,
-                should_stop=None, stride: int = 4) -> Atlas:
-    """Build with the chosen method and save atomically to ``out``."""
+                should_stop=None, stride: int = 4, block: int = 16384) -> Atlas:
+    """Build with the chosen method and save atomically to ``out``.
+
+    The full builder keeps finished blocks of ``block`` cells in ``out.partial``; building
+    again with the same arguments after an interruption resumes from there."""
     if method == "full":
         partial = out.with_name(out.name + ".partial")
         atlas = build_full(generator, classifier, resolution, precision=precision, partial=partial,
-                           progress=progress, should_stop=should_stop)
+                           progress=progress, should_stop=should_stop, block=block)
         atlas.save(out)
         if partial.exists():
             partial.unlink()

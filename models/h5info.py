@@ -7,13 +7,14 @@ import h5py
 
 
 def describe_h5(path: Path) -> str:
+    from . import h5safe
     from .atlas import AtlasError, load_atlas
 
     try:
         with h5py.File(path, "r") as f:
-            fmt = str(f.attrs.get("format", ""))
-    except OSError as exc:
-        raise AtlasError(f"{path}: not a readable HDF5 file ({exc})") from None
+            fmt = h5safe.get_str(f.attrs, "format", "")
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+        raise AtlasError(f"{path}: not a readable HDF5 file ({str(exc)[:200]})") from None
     if fmt == "latent-explorer-atlas":
         a = load_atlas(path)
         area = "  ".join(f"{i}:{100 * s:.1f}%" for i, s in enumerate(a.digit_area()))

@@ -13,7 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from models.fileio import atomic_path
+from models import h5safe
 
 FORMAT = "latent-explorer-history"
 VERSION = 1
@@ -59,78 +59,124 @@ class History:
         epoch = np.concatenate([np.full(len(g), i + 1, np.int32) for i, g in enumerate(self.g_loss)])
         return np.concatenate(self.g_loss), np.concatenate(self.d_loss), epoch
 
+    def check_belongs(self, generator_digest: str | None, classifier_digest: str | None = None,
+                      path: str | os.PathLike | None = None) -> None:
+        """Refuse a history recorded for another generator or labelled by another classifier."""
+        name = path or "history"
+        if generator_digest and self.generator_digest != generator_digest:
+            raise HistoryError(f"{name}: this history belongs to another generator (history "
+                               f"{self.generator_digest[:12] or 'none'}, model {generator_digest[:12]})")
+        if classifier_digest and self.classifier_digest != classifier_digest:
+            raise HistoryError(f"{name}: this history's maps were labelled by another classifier (history "
+                               f"{self.classifier_digest[:12] or 'none'}, classifier {classifier_digest[:12]})")
+
     def save(self, path: str | os.PathLike) -> None:
         path = Path(path)
-        with atomic_path(path) as tmp:
-            with h5py.File(tmp, "w") as f:
-                f.attrs["format"] = FORMAT
-                f.attrs["version"] = VERSION
-                f.attrs["name"] = self.name
-                f.attrs["config"] = json.dumps(self.config, sort_keys=True)
-                f.attrs["generator_digest"] = self.generator_digest
-                f.attrs["classifier_digest"] = self.classifier_digest
-                f.attrs["map_resolution"] = self.map_resolution
-                f.attrs["map_precision"] = self.map_precision
-                f.attrs["epochs"] = self.epochs
-                f.create_dataset("planes", data=np.asarray(self.planes, np.int32).reshape(-1, 3))
-                g, d, e = self.steps()
-                s = f.create_group("steps")
-                s.create_dataset("g_loss", data=g)
-                s.create_dataset("d_loss", data=d)
-                s.create_dataset("epoch", data=e)
-                ep = f.create_group("epochs")
-                n, p, r = self.epochs, len(self.planes), self.map_resolution
-                ep.create_dataset("grid", data=np.asarray(self.grids, np.uint8).reshape(n, 64, 28, 28),
-                                  compression="gzip", compression_opts=4, chunks=(1, 64, 28, 28) if n else None)
-                ep.create_dataset("map", data=np.asarray(self.maps, np.uint8).reshape(n, p, r, r),
-                                  compression="gzip", compression_opts=4, chunks=(1, p, r, r) if n else None)
-                ep.create_dataset("map_conf", data=np.asarray(self.map_conf, np.float16).reshape(n, p, r, r),
-                                  compression="gzip", compression_opts=4, chunks=(1, p, r, r) if n else None)
-                ep.create_dataset("change_rate", data=np.asarray(self.change_rate, np.float32))
-                ep.create_dataset("weak_judge_acc", data=np.asarray(self.weak_judge_acc, np.float32))
-                ep.create_dataset("seconds", data=np.asarray(self.seconds, np.float64))
+        with h5safe.writing(path) as f:
+            for key, value in (("format", FORMAT), ("name", self.name),
+                               ("config", json.dumps(self.config, sort_keys=True)),
+                               ("generator_digest", self.generator_digest),
+                               ("classifier_digest", self.classifier_digest),
+                               ("map_precision", self.map_precision)):
+                h5safe.set_str(f.attrs, key, value)
+            f.attrs["version"] = VERSION
+            f.attrs["map_resolution"] = self.map_resolution
+            f.attrs["epochs"] = self.epochs
+            plain = h5safe.DATASET_OPTIONS
+            f.create_dataset("planes", data=np.asarray(self.planes, np.int32).reshape(-1, 3), **plain)
+            g, d, e = self.steps()
+            s = f.create_group("steps")
+            s.create_dataset("g_loss", data=g, **plain)
+            s.create_dataset("d_loss", data=d, **plain)
+            s.create_dataset("epoch", data=e, **plain)
+            ep = f.create_group("epochs")
+            n, p, r = self.epochs, len(self.planes), self.map_resolution
+            packed = dict(compression="gzip", compression_opts=4, **plain)
+            ep.create_dataset("grid", data=np.asarray(self.grids, np.uint8).reshape(n, 64, 28, 28),
+                              chunks=(1, 64, 28, 28) if n else None, **packed)
+            ep.create_dataset("map", data=np.asarray(self.maps, np.uint8).reshape(n, p, r, r),
+                              chunks=(1, p, r, r) if n else None, **packed)
+            ep.create_dataset("map_conf", data=np.asarray(self.map_conf, np.float16).reshape(n, p, r, r),
+                              chunks=(1, p, r, r) if n else None, **packed)
+            ep.create_dataset("change_rate", data=np.asarray(self.change_rate, np.float32), **plain)
+            ep.create_dataset("weak_judge_acc", data=np.asarray(self.weak_judge_acc, np.float32), **plain)
+            ep.create_dataset("seconds", data=np.asarray(self.seconds, np.float64), **plain)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "History":
+    def load(cls, path: str | os.PathLike, generator_digest: str | None = None,
+             classifier_digest: str | None = None) -> "History":
+        """Read and validate a history; with digests given, refuse one that belongs to
+        another generator or classifier.  Sizes are checked against the file before
+        anything is read (see :mod:`models.h5safe`)."""
         path = Path(path)
         if not path.exists():
             raise HistoryError(f"{path}: file not found")
+        if path.is_dir():
+            raise HistoryError(f"{path}: is a folder, not a history file")
         try:
             with h5py.File(path, "r") as f:
-                if f.attrs.get("format") != FORMAT:
+                size = f.id.get_filesize()
+                if h5safe.get_str(f.attrs, "format", "") != FORMAT:
                     raise HistoryError(f"{path}: not a latent-explorer history file")
-                if int(f.attrs.get("version", -1)) != VERSION:
-                    raise HistoryError(f"{path}: history version {f.attrs.get('version')} is not supported")
-                n = int(f.attrs["epochs"])
-                r = int(f.attrs["map_resolution"])
-                planes = [tuple(int(v) for v in row) for row in f["planes"][()]]
-                p = len(planes)
-                shapes = {"epochs/grid": (n, 64, 28, 28), "epochs/map": (n, p, r, r), "epochs/map_conf": (n, p, r, r),
-                          "epochs/change_rate": (n,), "epochs/weak_judge_acc": (n,), "epochs/seconds": (n,)}
-                for key, shape in shapes.items():
-                    if f[key].shape != shape:
-                        raise HistoryError(f"{path}: dataset {key} has shape {f[key].shape}, expected {shape}")
-                g, d, e = f["steps/g_loss"][()], f["steps/d_loss"][()], f["steps/epoch"][()]
-                if not (len(g) == len(d) == len(e)):
-                    raise HistoryError(f"{path}: step arrays differ in length")
+                version = h5safe.get_number(f.attrs, "version", int, -1)
+                if version != VERSION:
+                    raise HistoryError(f"{path}: history version {version} is not supported")
+                n = h5safe.get_number(f.attrs, "epochs", int)
+                r = h5safe.get_number(f.attrs, "map_resolution", int)
+                if not (0 <= n <= MAX_EPOCHS and 1 <= r <= MAX_MAP_RESOLUTION):
+                    raise HistoryError(f"{path}: implausible epoch count {n} or map resolution {r}")
+                p = _rows(f, "planes", MAX_PLANES)
+                planes = [tuple(int(v) for v in row)
+                          for row in h5safe.read_dataset(f, "planes", (p, 3), INTS, size)]
+                if any(not (0 <= a < 64 and 0 <= b < 64 and -1 <= k <= 9) for a, b, k in planes):
+                    raise HistoryError(f"{path}: map planes {planes[:4]}... are out of range")
+                s = _rows(f, "steps/g_loss", MAX_EPOCHS * 100_000)
+                g = h5safe.read_dataset(f, "steps/g_loss", (s,), FLOATS, size)
+                d = h5safe.read_dataset(f, "steps/d_loss", (s,), FLOATS, size)
+                e = h5safe.read_dataset(f, "steps/epoch", (s,), INTS, size)
                 if len(e) and (e.min() < 1 or e.max() > n or np.any(np.diff(e) < 0)):
                     raise HistoryError(f"{path}: step epoch numbers are out of order or range")
-                h = cls(name=str(f.attrs["name"]), config=json.loads(f.attrs["config"]), planes=planes,
-                        map_resolution=r, map_precision=str(f.attrs.get("map_precision", "float32")),
-                        generator_digest=str(f.attrs["generator_digest"]),
-                        classifier_digest=str(f.attrs["classifier_digest"]))
+                config = json.loads(h5safe.get_str(f.attrs, "config"))
+                if not isinstance(config, dict):
+                    raise HistoryError(f"{path}: the config is not a JSON object")
+                h = cls(name=h5safe.get_str(f.attrs, "name"), config=config, planes=planes,
+                        map_resolution=r, map_precision=h5safe.get_str(f.attrs, "map_precision", "float32"),
+                        generator_digest=h5safe.get_str(f.attrs, "generator_digest"),
+                        classifier_digest=h5safe.get_str(f.attrs, "classifier_digest"))
                 h.g_loss = [g[e == i + 1] for i in range(n)]
                 h.d_loss = [d[e == i + 1] for i in range(n)]
-                h.grids = list(f["epochs/grid"][()])
-                h.maps = list(f["epochs/map"][()])
-                h.map_conf = list(f["epochs/map_conf"][()])
-                h.change_rate = [float(v) for v in f["epochs/change_rate"][()]]
-                h.weak_judge_acc = [float(v) for v in f["epochs/weak_judge_acc"][()]]
-                h.seconds = [float(v) for v in f["epochs/seconds"][()]]
+                h.grids = list(h5safe.read_dataset(f, "epochs/grid", (n, 64, 28, 28), [np.uint8], size))
+                h.maps = list(h5safe.read_dataset(f, "epochs/map", (n, p, r, r), [np.uint8], size))
+                h.map_conf = list(h5safe.read_dataset(f, "epochs/map_conf", (n, p, r, r), [np.float16], size))
+                h.change_rate = [float(v) for v in h5safe.read_dataset(f, "epochs/change_rate", (n,), FLOATS, size)]
+                h.weak_judge_acc = [float(v) for v in
+                                    h5safe.read_dataset(f, "epochs/weak_judge_acc", (n,), FLOATS, size)]
+                h.seconds = [float(v) for v in h5safe.read_dataset(f, "epochs/seconds", (n,), FLOATS, size)]
         except HistoryError:
             raise
-        except (OSError, KeyError, ValueError, TypeError, json.JSONDecodeError) as exc:
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError, OverflowError, IndexError) as exc:
+            # ValueError covers h5safe's checks and bad JSON; RuntimeError HDF5's own errors and
+            # RecursionError (deeply nested JSON)
             raise HistoryError(f"{path}: damaged or not a history file ({str(exc)[:200]})") from None
         if any(m.max(initial=0) > 9 for m in h.maps):
             raise HistoryError(f"{path}: class maps hold values outside 0..9")
+        h.check_belongs(generator_digest, classifier_digest, path)
         return h
+
+
+INTS = [np.int32, np.int64]
+FLOATS = [np.float32, np.float64]
+MAX_EPOCHS = 100_000
+MAX_MAP_RESOLUTION = 4096
+MAX_PLANES = 4096
+
+
+def _rows(f, key: str, limit: int) -> int:
+    """The length of a dataset's first axis, checked before the dataset is read."""
+    obj = f.get(key)
+    if not isinstance(obj, h5py.Dataset) or not obj.shape:
+        raise h5safe.H5Problem(f"dataset '{key}' is missing or not an array")
+    rows = int(obj.shape[0])
+    if rows > limit:
+        raise h5safe.H5Problem(f"dataset '{key}' has {rows:,} rows, more than {limit:,}")
+    return rows

@@ -1,0 +1,128 @@
+"""Careful HDF5 reading and checksummed writing, shared by atlases and histories.
+
+Writing: :func:`writing` builds the file in memory and then writes its bytes atomically
+with plain file I/O, because HDF5 itself handles a failing disk badly (on a full disk it
+reports errors while closing and can crash the process).  Files use the HDF5 1.10 object
+formats (whose metadata carries checksums), every
+dataset gets the Fletcher-32 checksum filter and strings are stored as fixed-length
+attributes inside the (checksummed) object header, so a damaged byte anywhere in a file
+written here is reported by HDF5 instead of being read as data.
+
+Reading: :func:`read_dataset` checks a dataset's kind, shape, type, filters and on-disk
+size against the file before it reads a byte, so a damaged or hostile file cannot make
+the reader allocate much more memory than the file could hold.  Problems are raised as
+:class:`H5Problem` (a ValueError); each loader turns it into its own error type.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+from typing import Iterator
+
+import h5py
+import numpy as np
+
+# Low bound 1.10: superblock v2, object headers v2 and chunk indexes with checksums.
+FILE_OPTIONS = {"libver": ("v110", "latest")}
+DATASET_OPTIONS = {"fletcher32": True}
+# deflate cannot expand data by more than about 1032:1; shuffle and Fletcher-32 do not expand it
+DEFLATE_MAX_RATIO = 1032
+_FILTERS = {h5py.h5z.FILTER_DEFLATE: DEFLATE_MAX_RATIO, h5py.h5z.FILTER_SHUFFLE: 1, h5py.h5z.FILTER_FLETCHER32: 1}
+
+
+@contextlib.contextmanager
+def writing(path: str | os.PathLike) -> Iterator[h5py.File]:
+    """``with writing(path) as f:`` fill ``f``; on success the file appears at ``path``
+    atomically, on any error nothing is written and an existing file is kept."""
+    from .fileio import atomic_write_bytes
+
+    buf = io.BytesIO()
+    with h5py.File(buf, "w", **FILE_OPTIONS) as f:
+        yield f
+    atomic_write_bytes(path, buf.getbuffer())
+
+
+class H5Problem(ValueError):
+    """A dataset or attribute is missing, of the wrong kind, or larger than its file allows."""
+
+
+def set_str(attrs, name: str, value: str) -> None:
+    """Store a string attribute as fixed-length UTF-8 (inline, covered by the header checksum)."""
+    raw = value.encode("utf-8")
+    attrs.create(name, data=np.array(raw, dtype=h5py.string_dtype("utf-8", max(1, len(raw)))))
+
+
+def get_str(attrs, name: str, default: str | None = None) -> str:
+    """A string attribute, fixed-length or variable-length; H5Problem unless it is one."""
+    if name not in attrs:
+        if default is None:
+            raise H5Problem(f"attribute '{name}' is missing")
+        return default
+    value = attrs[name]
+    if isinstance(value, np.ndarray) and value.shape == ():
+        value = value[()]
+    if isinstance(value, (bytes, np.bytes_)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise H5Problem(f"attribute '{name}' is not valid UTF-8 text") from None
+    if isinstance(value, str):
+        return str(value)
+    raise H5Problem(f"attribute '{name}' is not text")
+
+
+def get_number(attrs, name: str, kind: type, default=None):
+    """A scalar int, float or bool attribute; H5Problem for arrays, text and out-of-kind values."""
+    if name not in attrs:
+        if default is None:
+            raise H5Problem(f"attribute '{name}' is missing")
+        return default
+    value = attrs[name]
+    if isinstance(value, np.ndarray) and value.shape == ():
+        value = value[()]
+    if kind is bool:
+        if isinstance(value, (bool, np.bool_)):
+            return bool(value)
+        if isinstance(value, (int, np.integer)) and int(value) in (0, 1):
+            return bool(value)
+    elif kind is int:
+        if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+            return int(value)
+    elif kind is float:
+        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+            return float(value)
+    raise H5Problem(f"attribute '{name}' is not a single {kind.__name__} ({type(value).__name__})")
+
+
+def read_dataset(group, key: str, shape: tuple[int, ...], dtypes, file_size: int) -> np.ndarray:
+    """Read ``group[key]`` after checking it is a plain dataset of ``shape`` with one of
+    ``dtypes``, stored inside this file, with known filters, and that the data it declares
+    fits in the bytes it occupies (and those in the file)."""
+    obj = group.get(key)
+    if obj is None:
+        raise H5Problem(f"dataset '{key}' is missing")
+    if not isinstance(obj, h5py.Dataset):
+        raise H5Problem(f"'{key}' is not a dataset")
+    if tuple(obj.shape or ()) != tuple(shape):
+        raise H5Problem(f"dataset '{key}' has shape {obj.shape}, expected {tuple(shape)}")
+    allowed = [np.dtype(t) for t in dtypes]
+    if obj.dtype not in allowed:
+        raise H5Problem(f"dataset '{key}' has type {obj.dtype}, expected {' or '.join(map(str, allowed))}")
+    if obj.is_virtual or obj.external:
+        raise H5Problem(f"dataset '{key}' keeps its data outside the file")
+    plist = obj.id.get_create_plist()
+    ratio = 1
+    for i in range(plist.get_nfilters()):
+        code = plist.get_filter(i)[0]
+        if code not in _FILTERS:
+            raise H5Problem(f"dataset '{key}' uses an unsupported filter ({code})")
+        ratio *= _FILTERS[code]
+    nbytes = math.prod(shape) * obj.dtype.itemsize
+    stored = obj.id.get_storage_size()
+    if stored > file_size:
+        raise H5Problem(f"dataset '{key}' claims {stored:,} bytes of storage in a {file_size:,}-byte file")
+    if nbytes > stored * ratio:
+        raise H5Problem(f"dataset '{key}' declares {nbytes:,} bytes of data but stores only {stored:,}")
+    return obj[()]
