@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -22,6 +23,9 @@ def add_commands(sub) -> None:
     b.add_argument("-o", "--out", help="atlas file (default: CHECKPOINT with .atlas.h5)")
     b.add_argument("--force", action="store_true", help="replace an existing atlas file")
     b.add_argument("--threads", type=int, default=0)
+    b.add_argument("--block", type=int, default=16384,
+                   help="cells per resumable block of the full builder (finished blocks are kept in OUT.partial; "
+                        "running the same command again after an interruption resumes; default 16384)")
     e = sub.add_parser("evaluate", help="recompute a generator's evaluation figures")
     e.add_argument("checkpoint")
     e.add_argument("--classifier", default=str(CHECKPOINTS / "classifier.pt"))
@@ -64,6 +68,15 @@ def cmd_atlas(args) -> int:
     if args.resolution < 2 or args.resolution > 4096:
         print(f"latent-explorer: error: --resolution must be between 2 and 4096", file=sys.stderr)
         return 1
+    if args.block < 1:
+        print("latent-explorer: error: --block must be at least 1", file=sys.stderr)
+        return 1
+    if out.is_dir() or not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
+        what = ("it is a folder" if out.is_dir() else
+                f"folder {out.parent} is not writable" if out.parent.is_dir() else
+                f"{out.parent} is not a folder" if out.parent.exists() else f"folder {out.parent} does not exist")
+        print(f"latent-explorer: error: cannot write {out}: {what}", file=sys.stderr)
+        return 1
     g = load_checkpoint(ckpt, expect=("gan", "cgan"))
     c = load_checkpoint(args.classifier, expect="classifier")
     bar = Progress(1, f"atlas {ckpt.stem} {args.resolution}", unit="pts")
@@ -73,7 +86,7 @@ def cmd_atlas(args) -> int:
         bar.update(done - bar.done)
 
     atlas = build_atlas(g, c, args.resolution, out, method=args.method, precision=args.precision,
-                        progress=progress, stride=args.stride)
+                        progress=progress, stride=args.stride, block=args.block)
     bar.close()
     area = atlas.digit_area()
     print(f"saved {out}: {atlas.labels.size:,} cells, {atlas.evaluations:,} generator evaluations, "

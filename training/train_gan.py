@@ -6,6 +6,7 @@ epoch and resumed ends with the same weights as one that was not interrupted.
 """
 from __future__ import annotations
 
+import os
 import platform
 import shlex
 import sys
@@ -85,7 +86,12 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
               log=print, should_stop=None, max_minutes: float = 0.0) -> dict:
     """Train (or resume) a GAN; returns the paths written and the final figures."""
     device = pick_device(run.device)
-    out.mkdir(parents=True, exist_ok=True)
+    try:  # fail before any work if the run folder cannot take the files
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(f"cannot create the run folder {out}: {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK):
+        raise PermissionError(f"cannot write in the run folder {out}: it is not writable")
     name = run.model_name
     paths = run_paths(out, name)
     config = run.config
