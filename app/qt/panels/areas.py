@@ -20,6 +20,7 @@ class AreasPanel(Panel):
         lay.setContentsMargins(0, 0, 0, 0)
         self.title = QLabel("Area of each digit")
         self.title.setFont(font(10, bold=True))
+        self.title.setWordWrap(True)
         lay.addWidget(self.title)
         grid = QGridLayout()
         grid.setVerticalSpacing(3)
@@ -68,7 +69,7 @@ class AreasPanel(Panel):
             for bar, share in zip(self.bars, self.shares):
                 bar.setValue(round(1000 * share))
                 bar.setFormat(f"{share:.1%}" if atlas is not None else "")
-            whose = f" (digit {digit}'s atlas)" if digit is not None else ""
+            whose = f" in digit {digit}'s atlas" if digit is not None else ""
             self.title.setText(f"Area of each digit{whose}")
             missing = [str(d) for d, s in enumerate(self.shares) if s == 0]
             self.note.setText(f"Never generated here: {', '.join(missing)}" if atlas is not None and missing else "")
