@@ -31,12 +31,15 @@ def add_commands(sub) -> None:
     r.add_argument("--resolution", type=int, default=64,
                    help="grid size of the map plane when there is no atlas (default 64)")
     r.add_argument("--dpi", type=float, default=100, help="pixels per inch (the figure is 11 x 5 inches)")
+    r.add_argument("--ablate", action="append", default=[], metavar="LAYER:CHANNELS",
+                   help="zero or scale part of a layer, e.g. act2:0-7, act2:rows=3-5, act1:*:scale=0.5 "
+                        "(repeatable; named in the title)")
     r.add_argument("-o", "--out", required=True, help="output image (.png, also .pdf or .svg)")
 
 
 def cmd_render(args) -> int:
     from models.checkpoint import load_checkpoint
-    from models.engine import RenderRequest
+    from models.engine import Ablation, RenderRequest
     from models.figures import point_figure, save_figure, slice_title
     from models.maps import axis_name, compute_slice
     from models.registry import open_model, resolve
@@ -68,7 +71,11 @@ def cmd_render(args) -> int:
             raise UsageError(f"--digit must be 0..9, got {digit}")
     elif digit is not None:
         raise UsageError(f"{model.name} is not conditional; --digit does not apply")
-    frame = engine.render(RenderRequest(point=point, digit=digit, capture=False))
+    try:
+        ablations = tuple(Ablation.parse(spec) for spec in args.ablate)
+        frame = engine.render(RenderRequest(point=point, digit=digit, capture=False, ablations=ablations))
+    except ValueError as exc:
+        raise UsageError(f"--ablate: {exc}") from None
     if engine.latent_dim < 2:
         raise UsageError("render needs a latent space of at least 2 dimensions")
     axes = (0, 1)
@@ -77,9 +84,10 @@ def cmd_render(args) -> int:
     else:
         labels, conf = compute_slice(engine, axes, point, digit, resolution=args.resolution)
     fig = point_figure(frame, labels, conf, model=model.name, axes=axes, dpi=args.dpi,
-                       map_title=slice_title(engine.latent_dim, axes, point, digit))
+                       map_title=slice_title(engine.latent_dim, axes, point, digit), ablations=ablations)
     save_figure(fig, out)
-    print(f"wrote {out}: {model.name} at {point}: image class {frame.predicted} ({frame.confidence:.1%})")
+    edit = f" with {'; '.join(a.describe() for a in ablations)}" if ablations else ""
+    print(f"wrote {out}: {model.name} at {point}{edit}: image class {frame.predicted} ({frame.confidence:.1%})")
     return 0
 
 

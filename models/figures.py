@@ -54,8 +54,11 @@ def _format_point(point) -> str:
 
 def point_figure(frame: Frame, labels: np.ndarray, confidence: np.ndarray | None, *, model: str,
                  axes: tuple[int, int] = (0, 1), map_title: str = "Map of class areas",
-                 size: tuple[float, float] = (11.0, 5.0), dpi: float = 100) -> Figure:
-    """The generated image, the class map with the point, and the ten probabilities."""
+                 size: tuple[float, float] = (11.0, 5.0), dpi: float = 100, ablations=()) -> Figure:
+    """The generated image, the class map with the point, and the ten probabilities.
+
+    ``ablations`` (engine :class:`~models.engine.Ablation` edits in force) are named in the title.
+    """
     fig = Figure(figsize=size, dpi=dpi)
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(2, 3, width_ratios=(1.0, 1.25, 0.12), height_ratios=(1.0, 0.38), left=0.04,
@@ -83,8 +86,14 @@ def point_figure(frame: Frame, labels: np.ndarray, confidence: np.ndarray | None
                   title="digit", frameon=False)
     digit = f", generated as {frame.digit}" if frame.digit is not None else ""
     fig.suptitle(f"{model}  |  point {_format_point(frame.point)}{digit}  |  "
-                 f"image class {frame.predicted} ({frame.confidence:.1%})", fontsize=13)
+                 f"image class {frame.predicted} ({frame.confidence:.1%})"
+                 + (f"\nablated: {ablation_text(ablations)}" if ablations else ""), fontsize=13)
     return fig
+
+
+def ablation_text(ablations) -> str:
+    """``act2 channels=0,1 x0; act1 rows=3 x0.5``: the edits, for titles."""
+    return "; ".join(a.describe() for a in ablations)
 
 
 def slice_title(latent_dim: int, axes: tuple[int, int], point, atlas_digit: int | None = None) -> str:
