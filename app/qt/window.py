@@ -18,6 +18,7 @@ from models.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from models.figures import point_figure, save_figure, slice_title
 from models.registry import ModelEntry, default_entry, open_model, quick_resolution, scan
 
+from .historydock import install as install_history_dock
 from .jobs import AtlasService
 from .maparea import MapArea
 from .panels.atlasstatus import AtlasStatusPanel
@@ -58,6 +59,7 @@ class MainWindow(QMainWindow):
         self.map_area: MapArea | None = None
         self._build_ui()
         self._build_menus()
+        install_history_dock(self)
         self.state.modelChanged.connect(self._model_changed)
         self.renderer.failed.connect(lambda msg: self.statusBar().showMessage(msg, 5000))
         self._load_classifier()
