@@ -13,8 +13,10 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from models.atlas import Atlas
-from models.engine import Frame
+from models.engine import Ablation, Frame
 from models.registry import LoadedModel
+
+from .walkstate import WalkState
 
 DEFAULT_OPTIONS: dict[str, Any] = {
     "plane": (0, 1),           # the coordinate plane the plane map shows
@@ -40,6 +42,7 @@ class ExplorerState(QObject):
     atlasDigitChanged = Signal()    # whose atlas is shown (conditional models)
     optionChanged = Signal(str)     # a view option changed (its name)
     frameChanged = Signal()         # the renderer produced a new frame
+    ablationsChanged = Signal()     # the layer edits in force changed
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -50,6 +53,8 @@ class ExplorerState(QObject):
         self.atlas_digit: int = 0
         self.frame: Frame | None = None
         self.options: dict[str, Any] = dict(DEFAULT_OPTIONS)
+        self.ablations: tuple[Ablation, ...] = ()  # layer edits every render applies
+        self.walk = WalkState(self)  # the A-to-B walk (its own signals)
 
     # ------------------------------------------------------------ reading
     @property
@@ -87,8 +92,10 @@ class ExplorerState(QObject):
         self.digit = self.atlas_digit = 0
         self.frame = None
         self.options = dict(DEFAULT_OPTIONS)
+        self.ablations = ()
         if model and model.latent_dim < 3:
             self.options["overview_axis"] = max(0, model.latent_dim - 1)
+        self.walk.reset(model.latent_dim if model else 0)
         self.modelChanged.emit()
 
     def set_atlas(self, atlas: Atlas | None) -> None:
@@ -148,6 +155,16 @@ class ExplorerState(QObject):
         if self.options[name] != value:
             self.options[name] = value
             self.optionChanged.emit(name)
+
+    def set_ablations(self, ablations: Iterable[Ablation]) -> None:
+        """Replace the layer edits (zeroed or scaled channels, rows, columns) in force."""
+        abl = tuple(ablations)
+        if abl != self.ablations:
+            self.ablations = abl
+            self.ablationsChanged.emit()
+
+    def clear_ablations(self) -> None:
+        self.set_ablations(())
 
     def set_frame(self, frame: Frame | None) -> None:
         self.frame = frame

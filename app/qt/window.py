@@ -31,6 +31,7 @@ from .panels.sliders import SlidersPanel
 from .renderer import Renderer
 from .state import ExplorerState
 from .style import configure_pyqtgraph
+from .walkexport import install as install_walk
 
 OPEN_ERRORS = (CheckpointError, AtlasError, ValueError, OSError, RuntimeError)
 FILE_FILTER = "latent-explorer files (*.pt *.h5);;Checkpoints (*.pt);;Atlases (*.atlas.h5 *.h5);;All files (*)"
@@ -117,6 +118,7 @@ class MainWindow(QMainWindow):
         self._action(m, "&Reload model list", self.refresh_models, "F5")
         m.addSeparator()
         self.export_action = self._action(m, "&Export point as image…", self.export_dialog, "Ctrl+E")
+        self.walk = install_walk(self, m)  # the A-to-B walk dock and its exports
         m.addSeparator()
         self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         p = self.menuBar().addMenu("&Point")
@@ -343,4 +345,5 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.save_settings()
         self.atlases.shutdown()
+        self.walk.dock.panel.runner.shutdown()
         super().closeEvent(event)

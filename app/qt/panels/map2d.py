@@ -14,7 +14,9 @@ from models.maps import axis_name
 
 from ..state import ExplorerState
 from ..style import font
+from ..walkstate import pick
 from ..widgets.mapview import MapView
+from ..widgets.pathoverlay import attach
 from ..widgets.square import SquareBox, plot_box
 from .base import Panel
 from .common import atlas_key, no_atlas_message
@@ -52,6 +54,7 @@ class Map2DPanel(Panel):
         for signal in (state.atlasChanged, state.atlasDigitChanged, state.pointChanged):
             self.bind(signal, self.redraw)
         self.bind(state.optionChanged, lambda name: name == "plane" and self.redraw())
+        self.path = attach(self, self.view, lambda: self.axes)
         self.redraw()
 
     @property
@@ -60,7 +63,7 @@ class Map2DPanel(Panel):
 
     def _picked(self, u: float, v: float) -> None:
         a, b = self.axes
-        self.state.set_coordinates({a: u, b: v})
+        pick(self.state, self.view.box.modifiers, {a: u, b: v})
 
     def redraw(self) -> None:
         st = self.state
@@ -93,3 +96,5 @@ class Map2DPanel(Panel):
                 labels, conf = atlas.slice2d((a, b), st.point, st.atlas_digit_or_none())
                 self.view.set_map(labels, conf)
         self.view.set_point(st.point[a], st.point[b])
+        if hasattr(self, "path"):
+            self.path.update()  # the plane may have changed

@@ -12,7 +12,9 @@ from models.maps import axis_name
 
 from ..state import ExplorerState
 from ..style import font
+from ..walkstate import pick
 from ..widgets.mapview import MapView
+from ..widgets.pathoverlay import attach
 from ..widgets.square import SquareBox, plot_box
 from .base import Panel
 from .common import atlas_key, no_atlas_message
@@ -45,7 +47,7 @@ class Slices3DPanel(Panel):
             view = MapView(compact=True, crosshair=True)
             view.setMinimumSize(150, 150)
             view.set_axis_names(axis_name(a), axis_name(b))
-            view.picked.connect(lambda u, v, a=a, b=b: state.set_coordinates({a: u, b: v}))
+            view.picked.connect(lambda u, v, a=a, b=b, view=view: pick(state, view.box.modifiers, {a: u, b: v}))
             grid.addWidget(SquareBox(view, plot_box(view)), 0, k)
             grid.setColumnStretch(k, 1)
             self.views.append(view)
@@ -55,6 +57,7 @@ class Slices3DPanel(Panel):
         for signal in (state.atlasChanged, state.atlasDigitChanged, state.pointChanged):
             self.bind(signal, self.redraw)
         self.bind(state.optionChanged, lambda name: name in ("follow", "anchor") and self.redraw())
+        self.paths = [attach(self, v, lambda ab=ab: ab) for v, ab in zip(self.views, PLANES)]
         self.redraw()
 
     def redraw(self) -> None:

@@ -128,6 +128,10 @@ class View3DPanel(Panel):
             self.title.setText(no_atlas_message(st).splitlines()[0] if st.model else "Class cube in 3-D")
             return
         hidden = st.option("hidden_digits")
+        for d, b in enumerate(self.toggles):  # the option can also be set from elsewhere (the walk)
+            b.blockSignals(True)
+            b.setChecked(d not in hidden)
+            b.blockSignals(False)
         key = atlas_key(st) + (tuple(atlas.cell_index(st.point)[3:]), hidden)
         if key == self._key:
             return

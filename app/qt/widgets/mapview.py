@@ -20,8 +20,10 @@ class PickViewBox(pg.ViewBox):
     def __init__(self) -> None:
         super().__init__(lockAspect=True, enableMenu=False)
         self.setMouseEnabled(False, False)
+        self.modifiers = Qt.KeyboardModifier.NoModifier  # of the last click or drag (Shift/Ctrl set A/B)
 
     def _emit(self, ev) -> None:
+        self.modifiers = ev.modifiers()
         p = self.mapSceneToView(ev.scenePos())
         self.picked.emit(float(p.x()), float(p.y()))
 
