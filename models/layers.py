@@ -118,3 +118,12 @@ def levels(values: np.ndarray) -> tuple[float, float]:
     if hi - lo < 1e-9:
         lo, hi = lo - 0.5, hi + 0.5
     return lo, hi
+
+
+# (C, H, W) of every captured layer: fixed by the architecture in ``models.networks``.
+LAYER_SHAPES: dict[str, tuple[int, int, int]] = {
+    "dense": (256, 7, 7), "bn0": (256, 7, 7), "act0": (256, 7, 7),
+    "deconv1": (128, 7, 7), "bn1": (128, 7, 7), "act1": (128, 7, 7),
+    "deconv2": (64, 14, 14), "bn2": (64, 14, 14), "act2": (64, 14, 14),
+    "deconv3": (1, 28, 28), "out": (1, 28, 28),
+}

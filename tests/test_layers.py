@@ -89,6 +89,7 @@ def test_captured_layers_have_the_architectures_shapes(engine):
     frame = engine.render(RenderRequest(POINT, capture=True))
     assert list(frame.activations) == list(Generator.LAYERS)
     assert {k: v.shape for k, v in frame.activations.items()} == SHAPES
+    assert layers.LAYER_SHAPES == SHAPES
     np.testing.assert_allclose(frame.activations["out"][0], frame.image, atol=1e-6)
     np.testing.assert_allclose(np.tanh(frame.activations["deconv3"][0]), frame.image, atol=1e-5)
     assert engine.render(RenderRequest(POINT, capture=False)).activations == {}

@@ -28,8 +28,16 @@ class Renderer(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self.render_now)
-        for signal in (state.modelChanged, state.pointChanged, state.digitChanged):
+        for signal in (state.modelChanged, state.pointChanged, state.digitChanged, state.ablationsChanged):
             signal.connect(self.request)
+
+    def set_capture(self, capture: bool) -> None:
+        """Capture every layer's activations (on while a layer view is shown); re-renders
+        when turned on so the view gets them at once."""
+        if capture != self.capture:
+            self.capture = capture
+            if capture:
+                self.request()
 
     def request(self) -> None:
         """Mark the frame stale; it is rendered once the event loop is idle."""
@@ -49,7 +57,7 @@ class Renderer(QObject):
             return
         try:
             frame = st.model.engine.render(RenderRequest(point=st.point, digit=st.digit_or_none(),
-                                                         capture=self.capture))
+                                                         capture=self.capture, ablations=st.ablations))
         except ValueError as exc:  # cannot happen for points the state clamps; reported, not raised
             self.failed.emit(str(exc))
             return

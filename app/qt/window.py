@@ -19,6 +19,7 @@ from models.figures import point_figure, save_figure, slice_title
 from models.registry import ModelEntry, default_entry, open_model, quick_resolution, scan
 
 from .historydock import install as install_history_dock
+from .layersdock import install as install_layers_dock
 from .jobs import AtlasService
 from .maparea import MapArea
 from .panels.atlasstatus import AtlasStatusPanel
@@ -61,6 +62,7 @@ class MainWindow(QMainWindow):
         self._build_ui()
         self._build_menus()
         install_history_dock(self)
+        install_layers_dock(self)  # layer heatmaps, channels, ablation
         self.state.modelChanged.connect(self._model_changed)
         self.renderer.failed.connect(lambda msg: self.statusBar().showMessage(msg, 5000))
         self._load_classifier()
@@ -296,7 +298,8 @@ class MainWindow(QMainWindow):
 
             labels, conf = compute_slice(st.model.engine, axes, st.point, st.digit_or_none())
         fig = point_figure(st.frame, labels, conf, model=st.model.name, axes=axes,
-                           map_title=slice_title(st.latent_dim, axes, st.point, st.digit_or_none()))
+                           map_title=slice_title(st.latent_dim, axes, st.point, st.digit_or_none()),
+                           ablations=st.ablations)
         return save_figure(fig, path)
 
     def _about(self) -> None:

@@ -1,0 +1,167 @@
+"""Layer heatmaps: every generator layer's output for the current point, first to last.
+
+One heatmap per layer (average over channels by default; maximum, standard deviation or a
+single channel on request), per-layer or shared colour scale with a colour bar, and a
+table of each layer's shape and statistics.  Image items are created once per panel and
+only get new data per frame; nothing is drawn while the panel is hidden.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QSpinBox, QSplitter,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from models import layers as L
+from models.networks import Generator
+
+from ..state import ExplorerState
+from .base import Panel
+
+COLUMNS = 4
+CMAP = "viridis"
+STAT_HEADERS = ("layer", "shape", "mean", "sd", "max", "shown mean", "shown sd", "shown max")
+
+
+class LayersPanel(Panel):
+    """Heatmaps of ``state.frame.activations``, one per layer in ``Generator.LAYERS``."""
+
+    def __init__(self, state: ExplorerState, parent: QWidget | None = None) -> None:
+        super().__init__(state, parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Show:"))
+        self.mode = QComboBox()
+        for m in L.MODES:
+            self.mode.addItem(L.MODE_LABELS[m], m)
+        self.mode.setObjectName("layers_mode")
+        row.addWidget(self.mode)
+        self.channel = QSpinBox()
+        self.channel.setPrefix("channel ")
+        self.channel.setRange(0, 255)
+        self.channel.setEnabled(False)
+        self.channel.setToolTip("Layers with fewer channels show their last one")
+        row.addWidget(self.channel)
+        row.addSpacing(12)
+        row.addWidget(QLabel("Colour scale:"))
+        self.scale = QComboBox()
+        self.scale.addItem("per layer (min to max)", "layer")
+        self.scale.addItem("shared by all layers", "shared")
+        row.addWidget(self.scale)
+        row.addStretch(1)
+        lay.addLayout(row)
+        split = QSplitter(Qt.Orientation.Vertical)
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.ci.setSpacing(2)
+        self.titles: dict[str, pg.LabelItem] = {}
+        self.items: dict[str, pg.ImageItem] = {}
+        self.boxes: dict[str, pg.ViewBox] = {}
+        cmap = pg.colormap.get(CMAP)
+        grid = self.view.ci.addLayout(row=0, col=0)
+        for i, name in enumerate(Generator.LAYERS):
+            r, c = divmod(i, COLUMNS)
+            cell = grid.addLayout(row=r, col=c)
+            title = cell.addLabel(name, row=0, col=0, size="8pt")
+            box = cell.addViewBox(row=1, col=0, lockAspect=True, invertY=True, enableMouse=False, enableMenu=False)
+            item = pg.ImageItem(axisOrder="row-major")
+            item.setColorMap(cmap)
+            box.addItem(item)
+            self.titles[name], self.items[name], self.boxes[name] = title, item, box
+        self.bar = pg.ColorBarItem(values=(0, 1), colorMap=cmap, interactive=False, width=14)
+        self.view.ci.addItem(self.bar, row=0, col=1)
+        split.addWidget(self.view)
+        self.table = QTableWidget(len(Generator.LAYERS), len(STAT_HEADERS))
+        self.table.setHorizontalHeaderLabels(STAT_HEADERS)
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setDefaultSectionSize(18)
+        for r, name in enumerate(Generator.LAYERS):
+            for c in range(len(STAT_HEADERS)):
+                cell = QTableWidgetItem(name if c == 0 else "")
+                cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter if c > 1
+                                      else Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(r, c, cell)
+        split.addWidget(self.table)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        lay.addWidget(split, 1)
+        self.maps: dict[str, np.ndarray] = {}   # what each heatmap shows (for tests and exports)
+        self.levels: dict[str, tuple[float, float]] = {}
+        self.redraws = 0
+        self._stale = True
+        self.mode.currentIndexChanged.connect(self._options_changed)
+        self.channel.valueChanged.connect(self._options_changed)
+        self.scale.currentIndexChanged.connect(self._options_changed)
+        self.bind(state.frameChanged, self.frame_changed)
+        self.bind(state.modelChanged, self.frame_changed)
+
+    # ------------------------------------------------------------ options
+    @property
+    def mode_name(self) -> str:
+        return self.mode.currentData()
+
+    def set_mode(self, mode: str, channel: int | None = None, shared: bool | None = None) -> None:
+        """Choose the reduction (and channel / colour scale) as the controls would."""
+        self.mode.setCurrentIndex(L.MODES.index(mode))
+        if channel is not None:
+            self.channel.setValue(channel)
+        if shared is not None:
+            self.scale.setCurrentIndex(1 if shared else 0)
+
+    def _options_changed(self) -> None:
+        self.channel.setEnabled(self.mode_name == "channel")
+        self.frame_changed()
+
+    # ------------------------------------------------------------ drawing
+    def frame_changed(self) -> None:
+        self._stale = True
+        if self.isVisible():
+            self.redraw()
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if self._stale:
+            self.redraw()
+
+    def redraw(self) -> None:
+        self._stale = False
+        frame = self.state.frame
+        acts = frame.activations if frame is not None else {}
+        if not acts:
+            for name in Generator.LAYERS:
+                self.items[name].clear()
+                self.titles[name].setText(name)
+            self.maps, self.levels = {}, {}
+            return
+        mode, shared = self.mode_name, self.scale.currentData() == "shared"
+        maps = {}
+        for name in Generator.LAYERS:
+            a = acts[name]
+            ch = min(self.channel.value(), a.shape[0] - 1)
+            maps[name] = L.reduce(a, mode, ch)
+        if shared:
+            lo, hi = L.levels(np.concatenate([m.ravel() for m in maps.values()]))
+            levels = {name: (lo, hi) for name in maps}
+            self.bar.setLevels((lo, hi))
+            self.bar.setLabel("right", "value (all layers)")
+        else:
+            levels = {name: L.levels(m) for name, m in maps.items()}
+            self.bar.setLevels((0.0, 1.0))
+            self.bar.setLabel("right", "each layer: its min (0) to max (1)")
+        for r, name in enumerate(Generator.LAYERS):
+            a, m = acts[name], maps[name]
+            h, w = m.shape
+            self.items[name].setImage(m, autoLevels=False, levels=levels[name])
+            self.items[name].setRect(QRectF(0, 0, w, h))
+            self.boxes[name].setRange(QRectF(0, 0, w, h), padding=0)
+            extra = f" ch {min(self.channel.value(), a.shape[0] - 1)}" if mode == "channel" else ""
+            self.titles[name].setText(f"{name} {L.shape_text(a)}{extra}")
+            whole, shown = L.stats(a), L.stats(m)
+            values = (L.shape_text(a), whole.mean, whole.std, whole.max, shown.mean, shown.std, shown.max)
+            for c, v in enumerate(values, start=1):
+                self.table.item(r, c).setText(v if isinstance(v, str) else f"{v:.3g}")
+        self.maps, self.levels = maps, levels
+        self.redraws += 1
