@@ -27,6 +27,7 @@ class StripRequest:
     digit: int | None
     label_walk: tuple[int, int] | None
     model: str
+    ablations: tuple = ()
 
 
 class StripJob(QThread):
@@ -44,7 +45,7 @@ class StripJob(QThread):
         r = self.request
         try:
             strip = make_strip(self.engine, r.a, r.b, r.steps, r.kind, digit=r.digit, label_walk=r.label_walk,
-                               model=r.model)
+                               model=r.model, ablations=r.ablations)
         except Exception as exc:  # reported in the dock; the app keeps running
             self.failed.emit(f"{type(exc).__name__}: {exc}")
         else:
@@ -71,6 +72,7 @@ class WalkRunner(QObject):
         state.walk.changed.connect(self.request)
         state.modelChanged.connect(self.request)
         state.digitChanged.connect(self._digit_changed)
+        state.ablationsChanged.connect(self.request)  # the layer edits change every frame
 
     @property
     def busy(self) -> bool:
@@ -98,7 +100,7 @@ class WalkRunner(QObject):
             return None
         return StripRequest(walk.a, walk.b, walk.steps, walk.kind,
                             None if walk.label_walk is not None else st.digit_or_none(),
-                            walk.label_walk, st.model.name)
+                            walk.label_walk, st.model.name, tuple(st.ablations))
 
     def start(self) -> None:
         """Compute the strip for the current settings now (replacing any running one)."""
