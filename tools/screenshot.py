@@ -42,6 +42,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--overview-axis", type=int, help="axis of the small multiples (0, 1, 2)")
     p.add_argument("--plane", help="plane of the plane map for 4-D models, e.g. 0,3")
     p.add_argument("--fixed", action="store_true", help="switch the 3-D slices to fixed")
+    p.add_argument("--walk-a", help="walk: start A, e.g. -1,0 (shows the walk dock's strip and the path)")
+    p.add_argument("--walk-b", help="walk: end B, e.g. 1,0")
+    p.add_argument("--walk-steps", type=int, default=10, help="walk: number of frames (default 10)")
+    p.add_argument("--walk-path", choices=("lerp", "slerp"), default="lerp", help="walk: path kind")
+    p.add_argument("--label-walk", help="walk: FROM,TO digits at fixed noise A (conditional models)")
     return p.parse_args(argv)
 
 
@@ -82,6 +87,23 @@ def shoot_shipped(folder: Path, extra: list[str]) -> int:
         done += 1
     print(f"{done - failed} of {done} screenshots written to {folder}")
     return 1 if failed or not done else 0
+
+
+def walk_to(app, window, args: argparse.Namespace) -> None:
+    """Set the walk from the options and wait for its strip."""
+    walk = window.state.walk
+    walk.set_a(float(v) for v in args.walk_a.split(","))
+    if args.walk_b:
+        walk.set_b(float(v) for v in args.walk_b.split(","))
+    walk.set_steps(args.walk_steps)
+    walk.set_kind(args.walk_path)
+    if args.label_walk:
+        walk.set_label_walk(tuple(int(v) for v in args.label_walk.split(",")))
+    runner = window.walk.dock.panel.runner
+    start = time.monotonic()
+    settle(app, 0.2)
+    while runner.busy and time.monotonic() - start < args.timeout:
+        settle(app, 0.2)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         state.set_option("plane", tuple(int(v) for v in args.plane.split(",")))
     if args.fixed:
         state.set_option("follow", False)
+    if args.walk_a:
+        walk_to(app, window, args)
     window.renderer.render_now()
     settle(app, 1.0)
     out = Path(args.out)
