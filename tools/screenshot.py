@@ -3,6 +3,10 @@
     xvfb-run -s "-screen 0 1600x1000x24" python tools/screenshot.py checkpoints/gan2d.pt \
         --point -0.84,0.54 -o assets/window-gan2d.png
 
+    # with the training-history dock
+    xvfb-run -s "-screen 0 1600x1000x24" python tools/screenshot.py checkpoints/gan2d.pt --history \
+        --point -0.84,0.54 -o assets/window-history-gan2d.png
+
     # every shipped model in checkpoints/ -> assets/window-<name>.png
     xvfb-run -s "-screen 0 1600x1000x24" python tools/screenshot.py --shipped assets
 
@@ -42,11 +46,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--overview-axis", type=int, help="axis of the small multiples (0, 1, 2)")
     p.add_argument("--plane", help="plane of the plane map for 4-D models, e.g. 0,3")
     p.add_argument("--fixed", action="store_true", help="switch the 3-D slices to fixed")
+    p.add_argument("--history", action="store_true", help="show the training-history dock")
+    p.add_argument("--history-epoch", type=int, help="epoch the history scrubber shows (default: the last)")
     p.add_argument("--walk-a", help="walk: start A, e.g. -1,0 (shows the walk dock's strip and the path)")
     p.add_argument("--walk-b", help="walk: end B, e.g. 1,0")
     p.add_argument("--walk-steps", type=int, default=10, help="walk: number of frames (default 10)")
     p.add_argument("--walk-path", choices=("lerp", "slerp"), default="lerp", help="walk: path kind")
     p.add_argument("--label-walk", help="walk: FROM,TO digits at fixed noise A (conditional models)")
+    p.add_argument("--layers", choices=("heatmaps", "channels"),
+                   help="show the 'Inside the generator' dock on this tab")
+    p.add_argument("--ablate", action="append", default=[], metavar="LAYER:CHANNELS",
+                   help="layer edit in force, e.g. act2:rows=3-5 (repeatable; see render --ablate)")
     return p.parse_args(argv)
 
 
@@ -65,6 +75,22 @@ SHIPPED_VIEWS = {
     "cgan2d": ["--point=0.3,-0.4", "--digit", "3"],
     "cgan3d": ["--point=0.3,-0.5,0.2", "--digit", "3"],
 }
+
+
+def show_history(app, window, epoch: int | None = None, timeout: float = 30) -> None:
+    """Show the history dock and wait until it has read the model's history."""
+    dock = window.history_dock
+    dock.show()
+    dock.poll()
+    start = time.monotonic()
+    while dock.loader is not None or (dock.view.history is None and time.monotonic() - start < 2):
+        if time.monotonic() - start > timeout:
+            break
+        settle(app, 0.1)
+    if dock.view.history is None:
+        print(f"screenshot: no history shown: {dock.view.message.text()}", file=sys.stderr)
+    elif epoch is not None:
+        dock.view.set_epoch(epoch)
 
 
 def shoot_shipped(folder: Path, extra: list[str]) -> int:
@@ -116,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     settings_file = Path(tempfile.mkdtemp(prefix="le-shot-")) / "settings.ini"
     os.environ["LATENT_EXPLORER_SETTINGS"] = str(settings_file)
+    from PySide6.QtCore import Qt
+
     from app.qt.main import CHECKPOINTS, make_app
     from app.qt.settings import make_settings
     from app.qt.window import MainWindow
@@ -152,8 +180,19 @@ def main(argv: list[str] | None = None) -> int:
         state.set_option("plane", tuple(int(v) for v in args.plane.split(",")))
     if args.fixed:
         state.set_option("follow", False)
+    if args.ablate:
+        from models.engine import Ablation
+
+        state.set_ablations(Ablation.parse(spec) for spec in args.ablate)
+    if args.layers:
+        dock = window.layers_dock
+        dock.show()
+        dock.tabs.setCurrentWidget(dock.layers if args.layers == "heatmaps" else dock.channels)
+        window.resizeDocks([dock], [int(0.5 * width)], Qt.Orientation.Horizontal)
     if args.walk_a:
         walk_to(app, window, args)
+    if args.history:
+        show_history(app, window, args.history_epoch)
     window.renderer.render_now()
     settle(app, 1.0)
     out = Path(args.out)

@@ -31,6 +31,7 @@ class LayersDock(QDockWidget):
         split.addWidget(self.tabs)
         split.addWidget(self.ablation)
         split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 0)
         split.setChildrenCollapsible(False)
         self.setWidget(split)
         self.channels.channelClicked.connect(self.ablation.pick_channel)
@@ -54,6 +55,8 @@ def _view_menu(window: QMainWindow) -> QMenu:
 def install(window) -> LayersDock:
     """Add the dock to ``window`` (a MainWindow), hidden, with a View-menu toggle (Ctrl+L)."""
     dock = LayersDock(window.state, window)
+    # the heatmaps want height: the right dock area reaches down past the bottom docks
+    window.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
     dock.hide()
     toggle = dock.toggleViewAction()

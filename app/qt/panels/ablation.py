@@ -74,7 +74,7 @@ class AblationPanel(Panel):
         self.hint = QLabel("")
         grid.addWidget(self.hint, 1, 0, 1, 6)
         self.list = QListWidget()
-        self.list.setMaximumHeight(64)
+        self.list.setMaximumHeight(52)
         grid.addWidget(self.list, 2, 0, 1, 4)
         buttons = QVBoxLayout()
         self.remove = QPushButton("Remove")
@@ -85,7 +85,7 @@ class AblationPanel(Panel):
         grid.addLayout(buttons, 2, 4, 1, 2)
         images = QHBoxLayout()
         self.view = pg.GraphicsLayoutWidget()
-        self.view.setFixedHeight(150)
+        self.view.setFixedHeight(118)
         self.ref_item, self.diff_item = pg.ImageItem(axisOrder="row-major"), pg.ImageItem(axisOrder="row-major")
         self.diff_item.setColorMap(pg.colormap.get("RdBu_r", source="matplotlib"))
         for col, (title, item) in enumerate((("unedited", self.ref_item), ("edited − unedited", self.diff_item))):

@@ -71,6 +71,7 @@ class LayersPanel(Panel):
             self.titles[name], self.items[name], self.boxes[name] = title, item, box
         self.bar = pg.ColorBarItem(values=(0, 1), colorMap=cmap, interactive=False, width=14)
         self.view.ci.addItem(self.bar, row=0, col=1)
+        self.view.setMinimumHeight(240)
         split.addWidget(self.view)
         self.table = QTableWidget(len(Generator.LAYERS), len(STAT_HEADERS))
         self.table.setHorizontalHeaderLabels(STAT_HEADERS)
@@ -87,6 +88,9 @@ class LayersPanel(Panel):
         split.addWidget(self.table)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 1)
+        split.setSizes([400, 130])
+        split.setChildrenCollapsible(False)
+        self.table.setMinimumHeight(80)
         lay.addWidget(split, 1)
         self.maps: dict[str, np.ndarray] = {}   # what each heatmap shows (for tests and exports)
         self.levels: dict[str, tuple[float, float]] = {}
@@ -146,11 +150,11 @@ class LayersPanel(Panel):
             lo, hi = L.levels(np.concatenate([m.ravel() for m in maps.values()]))
             levels = {name: (lo, hi) for name in maps}
             self.bar.setLevels((lo, hi))
-            self.bar.setLabel("right", "value (all layers)")
+            self.bar.setLabel("right", "value")
         else:
             levels = {name: L.levels(m) for name, m in maps.items()}
             self.bar.setLevels((0.0, 1.0))
-            self.bar.setLabel("right", "each layer: its min (0) to max (1)")
+            self.bar.setLabel("right", "layer min → max")
         for r, name in enumerate(Generator.LAYERS):
             a, m = acts[name], maps[name]
             h, w = m.shape
