@@ -99,11 +99,12 @@ def channel_at(activation_shape: tuple[int, int, int], x: float, y: float, gap: 
     return k if k < c else None
 
 
-def symmetric_levels(values: np.ndarray) -> tuple[float, float]:
-    """Colour levels for signed data: (-m, m) with m the largest magnitude (never zero)."""
+def symmetric_levels(values: np.ndarray, quantile: float = 1.0) -> tuple[float, float]:
+    """Colour levels for signed data: (-m, m) with m the largest magnitude, or its
+    ``quantile`` (e.g. 0.995, so a few outliers do not wash the rest out); never zero."""
     v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    m = float(np.abs(v).max()) if v.size else 0.0
+    v = np.abs(v[np.isfinite(v)])
+    m = float(np.quantile(v, quantile)) if v.size else 0.0
     m = m if m > 1e-12 else 1.0
     return -m, m
 

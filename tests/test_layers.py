@@ -79,6 +79,7 @@ def test_levels_never_collapse():
     assert layers.levels(np.zeros(4)) == (-0.5, 0.5)
     assert layers.symmetric_levels(np.array([-2.0, 1.0])) == (-2.0, 2.0)
     assert layers.symmetric_levels(np.zeros(3)) == (-1.0, 1.0)
+    assert layers.symmetric_levels(np.r_[np.ones(99), 50.0], quantile=0.9) == (-1.0, 1.0)
     assert layers.levels(np.array([np.nan, 1.0, 3.0])) == (1.0, 3.0)
 
 

@@ -18,6 +18,7 @@ from ..state import ExplorerState
 from .base import Panel
 
 GAP = 1
+QUANTILE = 0.995  # colour scale: the largest values beyond this share saturate
 
 
 class ChannelsPanel(Panel):
@@ -83,7 +84,7 @@ class ChannelsPanel(Panel):
             self.info.setText("")
             return
         self.grid, self.shape = L.channel_grid(a, GAP), a.shape
-        lo, hi = L.symmetric_levels(a)
+        lo, hi = L.symmetric_levels(a, QUANTILE)
         self.item.setImage(self.grid, autoLevels=False, levels=(lo, hi))
         h, w = self.grid.shape
         self.item.setRect(QRectF(0, 0, w, h))
