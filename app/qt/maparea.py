@@ -61,7 +61,7 @@ class MapArea(QWidget):
         lower.setSizes([100] * lower.count())  # equal widths until the user moves them
         lay.addWidget(outer, 1)
 
-    def _keep(self, panel):
+    def _keep(self, panel: QWidget) -> QWidget:
         self.panels.append(panel)
         return panel
 

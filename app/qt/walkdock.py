@@ -77,7 +77,8 @@ class WalkPanel(QWidget):
             box.setValue(value)
             box.valueChanged.connect(self._mode_changed)
         lrow.addWidget(self.label_from)
-        lrow.addWidget(QLabel("→"))
+        self.arrow = QLabel("→")
+        lrow.addWidget(self.arrow)
         lrow.addWidget(self.label_to)
         controls.addLayout(lrow)
         self.only_path = QCheckBox("3-D view: only regions on the path")
@@ -146,7 +147,7 @@ class WalkPanel(QWidget):
                 self.ends.addWidget(box, r, i + 1)
                 self.spins[end].append(box)
         cond = self.state.conditional
-        for w in (self.mode, self.label_from, self.label_to):
+        for w in (self.mode, self.label_from, self.arrow, self.label_to):
             w.setVisible(cond)
         self.setEnabled(d >= 1)
         self.sync()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox, QScrollArea, QSplitter,
                                QVBoxLayout, QWidget)
@@ -41,7 +41,7 @@ FILE_FILTER = "latent-explorer files (*.pt *.h5);;Checkpoints (*.pt);;Atlases (*
 class MainWindow(QMainWindow):
     """One window, one model at a time."""
 
-    def __init__(self, models_dir: Path, classifier_path: Path, settings,
+    def __init__(self, models_dir: Path, classifier_path: Path, settings: QSettings,
                  atlas_resolution: Callable[[int, bool], int] = quick_resolution,
                  atlas_method: str = "auto", autobuild_atlas: bool = True) -> None:
         super().__init__()

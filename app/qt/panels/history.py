@@ -21,6 +21,10 @@ G_COLOUR, D_COLOUR = (31, 119, 180), (214, 39, 40)
 RATE_COLOUR, JUDGE_COLOUR = (44, 160, 44), (148, 103, 189)
 
 
+def hexc(rgb: tuple[int, int, int]) -> str:
+    return "#%02x%02x%02x" % rgb
+
+
 def to_pixmap(pixels: np.ndarray, size: int = PANEL) -> QPixmap:
     """uint8 (H, W) grey or (H, W, 3) RGB -> a pixmap scaled (nearest) to ``size``."""
     pixels = np.ascontiguousarray(pixels)
@@ -67,13 +71,18 @@ class HistoryView(QWidget):
 
     # ------------------------------------------------------------ building
     def _build_views(self) -> QWidget:
+        curves = QSplitter(Qt.Orientation.Vertical)  # stacked: the dock often shares its row
+        curves.setObjectName("history_curves_splitter")
+        curves.setChildrenCollapsible(False)
+        curves.addWidget(self._build_losses())
+        curves.addWidget(self._build_rates())
         split = QSplitter(Qt.Orientation.Horizontal)
         split.setObjectName("history_splitter")
         split.setChildrenCollapsible(False)
-        split.addWidget(self._build_losses())
-        split.addWidget(self._build_rates())
+        split.addWidget(curves)
         split.addWidget(self._build_scrubber())
-        split.setSizes([520, 420, 520])
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 0)
         return split
 
     def _build_losses(self) -> QWidget:
@@ -81,12 +90,10 @@ class HistoryView(QWidget):
         lay = QVBoxLayout(box)
         lay.setContentsMargins(0, 0, 0, 0)
         self.loss_plot = pg.PlotWidget()
-        self.loss_plot.setMinimumSize(260, 200)
+        self.loss_plot.setMinimumSize(280, 130)
         p = self.loss_plot.getPlotItem()
-        p.setTitle("Losses per step")
         p.setLabel("bottom", "step")
         p.showGrid(x=True, y=True, alpha=0.2)
-        p.addLegend(offset=(-10, 10))
         self.g_curve = p.plot(name="generator", pen=pg.mkPen(G_COLOUR, width=1.5))
         self.d_curve = p.plot(name="discriminator", pen=pg.mkPen(D_COLOUR, width=1.5))
         row = QHBoxLayout()
@@ -108,18 +115,20 @@ class HistoryView(QWidget):
         lay = QVBoxLayout(box)
         lay.setContentsMargins(0, 0, 0, 0)
         self.rate_plot = pg.PlotWidget()
-        self.rate_plot.setMinimumSize(220, 200)
+        self.rate_plot.setMinimumSize(280, 130)
         p = self.rate_plot.getPlotItem()
-        p.setTitle("Map change rate and weak judge")
+        p.setTitle(f"<span style='color:{hexc(RATE_COLOUR)}'>map change rate</span> and "
+                   f"<span style='color:{hexc(JUDGE_COLOUR)}'>weak judge accuracy</span> per epoch", size="10pt")
         p.setLabel("bottom", "epoch")
         p.showGrid(x=True, y=True, alpha=0.2)
         p.setYRange(0, 1.05)
-        p.addLegend(offset=(-10, 10))
         self.rate_curve = p.plot(name="map change rate", pen=pg.mkPen(RATE_COLOUR, width=2), symbol="o",
                                  symbolSize=6, symbolBrush=RATE_COLOUR)
         self.judge_curve = p.plot(name="weak judge accuracy", pen=pg.mkPen(JUDGE_COLOUR, width=2), symbol="s",
                                   symbolSize=6, symbolBrush=JUDGE_COLOUR)
-        self.threshold_line = pg.InfiniteLine(angle=0, pen=pg.mkPen((120, 120, 120), style=Qt.PenStyle.DotLine))
+        self.threshold_line = pg.InfiniteLine(angle=0, pen=pg.mkPen((120, 120, 120), style=Qt.PenStyle.DotLine),
+                                              label="settle threshold", labelOpts={"position": 0.12,
+                                                                                   "color": (110, 110, 110)})
         p.addItem(self.threshold_line)
         self.settle_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((0, 140, 0), width=2, style=Qt.PenStyle.DashLine),
                                            label="settled", labelOpts={"position": 0.95, "color": (0, 110, 0)})
@@ -127,6 +136,7 @@ class HistoryView(QWidget):
         self.epoch_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((90, 90, 90, 120), width=1))
         p.addItem(self.epoch_line)
         form = QFormLayout()
+        form.setContentsMargins(4, 0, 4, 0)
         rule = QHBoxLayout()
         self.threshold = QDoubleSpinBox()
         self.threshold.setObjectName("history_threshold")
@@ -169,7 +179,11 @@ class HistoryView(QWidget):
         self.plane = QComboBox()
         self.plane.setObjectName("history_plane")
         self.plane.currentIndexChanged.connect(lambda _i: self._draw_epoch())
+        self.plane_label = QLabel()  # the one plane's name, when there is no choice
+        self.plane_label.setObjectName("history_plane_label")
         pics.addWidget(self.plane, 2, 1)
+        pics.addWidget(self.plane_label, 2, 1)
+        pics.addWidget(QLabel("the same 64 latent points each epoch"), 2, 0)
         pics.setColumnStretch(2, 1)
         row = QHBoxLayout()
         self.play = QPushButton("Play")
@@ -217,6 +231,7 @@ class HistoryView(QWidget):
             self.plane.addItems(planes)
             self.plane.blockSignals(False)
         self.plane.setVisible(len(planes) > 1)
+        self.plane_label.setVisible(len(planes) == 1)
         self.slider.blockSignals(True)
         self.slider.setRange(1, history.epochs)
         if at_end:
@@ -250,8 +265,9 @@ class HistoryView(QWidget):
         w = self.smoothing.value()
         self.g_curve.setData(x, smooth(g, w))
         self.d_curve.setData(x, smooth(d, w))
-        self.loss_plot.getPlotItem().setTitle(f"Losses per step ({len(g):,} steps"
-                                              + (f", moving average {w})" if w > 1 else ")"))
+        self.loss_plot.getPlotItem().setTitle(
+            f"<span style='color:{hexc(G_COLOUR)}'>generator</span> and <span style='color:{hexc(D_COLOUR)}'>"
+            f"discriminator</span> loss, {len(g):,} steps", size="10pt")
 
     def _draw_rates(self) -> None:
         h = self.history
@@ -289,6 +305,7 @@ class HistoryView(QWidget):
         self.map_label.setToolTip(f"{plane_title(h.planes[plane])}: each cell in its digit's colour, "
                                   f"pale where the classifier is unsure")
         self.epoch_label.setText(f"epoch {e + 1} / {h.epochs}")
+        self.plane_label.setText(f"{plane_title(h.planes[plane])}, paler = less sure")
         self.epoch_line.setValue(e + 1)
 
     # ------------------------------------------------------------ animation

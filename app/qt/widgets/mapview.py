@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor
 
 from models.maps import cell_extent, colour_map, index_to_coord, readable_on, regions
@@ -170,7 +170,7 @@ class MapView(pg.PlotWidget):
         """The digits written on the map and where (for tests and screenshots)."""
         return [(item.textItem.toPlainText(), item.pos().x(), item.pos().y()) for item in self.region_items]
 
-    def view_to_widget(self, x: float, y: float):
+    def view_to_widget(self, x: float, y: float) -> QPoint:
         """Widget pixel position of latent coordinates (x, y) (used to simulate clicks)."""
         scene = self.box.mapViewToScene(QPointF(x, y))
         return self.mapFromScene(scene)

@@ -53,6 +53,7 @@ class PathOverlay:
                 item.setData(fine[:, u], fine[:, v])
             self.frames.setData(frames[:, u], frames[:, v])
             for t, p in zip(self.ends, (walk.a, walk.b)):
+                t.setAnchor(((p[u] + 1) / 2, 1.15 if p[v] < 0.8 else -0.15))  # kept inside the box
                 t.setPos(p[u], p[v])
                 t.setVisible(True)
         self.update_hover()
