@@ -79,8 +79,11 @@ SHIPPED_VIEWS = {
 
 def show_history(app, window, epoch: int | None = None, timeout: float = 30) -> None:
     """Show the history dock and wait until it has read the model's history."""
+    from PySide6.QtCore import Qt
+
     dock = window.history_dock
     dock.show()
+    window.resizeDocks([dock], [int(0.47 * window.height())], Qt.Orientation.Vertical)
     dock.poll()
     start = time.monotonic()
     while dock.loader is not None or (dock.view.history is None and time.monotonic() - start < 2):
