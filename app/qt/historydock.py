@@ -134,6 +134,8 @@ class HistoryDock(QDockWidget):
         loader, self.loader = self.loader, None
         if loader is not None:
             loader.deleteLater()
+            if loader.path != self.path:
+                self.poll()  # the dock moved on to another file while this one loaded
 
     def _loaded(self, history: History, stamp: Stamp | None) -> None:
         if self.loader is None or self.loader.path != self.path:
