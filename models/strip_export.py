@@ -36,25 +36,35 @@ def strip_title(strip: Strip) -> str:
 
 
 def strip_figure(strip: Strip, dpi: float = 100) -> Figure:
-    """Frames in a row with t, coordinates, digit and confidence under each."""
+    """Frames in a row with t, coordinates, digit and confidence under each, the crossed
+    regions below; laid out in inches so the figure is as tall as its content."""
+    import textwrap
+
     n = len(strip.t)
-    width = max(6.0, 1.25 * n)
-    fig = Figure(figsize=(width, 2.9), dpi=dpi)
+    tile, gap, margin = 1.2, 0.08, 0.12                    # inches
+    row = n * tile + (n - 1) * gap
+    width = max(6.0, row + 2 * margin)
+    caption_h = 0.135 * (3 if strip.label_walk is None else 2) + 0.1
+    regions = "  ".join(f"{c.digit} [{c.t_enter:.3f}-{c.t_leave:.3f}]" for c in strip.crossings)
+    note = f"regions crossed (t): {regions}" + ("   * clipped to the box" if strip.clipped.any() else "")
+    lines = textwrap.wrap(note, width=max(40, int(width * 15))) or [""]
+    title_h, regions_h = 0.36, 0.16 * len(lines) + 0.1
+    height = title_h + tile + caption_h + regions_h
+    fig = Figure(figsize=(width, height), dpi=dpi)
     FigureCanvasAgg(fig)
-    fig.suptitle(strip_title(strip), fontsize=10)
+    fig.text(0.5, 1 - 0.2 / height, strip_title(strip), ha="center", va="center", fontsize=10)
+    left = (width - row) / 2
+    bottom = caption_h + regions_h
     for i in range(n):
-        ax = fig.add_subplot(1, n, i + 1)
+        ax = fig.add_axes(((left + i * (tile + gap)) / width, bottom / height, tile / width, tile / height))
         ax.imshow(strip.images[i], cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
-        coords = ", ".join(f"{v:.2f}" for v in strip.points[i])
         mark = "*" if strip.clipped[i] else ""
-        ax.set_xlabel(f"t={strip.t[i]:.2f}{mark}\n({coords})\n{int(strip.digits[i])}  "
-                      f"{100 * strip.confidence[i]:.0f}%", fontsize=7)
-    regions = "  ".join(f"{c.digit} [{c.t_enter:.3f}-{c.t_leave:.3f}]" for c in strip.crossings)
-    fig.text(0.5, 0.01, f"regions crossed (t): {regions}" + ("   * clipped to the box" if strip.clipped.any() else ""),
-             ha="center", fontsize=7)
-    fig.subplots_adjust(left=0.01, right=0.99, top=0.82, bottom=0.32, wspace=0.08)
+        coords = "" if strip.label_walk is not None else "\n(" + ", ".join(f"{v:.2f}" for v in strip.points[i]) + ")"
+        ax.set_xlabel(f"t={strip.t[i]:.2f}{mark}{coords}\n{int(strip.digits[i])}  {100 * strip.confidence[i]:.0f}%",
+                      fontsize=7, labelpad=3)
+    fig.text(0.5, 0.06 / height, "\n".join(lines), ha="center", va="bottom", fontsize=7)
     return fig
 
 
