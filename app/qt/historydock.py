@@ -190,8 +190,8 @@ class HistoryDock(QDockWidget):
             return
         folder = self.settings.value("history/gif_folder", "", type=str)
         start = Path(folder) if folder and Path(folder).is_dir() else Path.home()
-        path, _ = QFileDialog.getSaveFileName(self, "Export the training animation", str(start / f"{h.name}-training.gif"),
-                                              "GIF animations (*.gif)",
+        path, _ = QFileDialog.getSaveFileName(self, "Export the training animation",
+                                              str(start / f"{h.name}-training.gif"), "GIF animations (*.gif)",
                                               options=QFileDialog.Option.DontConfirmOverwrite)
         if not path:
             return
