@@ -150,6 +150,11 @@ def test_3d_slices_modifier_click_path_and_only_path_regions(qtbot, make_window)
         x, y = overlay.path_xy()
         assert (x[0], y[0]) == pytest.approx((st.walk.a[u], st.walk.a[v]))
         assert (x[-1], y[-1]) == pytest.approx((st.walk.b[u], st.walk.b[v]))
+    cube = w.map_area.panel(View3DPanel)
+    if cube.soft is not None:  # offscreen: the software cube draws the path too
+        assert cube.soft.path[0] == pytest.approx(st.walk.a) and cube.soft.path[-1] == pytest.approx(st.walk.b)
+    else:
+        assert cube.path_line.pos[0] == pytest.approx(st.walk.a)
     wait_strip(qtbot, w)
     panel = w.walk.dock.panel
     panel.only_path.setChecked(True)

@@ -55,7 +55,9 @@ class View3DPanel(Panel):
         for signal in (state.atlasChanged, state.atlasDigitChanged, state.pointChanged):
             self.bind(signal, self.redraw)
         self.bind(state.optionChanged, lambda name: name == "hidden_digits" and self.redraw())
+        self.bind(state.walk.changed, self.draw_path)
         self.redraw()
+        self.draw_path()
 
     def _build_gl(self, lay: QVBoxLayout) -> None:
         import pyqtgraph.opengl as gl
@@ -80,7 +82,8 @@ class View3DPanel(Panel):
                   "glBlendFunc": (GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA)}
         self.halo = gl.GLScatterPlotItem(pxMode=True, size=18, color=(1, 1, 1, 1))
         self.ball = gl.GLScatterPlotItem(pxMode=True, size=12, color=(0, 0, 0, 1))
-        for depth, item in enumerate((self.halo, self.ball)):
+        self.path_line = gl.GLLinePlotItem(color=(0.82, 0.11, 0.55, 1), width=3, antialias=True)
+        for depth, item in enumerate((self.path_line, self.halo, self.ball)):
             item.setGLOptions(on_top)  # the point shows even inside the cube
             item.setDepthValue(10 + depth)
             self.gl.addItem(item)
@@ -107,6 +110,16 @@ class View3DPanel(Panel):
     def _toggled(self) -> None:
         hidden = frozenset(d for d, b in enumerate(self.toggles) if not b.isChecked())
         self.state.set_option("hidden_digits", hidden)
+
+    def draw_path(self) -> None:
+        """The walk's path through the cube (its first three coordinates)."""
+        pts = self.state.walk.fine_points()
+        if pts is not None and pts.shape[1] < 3:
+            pts = None
+        if self.soft is not None:
+            self.soft.set_path(pts)
+        else:
+            self.path_line.setData(pos=np.zeros((0, 3), np.float32) if pts is None else pts[:, :3])
 
     def redraw(self) -> None:
         st = self.state

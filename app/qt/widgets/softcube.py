@@ -59,6 +59,10 @@ class SoftCube(pg.GraphicsView):
         self.marker = pg.ScatterPlotItem(size=13, pen=pg.mkPen("w", width=2.5), brush=pg.mkBrush("k"))
         self.marker.setZValue(10)
         self.box.addItem(self.marker)
+        self.path_item = pg.PlotCurveItem(pen=pg.mkPen("#d01c8b", width=2.5))  # the walk, drawn on top
+        self.path_item.setZValue(9)
+        self.box.addItem(self.path_item)
+        self.path: np.ndarray | None = None
         self.box.setRange(QRectF(0, 0, SIZE, SIZE), padding=0.02)
         self.labels: np.ndarray | None = None
         self.confidence: np.ndarray | None = None
@@ -83,6 +87,11 @@ class SoftCube(pg.GraphicsView):
         self.point = np.asarray(point[:3], np.float64)
         self._place_marker()
 
+    def set_path(self, points: np.ndarray | None) -> None:
+        """The walk's path (n, >= 3), drawn over the cube; None for none."""
+        self.path = None if points is None else np.asarray(points, np.float64)[:, :3]
+        self._place_marker()
+
     def turn(self, d_azimuth: float, d_elevation: float) -> None:
         self.azimuth = (self.azimuth - d_azimuth) % 360
         self.elevation = float(np.clip(self.elevation + d_elevation, -89, 89))
@@ -91,6 +100,11 @@ class SoftCube(pg.GraphicsView):
     def _place_marker(self) -> None:
         c, r, _ = to_screen(self.point[None, :], rotation(self.azimuth, self.elevation), SIZE)
         self.marker.setData(c, r)
+        if self.path is None:
+            self.path_item.setData([], [])
+        else:
+            c, r, _ = to_screen(self.path, rotation(self.azimuth, self.elevation), SIZE)
+            self.path_item.setData(c, r)
 
     def _draw(self) -> None:
         rot = rotation(self.azimuth, self.elevation)
