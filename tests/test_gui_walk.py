@@ -289,3 +289,20 @@ def test_unwritable_path_reports_the_file_and_leaves_nothing(qtbot, window, save
     leftovers = [p.name for p in tmp_path.iterdir() if p.name not in ("afile", "settings.ini", "cache")]
     assert leftovers == []  # no partial or temporary files
     assert blocker.read_text() == "x"
+
+
+def test_file_menu_and_view_toggle(qtbot, window, saves, tmp_path):
+    w = window
+    queue, _ = saves
+    wait_strip(qtbot, w)
+    file_menu = next(a.menu() for a in w.menuBar().actions() if a.text().replace("&", "") == "File")
+    sub = next(a.menu() for a in file_menu.actions() if a.menu() is not None and "walk" in a.text())
+    assert {a.text() for a in sub.actions() if a.text()} >= {w.walk.actions[k].text() for k in w.walk.actions}
+    queue.append(tmp_path / "menu.json")
+    w.walk.actions["json"].trigger()
+    assert json.loads((tmp_path / "menu.json").read_text())["model"] == "gan2d"
+    view_menu = next(a.menu() for a in w.menuBar().actions() if a.text().replace("&", "") == "View")
+    toggle = next(a for a in view_menu.actions() if "Walk" in a.text())
+    assert w.walk.dock.isVisible()
+    toggle.trigger()
+    assert not w.walk.dock.isVisible()

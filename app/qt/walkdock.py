@@ -116,6 +116,7 @@ class WalkPanel(QWidget):
         self.regions.setMaximumWidth(210)
         self.regions.resizeColumnsToContents()
         outer.addWidget(self.regions)
+        self._driving = False  # the walk set the 3-D view's hidden digits
         self.runner.started.connect(self._started)
         self.runner.finished.connect(self._finished)
         self.walk.changed.connect(self.sync)
@@ -229,7 +230,7 @@ class WalkPanel(QWidget):
         """Drive the 3-D view's hidden digits from the crossed regions while the toggle is on."""
         w = self.walk
         if not w.only_path_regions:
-            if getattr(self, "_driving", False):
+            if self._driving:
                 self.state.set_option("hidden_digits", frozenset())
                 self._driving = False
             return

@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QPixmap
+from PySide6.QtGui import QAction, QKeySequence, QPixmap
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMenu, QMessageBox, QPushButton
 
 from models.fileio import atomic_path
@@ -153,6 +153,21 @@ class WalkExports(QObject):
         row.addWidget(self._button("CSV…", "walk_export_csv", lambda: self.export_walk("csv")))
         row.addWidget(self._button("JSON…", "walk_export_json", lambda: self.export_walk("json")))
         self.dock.panel.controls.insertLayout(self.dock.panel.controls.count() - 1, row)
+
+    def add_view_toggle(self) -> QAction:
+        """"Walk from A to B" (Ctrl+J) in the View menu (made before Help if missing)."""
+        bar = self.window.menuBar()
+        menus = [a for a in bar.actions() if a.menu() is not None]
+        view = next((a.menu() for a in menus if a.text().replace("&", "") == "View"), None)
+        if view is None:
+            view = QMenu("&View", self.window)
+            help_action = next((a for a in menus if a.text().replace("&", "") == "Help"), None)
+            bar.insertMenu(help_action, view) if help_action else bar.addMenu(view)
+        toggle = self.dock.toggleViewAction()
+        toggle.setText("&Walk from A to B (strip, regions crossed)")
+        toggle.setShortcut(QKeySequence("Ctrl+J"))
+        view.addAction(toggle)
+        return toggle
 
     @staticmethod
     def _button(text: str, name: str, slot: Callable) -> QPushButton:

@@ -63,6 +63,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         install_history_dock(self)
         install_layers_dock(self)  # layer heatmaps, channels, ablation
+        self.walk.add_view_toggle()
         self.state.modelChanged.connect(self._model_changed)
         self.renderer.failed.connect(lambda msg: self.statusBar().showMessage(msg, 5000))
         self._load_classifier()
