@@ -306,3 +306,27 @@ def test_file_menu_and_view_toggle(qtbot, window, saves, tmp_path):
     assert w.walk.dock.isVisible()
     toggle.trigger()
     assert not w.walk.dock.isVisible()
+
+
+def test_export_right_after_a_change_matches_the_new_settings(qtbot, window, saves, tmp_path):
+    w = window
+    queue, _ = saves
+    wait_strip(qtbot, w)
+    w.state.walk.set_b((0.5, 0.5))  # the strip is now out of date and not recomputed yet
+    queue.append(tmp_path / "now.json")
+    assert w.walk.export_walk("json") is not None
+    assert json.loads((tmp_path / "now.json").read_text())["b"] == pytest.approx([0.5, 0.5])
+    assert (tmp_path / "now.json").read_text() == json_text(strip_of(w))
+
+
+def test_cancel_keeps_the_last_strip(qtbot, window):
+    w = window
+    wait_strip(qtbot, w)
+    panel = w.walk.dock.panel
+    before = w.state.walk.strip
+    w.state.walk.set_steps(12)
+    panel.runner.start()
+    qtbot.mouseClick(panel.cancel, Qt.MouseButton.LeftButton)
+    assert not panel.runner.busy and "cancelled" in panel.message.text()
+    qtbot.waitUntil(lambda: not panel.runner._jobs, timeout=20000)  # the worker ended and was reaped
+    assert w.state.walk.strip is before  # its cancelled result was dropped

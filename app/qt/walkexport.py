@@ -94,7 +94,11 @@ class WalkExports(QObject):
     # ------------------------------------------------------------ exports
     def export_walk(self, kind: str) -> Path | None:
         """Ask for a file and write the walk in the chosen format."""
-        strip = self.state.walk.strip
+        try:
+            strip = self.dock.panel.runner.current_strip()
+        except ValueError as exc:
+            self.window.show_error("Cannot compute the walk", str(exc))
+            return None
         if strip is None:
             self.window.show_error("Nothing to export", "There is no walk yet: set A and B first.")
             return None

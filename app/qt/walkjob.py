@@ -63,6 +63,7 @@ class WalkRunner(QObject):
         super().__init__(state)
         self.state = state
         self.job: StripJob | None = None
+        self.done_request: StripRequest | None = None  # what state.walk.strip was computed for
         self._jobs: list[StripJob] = []
         self._engine: tuple[object, Engine] | None = None
         self._timer = QTimer(self)
@@ -120,6 +121,22 @@ class WalkRunner(QObject):
         self.progress.emit(0, 1)
         job.start()
 
+    def current_strip(self) -> Strip | None:
+        """The strip for the current settings: the one shown when it is up to date, else
+        computed now on the UI thread (for exports, which must match what the user set)."""
+        request = self.current_request()
+        if request is None:
+            return None
+        if request == self.done_request and self.state.walk.strip is not None:
+            return self.state.walk.strip
+        r = request
+        strip = make_strip(self.state.model.engine, r.a, r.b, r.steps, r.kind, digit=r.digit,
+                           label_walk=r.label_walk, model=r.model, ablations=r.ablations)
+        self.cancel(quiet=True)
+        self.done_request = request
+        self.state.walk.set_strip(strip)
+        return strip
+
     def cancel(self, quiet: bool = False) -> None:
         """Drop the running computation (its result is ignored)."""
         self._timer.stop()
@@ -133,6 +150,7 @@ class WalkRunner(QObject):
         if job is not self.job or job.cancelled:
             return
         self.job = None
+        self.done_request = job.request
         self.progress.emit(1, 1)
         self.state.walk.set_strip(strip)
         self.finished.emit("")
