@@ -379,3 +379,9 @@ def test_the_app_process_exits_cleanly(platform, models_dir, tmp_path):
                           timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
+
+
+def test_model_opened_by_a_relative_path_is_selected_in_the_chooser(qtbot, window, models_dir, monkeypatch):
+    monkeypatch.chdir(models_dir.parent)
+    assert window.open_path(Path(models_dir.name) / "gan3d.pt")
+    assert window.model_combo.currentText().split()[0] == "gan3d"

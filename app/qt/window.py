@@ -166,8 +166,9 @@ class MainWindow(QMainWindow):
         if current is not None and current.resolve() not in paths:
             self.model_combo.addItem(f"{self.state.model.describe()}  [{current.parent.name}/]", str(current))
             self.model_combo.setItemData(self.model_combo.count() - 1, str(current), Qt.ItemDataRole.ToolTipRole)
-        if current is not None:
-            idx = self.model_combo.findData(str(current))
+        if current is not None:  # compare resolved paths: a model opened by a relative path is still listed
+            idx = next((i for i in range(self.model_combo.count())
+                        if Path(self.model_combo.itemData(i)).resolve() == current.resolve()), -1)
             self.model_combo.setCurrentIndex(idx)
         if self.model_combo.count() == 0:
             self.model_combo.addItem("(no models found)", None)
