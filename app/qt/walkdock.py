@@ -150,6 +150,7 @@ class WalkPanel(QWidget):
         cond = self.state.conditional
         for w in (self.mode, self.label_from, self.arrow, self.label_to):
             w.setVisible(cond)
+        self.only_path.setVisible(d >= 3)
         self.setEnabled(d >= 1)
         self.sync()
         self._strip_changed()
@@ -198,7 +199,14 @@ class WalkPanel(QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(0 if message else 1)
         self.cancel.setEnabled(False)
-        self.message.setText(message)
+        strip = self.walk.strip
+        if not message and strip is not None:
+            self.message.setStyleSheet("color: #444; font-size: 8pt;")
+            self.message.setText(f"{len(strip.t)} frames, {len(strip.crossings)} stretches in "
+                                 f"{len({c.digit for c in strip.crossings})} digits' regions")
+        else:
+            self.message.setStyleSheet("color: #a00; font-size: 8pt;")
+            self.message.setText(message)
 
     def _strip_changed(self) -> None:
         strip = self.walk.strip
