@@ -330,3 +330,18 @@ def test_cancel_keeps_the_last_strip(qtbot, window):
     assert not panel.runner.busy and "cancelled" in panel.message.text()
     qtbot.waitUntil(lambda: not panel.runner._jobs, timeout=20000)  # the worker ended and was reaped
     assert w.state.walk.strip is before  # its cancelled result was dropped
+
+
+def test_overview_draws_the_path_in_the_slices_it_crosses(qtbot, make_window):
+    from app.qt.panels.overview import OverviewPanel
+
+    w = make_window(model="gan3d")
+    walk = w.state.walk
+    walk.set_a((-0.5, -0.5, -1.0))
+    walk.set_b((0.5, 0.5, 1.0))  # crosses every z slice
+    ov = w.map_area.panel(OverviewPanel)
+    x, y = ov.path_item.getData()
+    pieces = np.isnan(x).sum() + 1
+    assert pieces == len(ov.values)  # one stretch per slice
+    x0, y0 = ov._tile_origin(0)
+    assert (x[0], y[0]) == pytest.approx((x0 + ov._to_pixel(-0.5, False), y0 + ov._to_pixel(-0.5, True)))

@@ -62,6 +62,9 @@ class OverviewPanel(Panel):
         self.box.addItem(self.frame)
         self.marker = pg.ScatterPlotItem(size=7, pen=pg.mkPen("k", width=1.5), brush=pg.mkBrush("w"))
         self.box.addItem(self.marker)
+        self.path_item = pg.PlotDataItem(pen=pg.mkPen("#d01c8b", width=2), connect="finite")
+        self.path_item.setZValue(5)
+        self.box.addItem(self.path_item)
         self.message = pg.TextItem("", color=QColor("#555555"), anchor=(0.5, 0.5))
         self.box.addItem(self.message)
         self.texts: list[pg.TextItem] = []
@@ -74,6 +77,7 @@ class OverviewPanel(Panel):
             self.bind(signal, self.redraw)
         self.bind(state.optionChanged,
                   lambda name: name in ("overview_axis", "overview_count") and self.redraw())
+        self.bind(state.walk.changed, self.draw_path)
         self.redraw()
 
     # ------------------------------------------------------------ geometry
@@ -139,6 +143,7 @@ class OverviewPanel(Panel):
             self._clear_texts()
             self.frame.setVisible(False)
             self.marker.setData([], [])
+            self.path_item.setData([], [])
             self.message.setText(no_atlas_message(st))
             self.box.setRange(QRectF(-1, -1, 2, 2), padding=0)
             return
@@ -154,6 +159,27 @@ class OverviewPanel(Panel):
         self.frame.setRect(QRectF(x0 - pad, y0 - pad, self.res + 2 * pad, self.res + 2 * pad))
         self.frame.setVisible(True)
         self.marker.setData([x0 + self._to_pixel(st.point[p], False)], [y0 + self._to_pixel(st.point[q], True)])
+        self.draw_path()
+
+    def draw_path(self) -> None:
+        """The walk in the tiles it passes through: each stretch of the path in the tile of
+        the slice nearest to it along the overview axis (breaks between tiles)."""
+        pts = self.state.walk.fine_points(513)
+        if pts is None or not len(self.values) or pts.shape[1] < 3:
+            self.path_item.setData([], [])
+            return
+        axis = int(self.state.option("overview_axis"))
+        p, q = self._plane()
+        tiles = np.abs(pts[:, axis][:, None] - self.values[None, :]).argmin(1)
+        xs, ys = [], []
+        for k, (pt, i) in enumerate(zip(pts, tiles)):
+            if k and i != tiles[k - 1]:
+                xs.append(np.nan)
+                ys.append(np.nan)
+            x0, y0 = self._tile_origin(int(i))
+            xs.append(x0 + self._to_pixel(float(pt[p]), False))
+            ys.append(y0 + self._to_pixel(float(pt[q]), True))
+        self.path_item.setData(np.array(xs), np.array(ys))
 
     def _clear_texts(self) -> None:
         for t in self.texts:
