@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .fileio import atomic_path, atomic_write_bytes
+from .fileio import atomic_write_bytes
 from .figures import save_figure
 from .paths import Strip
 
