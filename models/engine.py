@@ -128,7 +128,7 @@ class Engine:
         if p.shape != (self.latent_dim,):
             raise ValueError(f"point has {p.size} coordinates, the model has a {self.latent_dim}-D latent space")
         if not np.all(np.isfinite(p)) or np.any(np.abs(p) > 1.0 + 1e-9):
-            raise ValueError(f"point {tuple(np.round(p, 4))} lies outside the latent box [-1, 1]^{self.latent_dim}")
+            raise ValueError(f"point {tuple(round(float(v), 4) for v in p)} lies outside the latent box [-1, 1]^{self.latent_dim}")
 
     def validate(self, request: RenderRequest) -> None:
         self.validate_point(request.point)
