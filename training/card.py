@@ -62,6 +62,8 @@ def card_text(path: Path, command: str | None = None, atlas: dict | None = None)
               f"| hardware | {m['hardware']} |",
               f"| data | MNIST training set ({m['training_images']:,} images), checksum {m['data_checksum']} |",
               f"| torch | {m['torch']} |", f"| weights digest | {ck.digest[:16]} |", ""]
+    if m.get("note"):
+        lines += [f"Note: {m['note']}.", ""]
     if ev:
         ref = REFERENCE_JUDGE.get(name)
         lines += ["## Evaluation (`latent-explorer evaluate`)", "", "| figure | value | target |", "|---|---|---|",
