@@ -31,3 +31,25 @@ class Panel(QWidget):
                 except (RuntimeError, TypeError):
                     pass
         self._links.clear()
+
+
+class LazyPanel(Panel):
+    """A panel that redraws only while visible: a new frame while hidden just marks it
+    stale, and it catches up when shown.  Subclasses implement ``redraw``."""
+
+    def __init__(self, state: ExplorerState, parent: QWidget | None = None) -> None:
+        super().__init__(state, parent)
+        self._stale = True
+
+    def frame_changed(self) -> None:
+        self._stale = True
+        if self.isVisible():
+            self.redraw()
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if self._stale:
+            self.redraw()
+
+    def redraw(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError

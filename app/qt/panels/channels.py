@@ -15,13 +15,13 @@ from models import layers as L
 from models.networks import Generator
 
 from ..state import ExplorerState
-from .base import Panel
+from .base import LazyPanel
 
 GAP = 1
 QUANTILE = 0.995  # colour scale: the largest values beyond this share saturate
 
 
-class ChannelsPanel(Panel):
+class ChannelsPanel(LazyPanel):
     """Every channel of the chosen layer, one shared symmetric colour scale."""
 
     channelClicked = Signal(str, int)
@@ -53,7 +53,6 @@ class ChannelsPanel(Panel):
         lay.addWidget(self.hover)
         self.grid: np.ndarray | None = None
         self.shape: tuple[int, int, int] | None = None
-        self._stale = True
         self.layer.currentIndexChanged.connect(self.frame_changed)
         self.item.hoverEvent = self._hover
         self.item.mouseClickEvent = self._click
@@ -63,16 +62,6 @@ class ChannelsPanel(Panel):
     @property
     def layer_name(self) -> str:
         return self.layer.currentText()
-
-    def frame_changed(self) -> None:
-        self._stale = True
-        if self.isVisible():
-            self.redraw()
-
-    def showEvent(self, event) -> None:  # noqa: N802
-        super().showEvent(event)
-        if self._stale:
-            self.redraw()
 
     def redraw(self) -> None:
         self._stale = False

@@ -17,14 +17,14 @@ from models import layers as L
 from models.networks import Generator
 
 from ..state import ExplorerState
-from .base import Panel
+from .base import LazyPanel
 
 COLUMNS = 4
 CMAP = "viridis"
 STAT_HEADERS = ("layer", "shape", "mean", "sd", "max", "shown mean", "shown sd", "shown max")
 
 
-class LayersPanel(Panel):
+class LayersPanel(LazyPanel):
     """Heatmaps of ``state.frame.activations``, one per layer in ``Generator.LAYERS``."""
 
     def __init__(self, state: ExplorerState, parent: QWidget | None = None) -> None:
@@ -95,7 +95,6 @@ class LayersPanel(Panel):
         self.maps: dict[str, np.ndarray] = {}   # what each heatmap shows (for tests and exports)
         self.levels: dict[str, tuple[float, float]] = {}
         self.redraws = 0
-        self._stale = True
         self.mode.currentIndexChanged.connect(self._options_changed)
         self.channel.valueChanged.connect(self._options_changed)
         self.scale.currentIndexChanged.connect(self._options_changed)
@@ -120,16 +119,6 @@ class LayersPanel(Panel):
         self.frame_changed()
 
     # ------------------------------------------------------------ drawing
-    def frame_changed(self) -> None:
-        self._stale = True
-        if self.isVisible():
-            self.redraw()
-
-    def showEvent(self, event) -> None:  # noqa: N802
-        super().showEvent(event)
-        if self._stale:
-            self.redraw()
-
     def redraw(self) -> None:
         self._stale = False
         frame = self.state.frame
