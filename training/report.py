@@ -12,8 +12,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from models.checkpoint import load_checkpoint
 from models.fileio import atomic_write_bytes
@@ -72,7 +70,10 @@ def report_data(history: History, evaluation: dict | None, threshold: float = SE
     }
 
 
-def report_figure(history: History, data: dict) -> Figure:
+def report_figure(history: History, data: dict):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # imported here: the app's start-up needs no matplotlib
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(11.7, 8.3), dpi=110)  # A4 landscape
     FigureCanvasAgg(fig)
     fig.suptitle(f"Training report: {history.name} ({history.epochs} epochs)", fontsize=14)

@@ -17,7 +17,6 @@ from PySide6.QtGui import QAction, QKeySequence, QPixmap
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMenu, QMessageBox, QPushButton
 
 from models.fileio import atomic_path
-from models.strip_export import export as export_strip
 
 from .walkdock import WalkDock
 from .widgets.stripview import to_pixmap
@@ -107,6 +106,8 @@ class WalkExports(QObject):
         path = self.ask_path(text.rstrip("…"), name, suffixes, filters)
         if path is None:
             return None
+        from models.strip_export import export as export_strip  # matplotlib: only when exporting
+
         return self._write(path, lambda p: export_strip(strip, p, overwrite=True))
 
     def export_image(self, enlarged: bool) -> Path | None:

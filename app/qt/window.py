@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFrame, QLabel, QMainWind
 
 from models.atlas import AtlasError, load_atlas
 from models.checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from models.figures import point_figure, save_figure, slice_title
 from models.registry import ModelEntry, default_entry, open_model, quick_resolution, scan
 
 from .historydock import install as install_history_dock
@@ -299,6 +298,8 @@ class MainWindow(QMainWindow):
             from models.maps import compute_slice
 
             labels, conf = compute_slice(st.model.engine, axes, st.point, st.digit_or_none())
+        from models.figures import point_figure, save_figure, slice_title  # matplotlib: only when exporting
+
         fig = point_figure(st.frame, labels, conf, model=st.model.name, axes=axes,
                            map_title=slice_title(st.latent_dim, axes, st.point, st.digit_or_none()),
                            ablations=st.ablations)
