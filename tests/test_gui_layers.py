@@ -162,7 +162,7 @@ def test_export_names_the_ablation(qtbot, window, tmp_path, monkeypatch):
         titles.append(fig._suptitle.get_text())
         return fig
 
-    monkeypatch.setattr("app.qt.window.point_figure", spy)
+    monkeypatch.setattr(figures, "point_figure", spy)  # window imports it lazily from models.figures
     settle(qtbot, window)
     window.state.set_ablations([__import__("models.engine", fromlist=["Ablation"]).Ablation.parse("act2:0-7")])
     out = window.export(tmp_path / "p.png")
