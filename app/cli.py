@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-EXTENSIONS = ("app.cli_models", "app.cli_render", "app.cli_export")
+EXTENSIONS = ("app.cli_models", "app.cli_render", "app.cli_export", "app.cli_compare")
 
 
 def _extensions():

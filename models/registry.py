@@ -27,6 +27,7 @@ class ModelEntry:
     kind: str
     latent_dim: int
     conditional: bool
+    activation: str = "leaky_relu"
 
     @property
     def name(self) -> str:
@@ -59,7 +60,8 @@ def read_entry(path: str | os.PathLike) -> ModelEntry:
         dim = int(config["latent_dim"])
     except (KeyError, TypeError, ValueError):
         raise CheckpointError(f"{path}: the config has no usable latent_dim") from None
-    return ModelEntry(path=path, kind=kind, latent_dim=dim, conditional=bool(config.get("conditional")))
+    return ModelEntry(path=path, kind=kind, latent_dim=dim, conditional=bool(config.get("conditional")),
+                      activation=str(config.get("activation", "leaky_relu")))
 
 
 def scan(folder: str | os.PathLike) -> list[ModelEntry]:

@@ -17,6 +17,7 @@ from models.atlas import AtlasError, load_atlas
 from models.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from models.registry import ModelEntry, default_entry, open_model, quick_resolution, scan
 
+from .comparedock import install as install_compare_dock
 from .historydock import install as install_history_dock
 from .layersdock import install as install_layers_dock
 from .jobs import AtlasService
@@ -62,6 +63,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         install_history_dock(self)
         install_layers_dock(self)  # layer heatmaps, channels, ablation
+        install_compare_dock(self)  # the same point through the activation variants
         self.walk.add_view_toggle()
         self.state.modelChanged.connect(self._model_changed)
         self.renderer.failed.connect(lambda msg: self.statusBar().showMessage(msg, 5000))
@@ -352,4 +354,5 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.atlases.shutdown()
         self.walk.dock.panel.runner.shutdown()
+        self.compare_dock.panel.shutdown()
         super().closeEvent(event)
