@@ -55,6 +55,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--label-walk", help="walk: FROM,TO digits at fixed noise A (conditional models)")
     p.add_argument("--layers", choices=("heatmaps", "channels"),
                    help="show the 'Inside the generator' dock on this tab")
+    p.add_argument("--compare", action="store_true",
+                   help="show the Compare generators dock (the same point through the activation variants)")
     p.add_argument("--ablate", action="append", default=[], metavar="LAYER:CHANNELS",
                    help="layer edit in force, e.g. act2:rows=3-5 (repeatable; see render --ablate)")
     return p.parse_args(argv)
@@ -196,8 +198,19 @@ def main(argv: list[str] | None = None) -> int:
         walk_to(app, window, args)
     if args.history:
         show_history(app, window, args.history_epoch)
+    if args.compare:
+        dock = window.compare_dock
+        dock.show()
+        dock.raise_()
+        window.resizeDocks([dock], [int(0.42 * height)], Qt.Orientation.Vertical)
+        start = time.monotonic()
+        while not dock.panel.columns and time.monotonic() - start < 60:
+            settle(app, 0.2)
     window.renderer.render_now()
     settle(app, 1.0)
+    start = time.monotonic()
+    while window.walk.dock.panel.runner.busy and time.monotonic() - start < 60:  # let the walk strip finish
+        settle(app, 0.2)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if not window.grab().save(str(out)):

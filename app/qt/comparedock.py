@@ -263,7 +263,11 @@ def install(window) -> CompareDock:
     """Add the dock to ``window`` (hidden), with a View-menu toggle (Ctrl+K)."""
     dock = CompareDock(window.state, window.models_dir, window)
     window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+    walk = getattr(getattr(window, "walk", None), "dock", None)
+    if walk is not None:
+        window.tabifyDockWidget(walk, dock)  # shares the bottom area with the walk, as a tab
     dock.hide()
+    dock.visibilityChanged.connect(lambda visible: visible and dock.raise_())
     toggle = dock.toggleViewAction()
     toggle.setText("&Compare generators (activation variants)")
     toggle.setShortcut(QKeySequence("Ctrl+K"))
