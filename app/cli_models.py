@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from .cli import CHECKPOINTS
+from .cli import CHECKPOINTS, UsageError
 
 
 def add_commands(sub) -> None:
@@ -36,7 +36,10 @@ def add_commands(sub) -> None:
     c.add_argument("checkpoint")
     bn = sub.add_parser("bench", help="run the benchmark suite; results to BENCHMARKS.md and a JSON file")
     bn.add_argument("--quick", action="store_true", help="small sizes (for CI); minutes instead of ten")
-    bn.add_argument("--only", help="comma-separated items: frame,engine,atlas,training,startup,memory")
+    bn.add_argument("--only", help="comma-separated items: frame,engine,atlas,training,startup,memory (the "
+                                   "default suite) and soak (only when named); with --only the results are "
+                                   "merged into the existing results file")
+    bn.add_argument("--soak-minutes", type=float, default=20.0, help="length of the soak run (default 20)")
     bn.add_argument("--out", default=str(CHECKPOINTS.parent / "BENCHMARKS.md"))
     bn.add_argument("--json", default=str(CHECKPOINTS.parent / "bench-results.json"))
     bn.add_argument("--models", default=str(CHECKPOINTS))
@@ -128,8 +131,18 @@ def cmd_bench(args) -> int:
     from app.bench.run import run_suite
     from models.fileio import atomic_write_bytes
 
+    from app.bench.run import EXTRA_ITEMS, ITEMS, merge_results
+
     only = set(args.only.split(",")) if args.only else None
-    res = run_suite(args.quick, Path(args.models), args.data, only)
+    unknown = sorted((only or set()) - set(ITEMS) - set(EXTRA_ITEMS))
+    if unknown:
+        raise UsageError(f"--only: unknown item(s) {', '.join(unknown)}; choose from "
+                         f"{', '.join(ITEMS + EXTRA_ITEMS)}")
+    if args.soak_minutes <= 0:
+        raise UsageError("--soak-minutes must be positive")
+    res = run_suite(args.quick, Path(args.models), args.data, only, soak_minutes=args.soak_minutes)
+    if only is not None:
+        res = merge_results(Path(args.json), res)
     out = Path(args.out)
     plot = None
     if res["items"].get("atlas"):

@@ -40,6 +40,12 @@ def render_markdown(res: dict, plot: str | None = None) -> str:
            f"Command: `{res['command']}`{' (quick mode)' if res.get('quick') else ''}; the whole suite took "
            f"{res['seconds']:.0f} s. Every figure below is a comparison inside this one run; the machine is shared "
            "and noisy, so ratios mean more than absolute times.", ""]
+    runs = res.get("runs") or {}
+    if len({(r.get("date"), r.get("command")) for r in runs.values()}) > 1:
+        out += ["Items were measured by separate runs (merged with `--only`):", ""]
+        for item, r in sorted(runs.items()):
+            out.append(f"- `{item}`: {r.get('date')}, `{r.get('command')}`{' (quick mode)' if r.get('quick') else ''}")
+        out.append("")
     if "frame_latency" in it:
         fl = it["frame_latency"]
         out += ["## 1. Frame latency in the main window", "",
@@ -119,4 +125,26 @@ def render_markdown(res: dict, plot: str | None = None) -> str:
         for r in it["peak_memory"]:
             out.append(f"| {r['model']} | {r['peak_rss_mb']:.0f} |")
         out.append("")
+    if "soak" in it:
+        sk = it["soak"]
+        acts = ", ".join(f"{v:,} {k}" for k, v in sk["actions"].items())
+        ok = sk["growth_mb"] <= 50
+        out += ["## 7. Soak: hours of use, compressed", "",
+                f"The real main window (offscreen) driven for {sk['seconds'] / 60:.0f} minutes after a "
+                f"{sk['warm_up_seconds']:.0f} s warm-up that used every model, dock and export once: {acts}, over "
+                f"{', '.join(sk['models'])}.", "",
+                f"Resident memory: {sk['baseline_mb']:.0f} MB after the warm-up, {sk['final_mb']:.0f} MB at the end, "
+                f"{sk['max_mb']:.0f} MB at most; growth (median of the last quarter of samples against the "
+                f"baseline) {sk['growth_mb']:+.1f} MB. Target <= 50 MB: {_verdict(ok)}. Samples are taken in one fixed state "
+                "(first model, docks as at start, point at the origin, no worker busy) every "
+                f"{sk['samples'][1][0] if len(sk['samples']) > 1 else 0:.0f} s or so; live widgets "
+                f"{sk['widgets'][0]} at the start and {sk['widgets'][-1]} at the end.", "",
+                f"Error messages shown: {len(sk['errors'])}" + (": " + "; ".join(sk["errors"][:5]) if sk["errors"] else "")
+                + f". Python warnings: {sum(sk['python_warnings'].values())}"
+                + (" (" + "; ".join(f"{k} x{v}" for k, v in sk["python_warnings"].items()) + ")"
+                   if sk["python_warnings"] else "")
+                + f". Qt warnings: {sum(sk['qt_messages'].values())}"
+                + (" (" + "; ".join(f"{k} x{v}" for k, v in sk["qt_messages"].items()) + ")" if sk["qt_messages"] else "")
+                + (f"; the offscreen platform's own notes ({', '.join(sk['qt_benign'])}) are left out"
+                   if sk.get("qt_benign") else "") + ".", ""]
     return "\n".join(out) + "\n"

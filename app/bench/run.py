@@ -33,14 +33,19 @@ def available(models_dir: Path) -> list[Path]:
     return [models_dir / f"{n}.pt" for n in SHIPPED if (models_dir / f"{n}.pt").exists()]
 
 
-def run_suite(quick: bool, models_dir: Path, data: str | None, only: set[str] | None, log=print) -> dict:
+ITEMS = ("frame", "engine", "atlas", "training", "startup", "memory")  # the default suite
+EXTRA_ITEMS = ("soak",)  # run only when named: it takes as long as it is told to
+
+
+def run_suite(quick: bool, models_dir: Path, data: str | None, only: set[str] | None, log=print,
+              soak_minutes: float = 20.0) -> dict:
     clf = load_checkpoint(models_dir / "classifier.pt", expect="classifier")
     models = available(models_dir)
     if not models:
         raise FileNotFoundError(f"{models_dir}: no shipped generator checkpoints to benchmark")
     res: dict = {"machine": machine(), "quick": quick, "command": "latent-explorer " + " ".join(sys.argv[1:]),
                  "items": {}}
-    want = (lambda k: only is None or k in only)
+    want = (lambda k: k in only if only is not None else k in ITEMS)
     t_all = time.perf_counter()
     if want("frame"):
         from .gui_items import frame_latency
@@ -84,5 +89,37 @@ def run_suite(quick: bool, models_dir: Path, data: str | None, only: set[str] | 
         if want("memory"):
             log("6. peak memory ...")
             res["items"]["peak_memory"] = peak_memory(models_dir, models)
+    if want("soak"):
+        from .soak import soak
+
+        log(f"7. soak: {soak_minutes:g} minutes of random use of the window ...")
+        res["items"]["soak"] = soak(models, soak_minutes * 60, log=log)
     res["seconds"] = time.perf_counter() - t_all
     return res
+
+
+def merge_results(previous_json: Path, res: dict) -> dict:
+    """Put a partial run's items into the results of earlier runs (kept when readable).
+
+    Each item remembers the run that measured it (``runs``: item -> machine, date, command),
+    so a merged file never passes off an old figure as new."""
+    stamp = {"date": res["machine"]["date"], "command": res["command"], "quick": res["quick"],
+             "hardware": res["machine"]["hardware"]}
+    try:
+        old = json.loads(Path(previous_json).read_text())
+        if not isinstance(old, dict) or not isinstance(old.get("items"), dict):
+            raise ValueError
+    except (OSError, ValueError):
+        old = None
+    if old is None:
+        res["runs"] = {k: stamp for k in res["items"]}
+        return res
+    runs = old.get("runs") if isinstance(old.get("runs"), dict) else {}
+    for k in old["items"]:
+        runs.setdefault(k, {"date": old.get("machine", {}).get("date"), "command": old.get("command"),
+                            "quick": old.get("quick"), "hardware": old.get("machine", {}).get("hardware")})
+    merged = dict(old)
+    merged["items"] = {**old["items"], **res["items"]}
+    merged["runs"] = {**runs, **{k: stamp for k in res["items"]}}
+    merged["seconds"] = old.get("seconds", 0.0)
+    return merged

@@ -232,11 +232,20 @@ class MainWindow(QMainWindow):
 
     def _model_changed(self) -> None:
         self._rebuild_map_area()
+        QTimer.singleShot(0, self._release_memory)  # once the old model's widgets are gone
         self._fill_combo()
         model = self.state.model
         self.setWindowTitle(f"latent-explorer — {model.describe()}" if model else "latent-explorer")
         if model is not None and model.path is not None:
             self.settings.setValue("model/last", str(model.path.resolve()))
+
+    def _release_memory(self) -> None:
+        import gc
+
+        from models.memory import release_free_memory
+
+        gc.collect()
+        release_free_memory()
 
     def _rebuild_map_area(self) -> None:
         old = self.map_area
