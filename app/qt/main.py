@@ -33,9 +33,13 @@ def run_gui(model: str | None = None, models_dir: str | os.PathLike | None = Non
     app = make_app()
     folder = Path(models_dir) if models_dir else CHECKPOINTS
     window = MainWindow(folder, Path(classifier) if classifier else folder / "classifier.pt", make_settings())
+    from .errors import install as install_error_reporter
+
+    reporter = install_error_reporter(window)  # uncaught exceptions -> a dialog, not only stderr
     window.open_initial(model)
     window.show()
     code = app.exec()
+    reporter.uninstall()
     # Tear the window down while Qt and pyqtgraph still exist, so the process exits cleanly.
     window.atlases.shutdown()
     window.deleteLater()
