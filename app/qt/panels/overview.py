@@ -144,6 +144,7 @@ class OverviewPanel(Panel):
             self.frame.setVisible(False)
             self.marker.setData([], [])
             self.path_item.setData([], [])
+            self._path_key = None
             self.message.setText(no_atlas_message(st))
             self.box.setRange(QRectF(-1, -1, 2, 2), padding=0)
             return
@@ -164,12 +165,18 @@ class OverviewPanel(Panel):
     def draw_path(self) -> None:
         """The walk in the tiles it passes through: each stretch of the path in the tile of
         the slice nearest to it along the overview axis (breaks between tiles)."""
-        pts = self.state.walk.fine_points(513)
+        walk = self.state.walk
+        axis = int(self.state.option("overview_axis"))
+        p, q = self._plane()
+        key = (walk.ready, walk.label_walk, walk.a, walk.b, walk.kind, axis, p, q, self.res, self.cols,
+               tuple(self.values))
+        if key == getattr(self, "_path_key", None):
+            return  # the point moved, the path did not
+        self._path_key = key
+        pts = walk.fine_points(513)
         if pts is None or not len(self.values) or pts.shape[1] < 3:
             self.path_item.setData([], [])
             return
-        axis = int(self.state.option("overview_axis"))
-        p, q = self._plane()
         tiles = np.abs(pts[:, axis][:, None] - self.values[None, :]).argmin(1)
         xs, ys = [], []
         for k, (pt, i) in enumerate(zip(pts, tiles)):

@@ -50,6 +50,11 @@ class ReadoutPanel(Panel):
         grid.addWidget(self.plot, 1, 1)
         grid.setColumnStretch(1, 1)
         self.probs = np.zeros(10, np.float32)
+        no_pen = pg.mkPen(None)
+        # the bar outlines for each predicted digit (None: no frame), made once, not per frame
+        self._pens = {k: [pg.mkPen("k", width=2) if d == k else no_pen for d in range(10)]
+                      for k in (None, *range(10))}
+        self._badge: int | None | str = "unset"  # the digit whose colours the badge shows
         self.bind(state.frameChanged, self.redraw)
         self.bind(state.modelChanged, self.redraw)
         self.redraw()
@@ -59,18 +64,20 @@ class ReadoutPanel(Panel):
         if frame is None:
             self.probs = np.zeros(10, np.float32)
             self.digit.setText("–")
-            self.digit.setStyleSheet("border-radius: 8px; background-color: #ddd;")
+            if self._badge is not None:
+                self._badge = None
+                self.digit.setStyleSheet("border-radius: 8px; background-color: #ddd;")
             self.title.setText("Image class: –")
             self.detail.setText("")
         else:
             self.probs = np.asarray(frame.probs, np.float32).copy()
             k = frame.predicted
             self.digit.setText(str(k))
-            self.digit.setStyleSheet(digit_css(k) + "border-radius: 8px;")
+            if self._badge != k:  # restyling a widget is slow: only when the digit changes
+                self._badge = k
+                self.digit.setStyleSheet(digit_css(k) + "border-radius: 8px;")
             self.title.setText(f"Image class: {k}")
             order = np.argsort(self.probs)[::-1]
             runner = order[1]
             self.detail.setText(f"{frame.confidence:.1%} sure, next {runner} ({self.probs[runner]:.1%})")
-        self.bars.setOpts(height=self.probs,
-                          pens=[pg.mkPen("k", width=2) if frame is not None and d == frame.predicted
-                                else pg.mkPen(None) for d in range(10)])
+        self.bars.setOpts(height=self.probs, pens=self._pens[frame.predicted if frame is not None else None])

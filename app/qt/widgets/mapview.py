@@ -75,7 +75,8 @@ class MapView(pg.PlotWidget):
         self.message = pg.TextItem("", color=QColor("#555555"), anchor=(0.5, 0.5))
         self.message.setFont(font(9 if compact else 11))
         self.addItem(self.message)
-        self.region_items: list[pg.TextItem] = []
+        self.region_items: list[pg.TextItem] = []  # a pool; the first ones are shown
+        self._region_cache: dict[tuple, list] = {}
         self.hover = pg.TextItem("", color=QColor("#222222"), fill=pg.mkBrush(255, 255, 255, 215), anchor=(0, 0))
         self.hover.setFont(font(8 if compact else 9))
         self.hover.setZValue(20)
@@ -134,17 +135,40 @@ class MapView(pg.PlotWidget):
         self.image.setRect(QRectF(lo, lo, hi - lo, hi - lo))
         self.message.setText("")
         self._set_extent(lo, hi)
-        for item in self.region_items:
-            self.removeItem(item)
-        self.region_items = []
+        shown = 0
         if label_regions:
-            for r in regions(labels, min_fraction=0.02 if self.compact else 0.004):
+            for r in self._regions(labels):
                 colour = QColor(*readable_on(rgb[int(r.row), int(r.col)]))
-                item = pg.TextItem(str(r.digit), color=colour, anchor=(0.5, 0.5))
-                item.setFont(font(8 if self.compact else 13, bold=True))
+                item = self._region_item(shown)
+                item.setText(str(r.digit), color=colour)
                 item.setPos(index_to_coord(r.row, res), index_to_coord(r.col, res))
-                self.addItem(item)
-                self.region_items.append(item)
+                item.setVisible(True)
+                shown += 1
+        self._hide_regions(shown)
+
+    def _regions(self, labels: np.ndarray):
+        """The labelled regions of a plane, cached: slices through a cube repeat as the point moves."""
+        key = (labels.shape, labels.dtype.str, hash(labels.tobytes()))
+        found = self._region_cache.get(key)
+        if found is None:
+            found = regions(labels, min_fraction=0.02 if self.compact else 0.004)
+            if len(self._region_cache) >= 64:
+                self._region_cache.pop(next(iter(self._region_cache)))
+            self._region_cache[key] = found
+        return found
+
+    def _region_item(self, k: int) -> pg.TextItem:
+        """The k-th region label, reused between maps (creating TextItems is slow)."""
+        while len(self.region_items) <= k:
+            item = pg.TextItem("", anchor=(0.5, 0.5))
+            item.setFont(font(8 if self.compact else 13, bold=True))
+            self.addItem(item)
+            self.region_items.append(item)
+        return self.region_items[k]
+
+    def _hide_regions(self, first: int) -> None:
+        for item in self.region_items[first:]:
+            item.setVisible(False)
 
     def clear_map(self, message: str = "") -> None:
         """No map to show: an empty plane with a message in the middle."""
@@ -152,9 +176,7 @@ class MapView(pg.PlotWidget):
         self.resolution = 0
         self.hover.setVisible(False)
         self.image.clear()
-        for item in self.region_items:
-            self.removeItem(item)
-        self.region_items = []
+        self._hide_regions(0)
         self.message.setText(message)
         self.message.setPos(0, 0)
         self._set_extent(-1.0, 1.0)
@@ -168,7 +190,8 @@ class MapView(pg.PlotWidget):
 
     def region_texts(self) -> list[tuple[str, float, float]]:
         """The digits written on the map and where (for tests and screenshots)."""
-        return [(item.textItem.toPlainText(), item.pos().x(), item.pos().y()) for item in self.region_items]
+        return [(item.textItem.toPlainText(), item.pos().x(), item.pos().y()) for item in self.region_items
+                if item.isVisible()]
 
     def view_to_widget(self, x: float, y: float) -> QPoint:
         """Widget pixel position of latent coordinates (x, y) (used to simulate clicks)."""
