@@ -72,3 +72,27 @@ def test_uninstall_restores_the_previous_hooks(window):
     assert sys.excepthook != before[0]
     rep.uninstall()
     assert (sys.excepthook, threading.excepthook) == before
+
+
+
+def test_missing_or_damaged_classifier_is_explained(qtbot, app_env, models_dir, tmp_path, monkeypatch):
+    from app.qt.panels.empty import EmptyPanel
+    from app.qt.settings import make_settings
+    from app.qt.window import MainWindow
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a, **k: shown.append((title, text)))
+    bad = tmp_path / "classifier.pt"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    for path in (tmp_path / "absent.pt", bad):
+        w = MainWindow(models_dir, path, make_settings())
+        qtbot.addWidget(w)
+        w.open_initial(None)
+        text = w.map_area.panel(EmptyPanel).text.text()
+        assert "The digit classifier is missing" in text and str(path) in text
+        assert w.state.model is None
+        # opening a model says why it cannot be explored, in a dialog
+        assert not w.open_path(models_dir / "gan2d.pt")
+        assert "without the classifier" in shown[-1][1] and str(path) in shown[-1][1]
+        w.atlases.shutdown()
+        w.close()
