@@ -64,7 +64,9 @@ def frame_latency(models: list[Path], moves: int = 500) -> dict:
             _wait(app, lambda: win.state.frame is not None and not win.renderer.pending)
             forward = _bare_forward_ms(win.state.model.engine)
             for capture in (False, True):
-                win.renderer.capture = capture
+                # "on": the Inside-the-generator dock is shown, so every layer's heatmap redraws
+                win.layers_dock.setVisible(capture)
+                _wait(app, lambda: win.renderer.capture == capture and not win.renderer.pending)
                 sliders = win.sliders_panel.sliders
                 lat = []
                 for k in range(moves):
@@ -82,7 +84,7 @@ def frame_latency(models: list[Path], moves: int = 500) -> dict:
                 rows.append({"model": path.stem, "activations": capture, "moves": moves,
                              "p50_ms": float(np.percentile(lat, 50)), "p95_ms": float(np.percentile(lat, 95)),
                              "max_ms": float(np.max(lat)), "forward_ms": forward})
-        win.renderer.capture = False
+        win.layers_dock.setVisible(False)
         win.atlases.shutdown()
         win.close()
         win.deleteLater()

@@ -51,7 +51,7 @@ def render_markdown(res: dict, plot: str | None = None) -> str:
         out += ["## 1. Frame latency in the main window", "",
                 f"{fl['moves']} scripted slider moves per model in the real main window (offscreen), from the value "
                 "change to every view showing the new point. Target: p95 <= 16 ms.", "",
-                "| model | activations panel | p50 ms | p95 ms | max ms | p95 / one generator forward | target |",
+                "| model | layer heatmaps dock | p50 ms | p95 ms | max ms | p95 / one generator forward | target |",
                 "|---|---|---|---|---|---|---|"]
         for r in fl["rows"]:
             out.append(f"| {r['model']} | {'on' if r['activations'] else 'off'} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | "

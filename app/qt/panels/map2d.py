@@ -96,5 +96,6 @@ class Map2DPanel(Panel):
                 labels, conf = atlas.slice2d((a, b), st.point, st.atlas_digit_or_none())
                 self.view.set_map(labels, conf)
         self.view.set_point(st.point[a], st.point[b])
-        if hasattr(self, "path"):
-            self.path.update()  # the plane may have changed
+        if hasattr(self, "path") and (a, b) != getattr(self, "_path_plane", None):
+            self._path_plane = (a, b)
+            self.path.update()  # the plane changed: project the walk again

@@ -83,6 +83,7 @@ class MapView(pg.PlotWidget):
         self.hover.setVisible(False)
         self.addItem(self.hover, ignoreBounds=True)
         self.axis_names = ("x", "y")
+        self._named = False
         self.scene().sigMouseMoved.connect(self._hovered)
         self.labels: np.ndarray | None = None
         self.confidence: np.ndarray | None = None
@@ -119,6 +120,9 @@ class MapView(pg.PlotWidget):
         super().leaveEvent(event)
 
     def set_axis_names(self, horizontal: str, vertical: str) -> None:
+        if (horizontal, vertical) == self.axis_names and self._named:
+            return  # relabelling an axis relays out and repaints the whole plot
+        self._named = True
         self.axis_names = (horizontal, vertical)
         self.setLabel("bottom", horizontal)
         self.setLabel("left", vertical)
