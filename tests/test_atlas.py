@@ -122,3 +122,24 @@ def test_atlas_cli(trained_like, tmp_path, classifier_path):
     assert r.returncode == 1 and "exists" in r.stderr
     r = subprocess.run([sys.executable, "-m", "app", "info", str(out)], capture_output=True, text=True)
     assert "resolution:  6" in r.stdout
+
+
+def test_auto_picks_adaptive_only_where_it_meets_the_agreement_target():
+    from models.atlas import choose_method
+
+    assert choose_method(2, 256) == "adaptive" and choose_method(3, 64) == "adaptive"
+    assert choose_method(3, 32, conditional=True) == "adaptive"
+    assert choose_method(4, 24) == "full"  # the coarse grid sees too little in 4-D
+    assert choose_method(2, 64) == "full" and choose_method(3, 24) == "full"  # small grids: cheap and exact
+
+
+def test_auto_builds_what_it_chose(tmp_path, classifier):
+    from models.atlas import build_atlas, choose_method, load_atlas
+    from tests.conftest import make_generator
+
+    g = load_checkpoint(make_generator(tmp_path / "g.pt", 2))
+    for res in (16, 200):
+        out = tmp_path / f"a{res}.atlas.h5"
+        atlas = build_atlas(g, classifier, res, out, method="auto")
+        assert atlas.method.startswith(choose_method(2, res))
+        assert load_atlas(out, g.digest, classifier.digest).method == atlas.method

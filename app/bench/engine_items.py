@@ -63,8 +63,8 @@ def atlas_compare(generator: Checkpoint, classifier: Checkpoint, resolutions: li
     """Full grid against the adaptive builder at each resolution: time, evaluations, agreement."""
     rows = []
     for r in resolutions:
-        full = build_full(generator, classifier, r, batch=1024)
-        adaptive = build_adaptive(generator, classifier, r, stride=stride, batch=1024)
+        full = build_full(generator, classifier, r)
+        adaptive = build_adaptive(generator, classifier, r, stride=stride)
         rows.append({"model": generator.name, "latent_dim": int(generator.config["latent_dim"]), "resolution": r,
                      "cells": int(full.labels.size),
                      "full_seconds": full.seconds, "full_evaluations": full.evaluations,
@@ -92,7 +92,7 @@ def throughput(generator: Checkpoint, classifier: Checkpoint, points: int = 4096
             g.to(memory_format=fmt)
             c.to(memory_format=fmt)
             for precision in ("float32", "bfloat16"):
-                for batch in (256, 1024, 4096):
+                for batch in (128, 256, 1024):
                     label_points(g, c, z[:batch], None if labels is None else labels[:batch], batch=batch,
                                  precision=precision)  # warm-up
                     t = time.perf_counter()

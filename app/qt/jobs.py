@@ -13,7 +13,7 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from models.atlas import Atlas, Cancelled, build_atlas
+from models.atlas import Atlas, Cancelled, build_atlas, choose_method
 from models.checkpoint import Checkpoint
 from models.registry import cached_atlas_path, quick_resolution
 
@@ -25,7 +25,6 @@ def atlas_size(atlas: Atlas) -> str:
     return f"{'10 × ' if atlas.conditional else ''}{atlas.resolution}^{atlas.latent_dim}"
 
 
-FULL_LIMIT = 32_768  # on-demand atlases up to this many cells label every cell
 
 
 class AtlasBuild(QThread):
@@ -108,10 +107,9 @@ class AtlasService(QObject):
             return
         res = int(self.resolution(model.latent_dim, model.conditional))
         out = cached_atlas_path(model.checkpoint, model.classifier, res)
-        cells = res ** model.latent_dim * (10 if model.conditional else 1)
         method = self.method
-        if method == "auto":  # every cell when that is cheap (exact, resumable), else adaptive
-            method = "full" if cells <= FULL_LIMIT else "adaptive"
+        if method == "auto":  # every cell when that is cheap or 4-D, else adaptive
+            method = choose_method(model.latent_dim, res, model.conditional)
         job = AtlasBuild(model.checkpoint, model.classifier, res, out, method, parent=self)
         job.progress.connect(lambda done, total, j=job: self._progress(j, done, total))
         job.built.connect(lambda atlas, j=job: self._built(j, atlas))
