@@ -107,6 +107,7 @@ class AtlasService(QObject):
             return
         res = int(self.resolution(model.latent_dim, model.conditional))
         out = cached_atlas_path(model.checkpoint, model.classifier, res)
+        cells = res ** model.latent_dim * (10 if model.conditional else 1)
         method = self.method
         if method == "auto":  # every cell when that is cheap or 4-D, else adaptive
             method = choose_method(model.latent_dim, res, model.conditional)
