@@ -15,8 +15,8 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .checkpoint import Checkpoint, load_checkpoint
-from .engine import Engine, RenderRequest
-from .registry import GENERATOR_KINDS, ModelEntry, scan
+from .engine import Engine, Frame, RenderRequest
+from .registry import GENERATOR_KINDS, ModelEntry, resolve, scan
 
 # Display order of the hidden activations (the reference study's comparison set).
 ACTIVATION_ORDER = ("relu", "leaky_relu", "prelu", "elu")
@@ -110,13 +110,16 @@ class Comparison:
     def names(self) -> list[str]:
         return [e.checkpoint.name for e in self.engines]
 
-    def render(self, point: Sequence[float], digit: int | None = None) -> list[Column]:
-        """The same point (and digit, for conditional models) through every generator."""
+    def render(self, point: Sequence[float], digit: int | None = None, first: Frame | None = None) -> list[Column]:
+        """The same point (and digit, for conditional models) through every generator.
+
+        ``first``: a frame the first generator already rendered for this request (the
+        window's own frame), so it is not computed twice."""
         request = RenderRequest(point=tuple(float(v) for v in point),
                                 digit=digit if self.conditional else None, capture=False)
         columns = []
-        for engine in self.engines:
-            frame = engine.render(request)
+        for i, engine in enumerate(self.engines):
+            frame = first if i == 0 and first is not None else engine.render(request)
             columns.append(Column(name=engine.checkpoint.name,
                                   activation=str(engine.checkpoint.config.get("activation", "leaky_relu")),
                                   image=frame.image, predicted=frame.predicted,
@@ -193,6 +196,4 @@ def comparison_figure(columns: Sequence[Column], rows: Sequence[Row], point: Seq
 
 def default_paths(folder: str | os.PathLike, names: Sequence[str]) -> list[Path]:
     """Checkpoint paths for model names or paths (``gan2d-relu`` -> folder/gan2d-relu.pt)."""
-    from .registry import resolve
-
     return [resolve(n, folder) for n in names]

@@ -54,15 +54,27 @@ def set_str(attrs, name: str, value: str) -> None:
     attrs.create(name, data=np.array(raw, dtype=h5py.string_dtype("utf-8", max(1, len(raw)))))
 
 
-def get_str(attrs, name: str, default: str | None = None) -> str:
-    """A string attribute, fixed-length or variable-length; H5Problem unless it is one."""
+_MISSING = object()
+
+
+def _scalar(attrs, name: str, default):
+    """The attribute's value (0-d arrays unwrapped); _MISSING when absent with a default; H5Problem when
+    absent without one."""
     if name not in attrs:
         if default is None:
             raise H5Problem(f"attribute '{name}' is missing")
-        return default
+        return _MISSING
     value = attrs[name]
     if isinstance(value, np.ndarray) and value.shape == ():
         value = value[()]
+    return value
+
+
+def get_str(attrs, name: str, default: str | None = None) -> str:
+    """A string attribute, fixed-length or variable-length; H5Problem unless it is one."""
+    value = _scalar(attrs, name, default)
+    if value is _MISSING:
+        return default
     if isinstance(value, (bytes, np.bytes_)):
         try:
             return bytes(value).decode("utf-8")
@@ -75,13 +87,9 @@ def get_str(attrs, name: str, default: str | None = None) -> str:
 
 def get_number(attrs, name: str, kind: type, default=None):
     """A scalar int, float or bool attribute; H5Problem for arrays, text and out-of-kind values."""
-    if name not in attrs:
-        if default is None:
-            raise H5Problem(f"attribute '{name}' is missing")
+    value = _scalar(attrs, name, default)
+    if value is _MISSING:
         return default
-    value = attrs[name]
-    if isinstance(value, np.ndarray) and value.shape == ():
-        value = value[()]
     if kind is bool:
         if isinstance(value, (bool, np.bool_)):
             return bool(value)

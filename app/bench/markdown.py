@@ -65,7 +65,8 @@ def render_markdown(res: dict, plot: str | None = None) -> str:
                        f"{r['max_ms']:.1f} | {r['p95_ms'] / r['forward_ms']:.1f}x ({r['forward_ms']:.2f} ms) | "
                        f"{_verdict(r['p95_ms'] <= 16)} |")
         if any(r["p95_ms"] > 16 for r in fl["rows"]):
-            out += ["", "Where a frame's time goes (profiled on gan2d with the dock off, same machine): the engine "
+            out += ["", "Where a frame's time goes (profiled by hand on 2026-11-22, gan2d, dock off, this machine; not "
+                    "re-measured by the suite): the engine "
                     "render (generator and classifier on one image) 6-8 ms inside the app against 2.7 ms in a tight "
                     "loop, because painting between frames evicts the caches; painting the map 1.6 ms, the image "
                     "1.2 ms, the bar chart 0.6 ms; the state's handlers 1 ms; Qt's own event processing most of the "

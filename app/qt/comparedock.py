@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, Qt, QThread, Signal
 from PySide6.QtGui import QFont, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
@@ -204,8 +205,11 @@ class ComparePanel(LazyPanel):
             if self._wanted != key:
                 self._start_load(key)
             return
-        try:
-            self.columns = self.comparison.render(st.point, st.digit_or_none())
+        frame = st.frame
+        reuse = (frame is not None and not st.ablations and frame.digit == st.digit_or_none()
+                 and np.array_equal(frame.point, np.asarray(st.point, np.float32)))
+        try:  # the loaded model's column is the window's own frame unless layer edits change it
+            self.columns = self.comparison.render(st.point, st.digit_or_none(), first=frame if reuse else None)
         except ValueError as exc:
             self.status.setText(str(exc))
             return

@@ -13,7 +13,6 @@ import sys
 import threading
 import traceback
 from types import TracebackType
-from typing import Callable
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
@@ -24,11 +23,10 @@ class ErrorReporter(QObject):
 
     report = Signal(str, str)  # summary, traceback text
 
-    def __init__(self, parent: QWidget, show: Callable[[str, str, str], None] | None = None) -> None:
+    def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
         self.window = parent
         self.shown: list[tuple[str, str]] = []  # (summary, details), for tests and the soak
-        self._show = show or self._dialog
         self._open = False
         self._previous_hooks = (sys.excepthook, threading.excepthook)
         self.report.connect(self._on_report)
@@ -66,7 +64,7 @@ class ErrorReporter(QObject):
             return
         self._open = True
         try:
-            self._show("Unexpected error", f"Something went wrong: {summary}\n\nThe app keeps running; what you "
+            self._dialog("Unexpected error", f"Something went wrong: {summary}\n\nThe app keeps running; what you "
                                            "had open is unchanged. Details below (also written to stderr).",
                        details)
         finally:
