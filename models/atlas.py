@@ -23,7 +23,7 @@ import torch
 
 from . import h5safe
 from .checkpoint import Checkpoint
-from .sampling import BATCH, grid_axis, label_points
+from .sampling import BATCH, bulk_copy, grid_axis, label_points
 
 FORMAT = "latent-explorer-atlas"
 VERSION = 1
@@ -187,7 +187,7 @@ class _Evaluator:
 
     def __init__(self, generator: Checkpoint, classifier: Checkpoint, precision: str, batch: int,
                  should_stop: Callable[[], bool] | None) -> None:
-        self.g, self.c = generator.model.eval(), classifier.model.eval()
+        self.g, self.c = bulk_copy(generator.model), bulk_copy(classifier.model)
         self.precision, self.batch, self.should_stop = precision, batch, should_stop
         self.count = 0
 
@@ -280,7 +280,8 @@ def build_adaptive(generator: Checkpoint, classifier: Checkpoint, resolution: in
                    precision: str = "float32", batch: int = BATCH, progress: ProgressFn | None = None,
                    should_stop=None) -> Atlas:
     """Evaluate a coarse grid, then split only cells whose 2^d corners disagree, down to
-    single grid steps; cells whose corners agree are filled with that digit."""
+    single grid steps; cells whose corners agree are filled with that digit, and a point
+    once labelled (evaluated or filled) is never evaluated again."""
     d = int(generator.config["latent_dim"])
     digits = _digits(generator)
     axis = grid_axis(resolution)
@@ -292,22 +293,25 @@ def build_adaptive(generator: Checkpoint, classifier: Checkpoint, resolution: in
     for n_digit, digit in enumerate(digits):
         lab = np.zeros(shape1, np.uint8)
         conf = np.zeros(shape1, np.float16)
-        known = np.zeros(shape1, bool)
+        known = np.zeros(shape1, bool)  # evaluated
+        filled = np.zeros(shape1, bool)  # labelled: evaluated, or inside a cell whose corners agree
         coarse = sorted(set(range(0, resolution, stride)) | {resolution - 1})
         pts_idx = np.array(list(itertools.product(coarse, repeat=d)), np.int64)
 
         def evaluate(idx: np.ndarray) -> None:
-            idx = idx[~known[tuple(idx.T)]]
+            # points already labelled (a neighbouring cell's corners agreed) are not evaluated
+            # again: the same assumption that filled them there; halves the evaluations in 3-D
+            idx = idx[~filled[tuple(idx.T)]]
             if len(idx) == 0:
                 return
-            l, c = ev(axis[idx], digit)
-            lab[tuple(idx.T)], conf[tuple(idx.T)], known[tuple(idx.T)] = l, c, True
+            t = tuple(idx.T)
+            lab[t], conf[t] = ev(axis[idx], digit)
+            known[t] = filled[t] = True
 
         evaluate(pts_idx)
         c = np.array(coarse)
         cells = np.array(list(itertools.product(range(len(c) - 1), repeat=d)), np.int64)
         lo, hi = c[cells], c[cells + 1]
-        filled = known.copy()
         corner_bits = np.array(list(itertools.product((0, 1), repeat=d)), np.int64)  # (2^d, d)
         while len(lo):
             corners = lo[:, None, :] + corner_bits[None, :, :] * (hi - lo)[:, None, :]  # (n, 2^d, d)
@@ -339,7 +343,6 @@ def build_adaptive(generator: Checkpoint, classifier: Checkpoint, resolution: in
             lo, hi = uniq[:, :d], uniq[:, d:]
             pts = (lo[:, None, :] + corner_bits[None, :, :] * (hi - lo)[:, None, :]).reshape(-1, d)
             evaluate(np.unique(pts, axis=0))
-            filled |= known
             if progress:
                 progress(ev.count, total)
         # cells with disagreeing corners one step apart are fully known already

@@ -36,3 +36,42 @@ def release_free_memory() -> bool:
         return False
     lib.malloc_trim(0)
     return True
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+                 "uordblks", "fordblks", "keepcost")]
+
+
+def heap_stats() -> dict[str, float]:
+    """glibc's view of the heap in MiB: ``in_use`` (allocated and not freed, mmapped blocks
+    included), ``free_held`` (freed but kept in the arenas) and ``mmapped``; empty elsewhere."""
+    lib = _load_libc()
+    if not lib or not hasattr(lib, "mallinfo2"):
+        return {}
+    lib.mallinfo2.restype = _MallInfo2
+    m = lib.mallinfo2()
+    mb = 1024 * 1024
+    return {"in_use": (m.uordblks + m.hblkhd) / mb, "free_held": m.fordblks / mb, "mmapped": m.hblkhd / mb}
+
+
+def live_tensor_mb() -> float:
+    """Bytes held by the torch tensors that Python objects reach (parameters included), in MiB."""
+    import gc
+
+    import torch
+
+    seen: set[int] = set()
+    total = 0
+    for obj in gc.get_objects():
+        try:
+            if issubclass(type(obj), torch.Tensor) and not obj.is_meta:  # type(): no __class__ lookups
+                st = obj.untyped_storage()
+                key = st.data_ptr()
+                if key not in seen:
+                    seen.add(key)
+                    total += st.nbytes()
+        except (RuntimeError, ReferenceError):
+            continue
+    return total / (1024 * 1024)

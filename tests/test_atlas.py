@@ -59,6 +59,17 @@ def test_adaptive_agrees_with_full_and_evaluates_less(classifier):
     assert np.array_equal(full.labels[adaptive.evaluated], adaptive.labels[adaptive.evaluated])
 
 
+def test_adaptive_3d_agrees_with_full_and_never_evaluates_a_point_twice(classifier):
+    ck = load_checkpoint(ROOT / "checkpoints" / "gan3d.pt")
+    full = build_full(ck, classifier, 17)
+    assert len(np.unique(full.labels)) >= 4
+    adaptive = build_adaptive(ck, classifier, 17, stride=4)
+    assert float((full.labels == adaptive.labels).mean()) >= 0.99
+    # each evaluation labels a distinct point: the count equals the evaluated mask
+    assert adaptive.evaluations == int(adaptive.evaluated.sum()) < 0.7 * full.evaluations
+    assert np.array_equal(full.labels[adaptive.evaluated], adaptive.labels[adaptive.evaluated])
+
+
 def test_save_load_and_refusal_of_foreign_atlas(trained_like, classifier, tmp_path):
     out = tmp_path / "a.h5"
     atlas = build_atlas(trained_like, classifier, 8, out, method="full")

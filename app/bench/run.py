@@ -48,15 +48,26 @@ def run_suite(quick: bool, models_dir: Path, data: str | None, only: set[str] | 
                  "items": {}}
     want = (lambda k: k in only if only is not None else k in ITEMS)
     t_all = time.perf_counter()
+    item_seconds: dict[str, float] = {}  # wall time of each item, to see where the suite's time goes
+    current: list = [None, 0.0]
+
+    def begin(item: str | None, message: str = "") -> None:
+        now = time.perf_counter()
+        if current[0] is not None:
+            item_seconds[current[0]] = item_seconds.get(current[0], 0.0) + now - current[1]
+        current[0], current[1] = item, now
+        if message:
+            log(message)
+
     if want("frame"):
         from .gui_items import frame_latency
 
-        log("1. frame latency in the main window ...")
+        begin("frame", "1. frame latency in the main window ...")
         # one model of each kind (2-D, 3-D, 4-D, conditional), 500 moves each as the issue asks
         kinds = [p for p in models if p.stem in FRAME_KINDS] or models
         res["items"]["frame_latency"] = frame_latency(kinds, moves=100 if quick else 500)
     if want("engine"):
-        log("2. engine step against a bare forward ...")
+        begin("engine", "2. engine step against a bare forward ...")
         rows = []
         for p in models:
             e = Engine(load_checkpoint(p), clf)
@@ -65,7 +76,7 @@ def run_suite(quick: bool, models_dir: Path, data: str | None, only: set[str] | 
             rows.append(r)
         res["items"]["engine_overhead"] = rows
     if want("atlas"):
-        log("3. atlas builders ...")
+        begin("atlas", "3. atlas builders ...")
         rows = []
         by_name = {p.stem: p for p in models}
         if "gan2d" in by_name:
@@ -75,10 +86,11 @@ def run_suite(quick: bool, models_dir: Path, data: str | None, only: set[str] | 
             rows += engine_items.atlas_compare(load_checkpoint(by_name["gan3d"]), clf,
                                                [12, 16] if quick else [16, 64])
         res["items"]["atlas"] = rows
+        begin("throughput")
         first = load_checkpoint(by_name.get("gan2d", models[0]))
         res["items"]["throughput"] = engine_items.throughput(first, clf, points=1024 if quick else 2048)
     if want("training"):
-        log("4. training throughput ...")
+        begin("training", "4. training throughput ...")
         from training.data import resolve_data_dir
 
         res["items"]["training"] = engine_items.training_overhead(resolve_data_dir(data), models_dir / "classifier.pt",
@@ -87,17 +99,19 @@ def run_suite(quick: bool, models_dir: Path, data: str | None, only: set[str] | 
         from .gui_items import cold_start, peak_memory
 
         if want("startup"):
-            log("5. cold start ...")
+            begin("startup", "5. cold start ...")
             res["items"]["cold_start"] = cold_start(models_dir, runs=1 if quick else 3)
         if want("memory"):
-            log("6. peak memory ...")
+            begin("memory", "6. peak memory ...")
             res["items"]["peak_memory"] = peak_memory(models_dir, models)
     if want("soak"):
         from .soak import soak
 
-        log(f"7. soak: {soak_minutes:g} minutes of random use of the window ...")
+        begin("soak", f"7. soak: {soak_minutes:g} minutes of random use of the window ...")
         res["items"]["soak"] = soak(models, soak_minutes * 60, log=log)
+    begin(None)
     res["seconds"] = time.perf_counter() - t_all
+    res["item_seconds"] = {k: round(v, 1) for k, v in item_seconds.items()}
     return res
 
 
@@ -125,4 +139,5 @@ def merge_results(previous_json: Path, res: dict) -> dict:
     merged["items"] = {**old["items"], **res["items"]}
     merged["runs"] = {**runs, **{k: stamp for k in res["items"]}}
     merged["seconds"] = old.get("seconds", 0.0)
+    merged["item_seconds"] = {**(old.get("item_seconds") or {}), **res.get("item_seconds", {})}
     return merged

@@ -74,12 +74,14 @@ def soak(models: list[Path], seconds: float, seed: int = 0, sample_every: float 
     from app.qt.settings import make_settings
     from app.qt.window import MainWindow
     from models.figures import save_figure
+    from models.memory import heap_stats, live_tensor_mb
     from models.strip_export import export as export_strip
 
     rng = np.random.default_rng(seed)
     counts: Counter[str] = Counter()
     errors: list[str] = []
     samples: list[tuple[float, float]] = []
+    heap: list[dict[str, float]] = []  # per sample: RSS, live tensors, glibc in-use and free-held MiB
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings(record=True) as caught, _QtMessages() as qt:
         warnings.simplefilter("always")
         tmp = Path(tmp)
@@ -165,8 +167,9 @@ def soak(models: list[Path], seconds: float, seed: int = 0, sample_every: float 
         initial_docks = {d: d.isVisible() for d in docks}
 
         def canonical_rss() -> float:
-            """RSS in one fixed state (first model, docks as at start, point at the origin), so
-            samples differ by what was leaked, not by which model or dock happens to be open."""
+            """RSS in one fixed state (first model, docks as at start, point at the origin, the
+            idle release done), so samples differ by what was leaked, not by which model or dock
+            happens to be open or by freed memory the allocator has not yet handed back."""
             if win.state.model is None or win.state.model.path != models[0]:
                 switch(models[0])
             for d, visible in initial_docks.items():
@@ -176,7 +179,13 @@ def soak(models: list[Path], seconds: float, seed: int = 0, sample_every: float 
             pump(idle)
             gc.collect()
             pump()
-            return rss_mb()
+            before = rss_mb()
+            win.release_idle_memory()  # what the window does after a few idle seconds
+            rss = rss_mb()
+            heap.append({"rss": round(rss, 1), "rss_before_idle_release": round(before, 1),
+                         "tensors": round(live_tensor_mb(), 1),
+                         **{k: round(v, 1) for k, v in heap_stats().items()}})
+            return rss
 
         # warm-up: every model, every dock shown and hidden, every export once
         t0 = time.perf_counter()
@@ -224,6 +233,7 @@ def soak(models: list[Path], seconds: float, seed: int = 0, sample_every: float 
             "max_mb": float(mem.max()), "growth_mb": float(np.median(tail) - base),
             "samples": [(round(t, 1), round(m, 1)) for t, m in samples],
             "widgets": widgets,  # live QWidgets at each sample: a leak of widgets shows here first
+            "heap": heap,  # RSS, tensors reachable from Python, glibc's in-use and freed-but-held MiB
             "errors": errors, "python_warnings": dict(py_warnings),
             "qt_messages": {k: v for k, v in qt_all.items() if not any(b in k for b in BENIGN_QT)},
             "qt_benign": {k: v for k, v in qt_all.items() if any(b in k for b in BENIGN_QT)}}

@@ -38,6 +38,9 @@ OPEN_ERRORS = (CheckpointError, AtlasError, ValueError, OSError, RuntimeError)
 FILE_FILTER = "latent-explorer files (*.pt *.h5);;Checkpoints (*.pt);;Atlases (*.atlas.h5 *.h5);;All files (*)"
 
 
+IDLE_RELEASE_MS = 3000  # idle time after which freed memory goes back to the system
+
+
 class MainWindow(QMainWindow):
     """One window, one model at a time."""
 
@@ -66,6 +69,14 @@ class MainWindow(QMainWindow):
         install_compare_dock(self)  # the same point through the activation variants
         self.walk.add_view_toggle()
         self.state.modelChanged.connect(self._model_changed)
+        # after a few idle seconds, hand the heap's freed pages back to the system: frames,
+        # exports and worker results free memory that the C allocator would otherwise keep
+        self._idle_release = QTimer(self)
+        self._idle_release.setSingleShot(True)
+        self._idle_release.setInterval(IDLE_RELEASE_MS)
+        self._idle_release.timeout.connect(self.release_idle_memory)
+        for sig in (self.state.frameChanged, self.state.atlasChanged, self.state.modelChanged):
+            sig.connect(self._idle_release.start)
         self.renderer.failed.connect(lambda msg: self.statusBar().showMessage(msg, 5000))
         self._load_classifier()
         self.refresh_models()
@@ -242,9 +253,13 @@ class MainWindow(QMainWindow):
     def _release_memory(self) -> None:
         import gc
 
+        gc.collect()
+        self.release_idle_memory()
+
+    def release_idle_memory(self) -> None:
+        """Return the heap's free pages to the system (what the window does when idle)."""
         from models.memory import release_free_memory
 
-        gc.collect()
         release_free_memory()
 
     def _rebuild_map_area(self) -> None:
