@@ -140,7 +140,7 @@ def test_auto_picks_adaptive_only_where_it_meets_the_agreement_target():
 
     assert choose_method(2, 256) == "adaptive" and choose_method(3, 64) == "adaptive"
     assert choose_method(3, 32, conditional=True) == "adaptive"
-    assert choose_method(4, 24) == "full"  # the coarse grid sees too little in 4-D
+    assert choose_method(4, 24) == "adaptive" and choose_method(4, 12) == "full"
     assert choose_method(2, 64) == "full" and choose_method(3, 24) == "full"  # small grids: cheap and exact
 
 

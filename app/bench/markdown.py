@@ -40,6 +40,11 @@ def render_markdown(res: dict, plot: str | None = None) -> str:
            f"Command: `{res['command']}`{' (quick mode)' if res.get('quick') else ''}; the whole suite took "
            f"{res['seconds']:.0f} s. Every figure below is a comparison inside this one run; the machine is shared "
            "and noisy, so ratios mean more than absolute times.", ""]
+    secs = res.get("item_seconds") or {}
+    if secs:
+        out += ["Wall time per item: " + ", ".join(f"{k} {v:.0f} s" for k, v in secs.items()) + "."
+                + ("" if res.get("quick") or "soak" in secs and len(secs) == 1 else
+                   f" Target for the default suite: under 10 minutes: {_verdict(res.get('seconds', 0) < 600)}."), ""]
     if not res.get("quick") and res.get("seconds", 0) > 600 and "atlas" in it:
         big = max((r for r in it["atlas"] if r["latent_dim"] == 3), key=lambda r: r["resolution"], default=None)
         if big:
@@ -159,10 +164,19 @@ def render_markdown(res: dict, plot: str | None = None) -> str:
                 f"Resident memory: {sk['baseline_mb']:.0f} MB after the warm-up, {sk['final_mb']:.0f} MB at the end, "
                 f"{sk['max_mb']:.0f} MB at most; growth (median of the last quarter of samples against the "
                 f"baseline) {sk['growth_mb']:+.1f} MB. Target <= 50 MB: {_verdict(ok)}. Samples are taken in one fixed state "
-                "(first model, docks as at start, point at the origin, no worker busy) every "
+                "(first model, docks as at start, point at the origin, no worker busy, after the release of freed "
+                "memory that the window does after 3 idle seconds) every "
                 f"{sk['samples'][1][0] if len(sk['samples']) > 1 else 0:.0f} s or so; live widgets "
-                f"{sk['widgets'][0]} at the start and {sk['widgets'][-1]} at the end.", "",
-                f"Error messages shown: {len(sk['errors'])}" + (": " + "; ".join(sk["errors"][:5]) if sk["errors"] else "")
+                f"{sk['widgets'][0]} at the start and {sk['widgets'][-1]} at the end.", ""]
+        heap = sk.get("heap") or []
+        if heap and "in_use" in heap[0]:
+            ins = [h["in_use"] for h in heap]
+            out += [f"The C heap (glibc's count of allocated blocks): {ins[0]:.0f} MB in use at the baseline, "
+                    f"{ins[-1]:.0f} MB at the end, {min(ins):.0f}-{max(ins):.0f} MB over all samples; tensors reachable "
+                    f"from Python {heap[0]['tensors']:.0f} MB at the baseline and {heap[-1]['tensors']:.0f} MB at the end. "
+                    "Before each sample's idle release the resident size was "
+                    f"{sum(h['rss_before_idle_release'] - h['rss'] for h in heap) / len(heap):.0f} MB higher on average.", ""]
+        out += [f"Error messages shown: {len(sk['errors'])}" + (": " + "; ".join(sk["errors"][:5]) if sk["errors"] else "")
                 + f". Python warnings: {sum(sk['python_warnings'].values())}"
                 + (" (" + "; ".join(f"{k} x{v}" for k, v in sk["python_warnings"].items()) + ")"
                    if sk["python_warnings"] else "")

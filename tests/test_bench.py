@@ -1,0 +1,87 @@
+"""The benchmark suite's parts that need no long run: real atlas and throughput items on
+tiny grids, the Markdown report with its verdicts, merging of partial runs, and the CLI's
+refusal of unknown items.  Timings are reported, never asserted."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.bench import engine_items
+from app.bench.markdown import render_markdown
+from app.bench.run import machine, merge_results
+from models.checkpoint import load_checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def small_results(classifier):
+    g2 = load_checkpoint(ROOT / "checkpoints" / "gan2d.pt")
+    g3 = load_checkpoint(ROOT / "checkpoints" / "gan3d.pt")
+    rows = engine_items.atlas_compare(g2, classifier, [17]) + engine_items.atlas_compare(g3, classifier, [9])
+    tp = engine_items.throughput(g2, classifier, points=64)
+    return {"machine": machine(), "quick": True, "command": "latent-explorer bench --quick", "seconds": 12.0,
+            "item_seconds": {"atlas": 10.0, "throughput": 2.0}, "items": {"atlas": rows, "throughput": tp}}
+
+
+def test_atlas_rows_compare_the_two_builders(small_results):
+    rows = small_results["items"]["atlas"]
+    assert [(r["latent_dim"], r["resolution"], r["cells"]) for r in rows] == [(2, 17, 289), (3, 9, 729)]
+    for r in rows:
+        assert r["full_evaluations"] == r["cells"]
+        assert 0 < r["adaptive_evaluations"] <= r["cells"]
+        assert 0.95 <= r["agreement"] <= 1.0
+        assert r["speedup"] > 0
+
+
+def test_throughput_rows_cover_the_settings(small_results):
+    tp = small_results["items"]["throughput"]
+    settings = {(r["channels_last"], r["precision"], r["batch"]) for r in tp["rows"]}
+    assert len(settings) == 2 * 2 * 3
+    assert all(r["labels_changed"] == 0 for r in tp["rows"] if r["precision"] == "float32")
+    assert tp["best_float32"]["precision"] == "float32"
+
+
+def test_markdown_states_each_verdict(small_results):
+    md = render_markdown(small_results)
+    assert "## 3. Atlas builds" in md and "| gan3d | 9 | 729 |" in md
+    assert "Largest 3D case measured here (9^3)" in md and "(quick mode ran a smaller cube)" in md
+    assert "Wall time per item: atlas 10 s, throughput 2 s." in md
+    assert "Raw labelling throughput" in md
+    slow = dict(small_results, quick=False, seconds=700.0)
+    assert "under 10 minutes: NOT met" in render_markdown(slow)
+    fast = dict(small_results, quick=False, seconds=590.0)
+    assert "under 10 minutes: met" in render_markdown(fast)
+
+
+def test_merge_keeps_earlier_items_and_says_which_run_measured_each(small_results, tmp_path):
+    old = dict(small_results, command="latent-explorer bench", items={"cold_start": {"median_s": 2.5, "runs": [2.5]},
+                                                                      "atlas": [{"stale": True}]},
+               item_seconds={"startup": 9.0, "atlas": 400.0})
+    old["machine"] = dict(old["machine"], date="2026-01-01 00:00 UTC")
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(old))
+    new = dict(small_results, command="latent-explorer bench --only atlas")
+    merged = merge_results(path, new)
+    assert merged["items"]["cold_start"] == {"median_s": 2.5, "runs": [2.5]}  # kept
+    assert merged["items"]["atlas"] == small_results["items"]["atlas"]  # replaced
+    assert merged["runs"]["cold_start"]["date"] == "2026-01-01 00:00 UTC"
+    assert merged["runs"]["atlas"]["command"] == "latent-explorer bench --only atlas"
+    assert merged["item_seconds"] == {"startup": 9.0, "atlas": 10.0, "throughput": 2.0}
+    assert "Items were measured by separate runs" in render_markdown(merged)
+    path.write_text("{not json")  # an unreadable earlier file: the new run stands alone
+    alone = merge_results(path, dict(small_results))
+    assert set(alone["items"]) == {"atlas", "throughput"}
+
+
+def test_cli_refuses_unknown_items_and_writes_nothing(tmp_path):
+    out = tmp_path / "B.md"
+    r = subprocess.run([sys.executable, "-m", "app", "bench", "--only", "frame,warp", "--out", str(out),
+                        "--json", str(tmp_path / "b.json")], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "warp" in r.stderr and "frame" in r.stderr
+    assert not out.exists()
