@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from .engine import Engine
 from .sampling import grid_axis
@@ -64,6 +63,8 @@ def regions(labels: np.ndarray, min_fraction: float = 0.01, min_cells: int = 4) 
     The centre is the region's cell closest to its centroid, so the label lies inside
     the region even when the region is curved.
     """
+    from scipy import ndimage  # here, not at the top: the app starts faster without scipy
+
     labels = np.asarray(labels)
     if labels.ndim != 2 or labels.size == 0:
         return []

@@ -12,7 +12,7 @@ import pytest
 
 from app.bench import engine_items
 from app.bench.markdown import render_markdown
-from app.bench.run import machine, merge_results
+from app.bench.run import ITEMS, machine, merge_results
 from models.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +73,11 @@ def test_merge_keeps_earlier_items_and_says_which_run_measured_each(small_result
     assert merged["runs"]["atlas"]["command"] == "latent-explorer bench --only atlas"
     assert merged["item_seconds"] == {"startup": 9.0, "atlas": 10.0, "throughput": 2.0}
     assert "Items were measured by separate runs" in render_markdown(merged)
+    assert merged["seconds"] == old["seconds"] and merged["command"] == "latent-explorer bench"  # a partial run
+    whole = dict(small_results, command="latent-explorer bench --only " + ",".join(ITEMS), seconds=555.0,
+                 item_seconds={k: 1.0 for k in ITEMS})
+    merged = merge_results(path, whole)
+    assert merged["seconds"] == 555.0 and merged["command"] == whole["command"]  # the whole suite ran again
     path.write_text("{not json")  # an unreadable earlier file: the new run stands alone
     alone = merge_results(path, dict(small_results))
     assert set(alone["items"]) == {"atlas", "throughput"}
@@ -82,6 +87,6 @@ def test_cli_refuses_unknown_items_and_writes_nothing(tmp_path):
     out = tmp_path / "B.md"
     r = subprocess.run([sys.executable, "-m", "app", "bench", "--only", "frame,warp", "--out", str(out),
                         "--json", str(tmp_path / "b.json")], capture_output=True, text=True)
-    assert r.returncode == 2
-    assert "warp" in r.stderr and "frame" in r.stderr
+    assert r.returncode == 1  # the CLI's exit status for a clear error
+    assert "unknown item(s) warp" in r.stderr and "frame" in r.stderr
     assert not out.exists()

@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 from models.fileio import atomic_path
 from models.maps import axis_name, colour_map
@@ -51,6 +50,8 @@ def map_image(history: History, epoch: int, plane: int = 0) -> np.ndarray:
 
 def epoch_frame(history: History, epoch: int, plane: int = 0, caption: bool = True) -> np.ndarray:
     """RGB frame: the fixed-noise sample grid left, the class map right, the epoch below."""
+    from PIL import Image, ImageDraw  # here, not at the top: the app starts faster without PIL
+
     grid = np.repeat(grid_image(history.grids[epoch])[..., None], 3, axis=2)
     cmap = np.asarray(Image.fromarray(map_image(history, epoch, plane)).resize((PANEL, PANEL), Image.NEAREST))
     gap = np.full((PANEL, 8, 3), 255, np.uint8)
@@ -75,6 +76,8 @@ def write_gif(history: History, path: str | os.PathLike, plane: int = 0, frame_m
         raise ValueError(f"plane {plane} out of range (the history has {len(history.planes)})")
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path}: already exists")
+    from PIL import Image
+
     frames = [Image.fromarray(epoch_frame(history, e, plane)) for e in range(history.epochs)]
     with atomic_path(path) as tmp:
         frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0,

@@ -17,6 +17,7 @@ from models.layers import LAYER_SHAPES
 from models.networks import Generator
 
 from ..state import ExplorerState
+from ..style import diverging_colormap
 from .base import Panel
 
 TARGETS = ("channels", "rows", "cols")
@@ -87,7 +88,7 @@ class AblationPanel(Panel):
         self.view = pg.GraphicsLayoutWidget()
         self.view.setFixedHeight(118)
         self.ref_item, self.diff_item = pg.ImageItem(axisOrder="row-major"), pg.ImageItem(axisOrder="row-major")
-        self.diff_item.setColorMap(pg.colormap.get("RdBu_r", source="matplotlib"))
+        self.diff_item.setColorMap(diverging_colormap())
         for col, (title, item) in enumerate((("unedited", self.ref_item), ("edited − unedited", self.diff_item))):
             self.view.addLabel(title, row=0, col=col, size="8pt")
             vb = self.view.addViewBox(row=1, col=col, lockAspect=True, invertY=True, enableMouse=False,

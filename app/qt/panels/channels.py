@@ -15,6 +15,7 @@ from models import layers as L
 from models.networks import Generator
 
 from ..state import ExplorerState
+from ..style import diverging_colormap
 from .base import LazyPanel
 
 GAP = 1
@@ -41,7 +42,7 @@ class ChannelsPanel(LazyPanel):
         row.addWidget(self.info, 1)
         lay.addLayout(row)
         self.view = pg.GraphicsLayoutWidget()
-        cmap = pg.colormap.get("RdBu_r", source="matplotlib")
+        cmap = diverging_colormap()
         self.box = self.view.addViewBox(row=0, col=0, lockAspect=True, invertY=True, enableMenu=False)
         self.item = pg.ImageItem(axisOrder="row-major")
         self.item.setColorMap(cmap)
