@@ -6,7 +6,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from app.bench.soak import soak  # noqa: E402
+from app.bench.soak import growth_stats, soak  # noqa: E402
 
 pytest_plugins = ("gui_fixtures",)  # fixtures: models_dir, app_env, ...
 
@@ -27,6 +27,7 @@ def test_short_soak_is_clean(qapp, models_dir, app_env):
     # model switches replace the map panels: the old widgets must really go away
     assert res["widgets"][-1] <= res["widgets"][0] + 10, res["widgets"]
     assert len(res["samples"]) >= 4 and res["baseline_mb"] > 0
+    assert len(res["heap"]) == len(res["samples"]) and res["heap"][0]["in_use"] > 0  # glibc's figures
 
 
 def test_idle_window_hands_freed_memory_back(window, qtbot):
@@ -54,3 +55,17 @@ def test_idle_window_hands_freed_memory_back(window, qtbot):
     qtbot.waitUntil(lambda: not window._idle_release.isActive(), timeout=IDLE_RELEASE_MS + 5000)
     assert rss_mb() < held - 100, (held, rss_mb())
     assert len(kept) == 1563
+
+
+def test_growth_is_the_trend_not_one_sample():
+    import numpy as np
+
+    t = np.arange(0, 1200, 15.0)
+    rng = np.random.default_rng(0)
+    leak = growth_stats([(a, 600 + a / 10 + rng.normal(0, 30)) for a in t])  # 6 MB/min under noise
+    assert 100 < leak["growth_mb"] < 140 and 4.5 < leak["slope_mb_per_min"] < 7.5
+    assert all(4 < h < 8 for h in leak["half_slopes_mb_per_min"])
+    flat = [(a, 650 + rng.normal(0, 30)) for a in t]
+    flat[0] = (0.0, 560.0)  # a low first sample
+    got = growth_stats(flat)
+    assert abs(got["growth_mb"]) < 30 and got["tail_minus_first_mb"] > 70

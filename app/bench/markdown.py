@@ -162,8 +162,15 @@ def render_markdown(res: dict, plot: str | None = None) -> str:
                 f"{sk['warm_up_seconds']:.0f} s warm-up that used every model, dock and export once: {acts}, over "
                 f"{', '.join(sk['models'])}.", "",
                 f"Resident memory: {sk['baseline_mb']:.0f} MB after the warm-up, {sk['final_mb']:.0f} MB at the end, "
-                f"{sk['max_mb']:.0f} MB at most; growth (median of the last quarter of samples against the "
-                f"baseline) {sk['growth_mb']:+.1f} MB. Target <= 50 MB: {_verdict(ok)}. Samples are taken in one fixed state "
+                f"{sk['max_mb']:.0f} MB at most. Growth, the least-squares trend over the run: "
+                f"{sk['growth_mb']:+.1f} MB. Target <= 50 MB: {_verdict(ok)}."
+                + (f" The trend's slope was {hs[0]:+.2f} MB/min in the first half and {hs[1]:+.2f} MB/min in the "
+                   "second (a leak keeps its slope; caches filling up flatten)"
+                   if (hs := sk.get("half_slopes_mb_per_min")) and None not in hs else "")
+                + (f"; the median of the last quarter of samples minus the first sample, a cruder figure that "
+                   f"rests on one sample, is {sk['tail_minus_first_mb']:+.1f} MB"
+                   if sk.get("tail_minus_first_mb") is not None else "")
+                + ". Samples are taken in one fixed state "
                 "(first model, docks as at start, point at the origin, no worker busy, after the release of freed "
                 "memory that the window does after 3 idle seconds) every "
                 f"{sk['samples'][1][0] if len(sk['samples']) > 1 else 0:.0f} s or so; live widgets "
@@ -171,7 +178,8 @@ def render_markdown(res: dict, plot: str | None = None) -> str:
         heap = sk.get("heap") or []
         if heap and "in_use" in heap[0]:
             ins = [h["in_use"] for h in heap]
-            out += [f"The C heap (glibc's count of allocated blocks): {ins[0]:.0f} MB in use at the baseline, "
+            out += [f"The C heap (glibc's count of allocated blocks in its main arena; worker threads' arenas are not "
+                    f"counted): {ins[0]:.0f} MB in use at the baseline, "
                     f"{ins[-1]:.0f} MB at the end, {min(ins):.0f}-{max(ins):.0f} MB over all samples; tensors reachable "
                     f"from Python {heap[0]['tensors']:.0f} MB at the baseline and {heap[-1]['tensors']:.0f} MB at the end. "
                     "Before each sample's idle release the resident size was "

@@ -25,6 +25,28 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 BENIGN_QT = ("This plugin does not support propagateSizeHints()",)
 
 
+def growth_stats(samples: list[tuple[float, float]]) -> dict:
+    """Memory growth over the run from (seconds, MB) samples.
+
+    ``growth_mb`` is the least-squares trend over the whole run (slope x duration): samples
+    in the fixed state still scatter by tens of MB (worker threads' caches: walk strips,
+    loaded comparison models, histories), so one sample is no baseline.  Also given: the
+    slopes of the first and second half (a leak keeps its slope; filling caches flatten),
+    and the cruder last-quarter median minus the first sample."""
+    t = np.array([a for a, _ in samples], float)
+    m = np.array([b for _, b in samples], float)
+    if len(t) < 3 or t[-1] <= 0:
+        return {"growth_mb": float(m[-1] - m[0]) if len(m) else 0.0, "slope_mb_per_min": None,
+                "half_slopes_mb_per_min": None, "tail_minus_first_mb": float(m[-1] - m[0]) if len(m) else 0.0}
+    slope = float(np.polyfit(t, m, 1)[0])
+    h = len(t) // 2
+    halves = [float(np.polyfit(t[p], m[p], 1)[0] * 60) if len(t[p]) >= 2 else None
+              for p in (slice(0, h + 1), slice(h, None))]
+    tail = m[-max(1, len(m) // 4):]
+    return {"growth_mb": float(slope * t[-1]), "slope_mb_per_min": slope * 60, "half_slopes_mb_per_min": halves,
+            "tail_minus_first_mb": float(np.median(tail) - m[0])}
+
+
 def rss_mb() -> float:
     """Resident memory of this process in MiB (VmRSS)."""
     try:
@@ -224,13 +246,11 @@ def soak(models: list[Path], seconds: float, seed: int = 0, sample_every: float 
         pump()
         py_warnings = Counter(f"{w.category.__name__}: {w.message}" for w in caught)
     mem = np.array([m for _, m in samples])
-    # growth: the last quarter's median against the baseline (robust to one sample's noise)
-    tail = mem[-max(1, len(mem) // 4):]
     log(f"soak: {dict(counts)}; memory {base:.0f} -> {mem[-1]:.0f} MB (max {mem.max():.0f})")
     qt_all = dict(qt.messages)
     return {"seconds": seconds, "warm_up_seconds": warm, "models": [p.stem for p in models],
             "actions": dict(counts), "baseline_mb": float(base), "final_mb": float(mem[-1]),
-            "max_mb": float(mem.max()), "growth_mb": float(np.median(tail) - base),
+            "max_mb": float(mem.max()), **growth_stats(samples),
             "samples": [(round(t, 1), round(m, 1)) for t, m in samples],
             "widgets": widgets,  # live QWidgets at each sample: a leak of widgets shows here first
             "heap": heap,  # RSS, tensors reachable from Python, glibc's in-use and freed-but-held MiB
