@@ -50,7 +50,7 @@ def test_markdown_states_each_verdict(small_results):
     md = render_markdown(small_results)
     assert "## 3. Atlas builds" in md and "| gan3d | 9 | 729 |" in md
     assert "Largest 3D case measured here (9^3)" in md and "(quick mode ran a smaller cube)" in md
-    assert "Wall time per item: atlas 10 s, throughput 2 s." in md
+    assert "Wall time per item of the default suite: atlas 10 s, throughput 2 s." in md
     assert "Raw labelling throughput" in md
     slow = dict(small_results, quick=False, seconds=700.0)
     assert "under 10 minutes: NOT met" in render_markdown(slow)
