@@ -71,7 +71,7 @@ def cmd_atlas(args) -> int:
         print(f"latent-explorer: error: {out} exists; pass --force to replace it", file=sys.stderr)
         return 1
     if args.resolution < 2 or args.resolution > 4096:
-        print(f"latent-explorer: error: --resolution must be between 2 and 4096", file=sys.stderr)
+        print("latent-explorer: error: --resolution must be between 2 and 4096", file=sys.stderr)
         return 1
     if args.block < 1:
         print("latent-explorer: error: --block must be at least 1", file=sys.stderr)
@@ -130,10 +130,8 @@ def cmd_report(args) -> int:
 
 def cmd_bench(args) -> int:
     from app.bench.markdown import atlas_plot, render_markdown
-    from app.bench.run import run_suite
+    from app.bench.run import EXTRA_ITEMS, ITEMS, merge_results, run_suite
     from models.fileio import atomic_write_bytes
-
-    from app.bench.run import EXTRA_ITEMS, ITEMS, merge_results
 
     only = set(args.only.split(",")) if args.only else None
     unknown = sorted((only or set()) - set(ITEMS) - set(EXTRA_ITEMS))

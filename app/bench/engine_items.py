@@ -12,7 +12,7 @@ import torch
 from models.atlas import build_adaptive, build_full
 from models.checkpoint import Checkpoint
 from models.engine import Engine, RenderRequest
-from models.sampling import label_points
+from models.sampling import bulk_copy, label_points
 
 
 def _median_ms(fn, reps: int) -> tuple[float, float]:
@@ -81,16 +81,15 @@ def throughput(generator: Checkpoint, classifier: Checkpoint, points: int = 4096
     rng = np.random.default_rng(1)
     z = torch.from_numpy(rng.uniform(-1, 1, (points, d)).astype(np.float32))
     labels = torch.zeros(points, dtype=torch.long) if generator.config.get("conditional") else None
-    g, c = generator.model, classifier.model
+    plain = (generator.model.eval(), classifier.model.eval())
+    channels_last = (bulk_copy(generator.model), bulk_copy(classifier.model))  # as the atlas builders label
     threads0 = torch.get_num_threads()
     rows = []
     reference = None
     for threads in sorted({1, threads0}):
         torch.set_num_threads(threads)
         for cl in (False, True):
-            fmt = torch.channels_last if cl else torch.contiguous_format
-            g.to(memory_format=fmt)
-            c.to(memory_format=fmt)
+            g, c = channels_last if cl else plain
             for precision in ("float32", "bfloat16"):
                 for batch in (128, 256, 1024):
                     label_points(g, c, z[:batch], None if labels is None else labels[:batch], batch=batch,
@@ -103,8 +102,6 @@ def throughput(generator: Checkpoint, classifier: Checkpoint, points: int = 4096
                     rows.append({"threads": threads, "channels_last": cl, "precision": precision, "batch": batch,
                                  "points_per_second": points / secs,
                                  "labels_changed": int((lab != reference).sum()) if reference is not None else 0})
-    g.to(memory_format=torch.contiguous_format)
-    c.to(memory_format=torch.contiguous_format)
     torch.set_num_threads(threads0)
     best = max(rows, key=lambda r: r["points_per_second"])
     best32 = max((r for r in rows if r["precision"] == "float32"), key=lambda r: r["points_per_second"])

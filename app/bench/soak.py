@@ -3,8 +3,9 @@ switches, docks shown and hidden, exports) and report memory growth, warnings an
 
 ``latent-explorer bench --only soak --soak-minutes 20`` runs it as a benchmark item; the
 tests run a short version.  Memory is the process's resident size (VmRSS) after a garbage
-collection, sampled every few seconds; growth is measured from the end of a warm-up in
-which every model, dock and export has been used once (first-use caches are not leaks).
+collection, sampled every few seconds from the end of a warm-up in which every model,
+dock and export has been used once (first-use caches are not leaks); growth is the
+least-squares trend of the samples (:func:`growth_stats`).
 """
 from __future__ import annotations
 

@@ -25,8 +25,6 @@ def atlas_size(atlas: Atlas) -> str:
     return f"{'10 × ' if atlas.conditional else ''}{atlas.resolution}^{atlas.latent_dim}"
 
 
-
-
 class AtlasBuild(QThread):
     """Builds one atlas; emits ``progress(done, total)`` then ``built``, ``cancelled`` or ``failed``."""
 
@@ -109,7 +107,7 @@ class AtlasService(QObject):
         out = cached_atlas_path(model.checkpoint, model.classifier, res)
         cells = res ** model.latent_dim * (10 if model.conditional else 1)
         method = self.method
-        if method == "auto":  # every cell when that is cheap or 4-D, else adaptive
+        if method == "auto":  # every cell when that is cheap, else adaptive
             method = choose_method(model.latent_dim, res, model.conditional)
         job = AtlasBuild(model.checkpoint, model.classifier, res, out, method, parent=self)
         job.progress.connect(lambda done, total, j=job: self._progress(j, done, total))
