@@ -1,6 +1,6 @@
-"""``python -m app``: the same as the ``latent-explorer`` command."""
+"""``python -m latent_explorer.app`` (or ``python -m app`` from the source tree): the ``latent-explorer`` command."""
 import sys
 
-from .cli import main
+from latent_explorer.app.cli import main
 
 sys.exit(main())

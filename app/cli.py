@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-EXTENSIONS = ("app.cli_models", "app.cli_render", "app.cli_export", "app.cli_compare")
+EXTENSIONS = ("latent_explorer.app.cli_models", "latent_explorer.app.cli_render",
+              "latent_explorer.app.cli_export", "latent_explorer.app.cli_compare")
 
 
 def _extensions():
@@ -92,14 +93,14 @@ def _extensions():
 
 def cmd_train(args) -> int:
     if args.what == "classifier":
-        from training.train_classifier import ClassifierRun, train_classifier
+        from latent_explorer.training.train_classifier import ClassifierRun, train_classifier
 
         out = Path(args.out)
         meta = train_classifier(ClassifierRun(args.epochs, args.batch_size, args.lr, args.seed, args.device),
                                 args.data, out)
         print(f"saved {out}: test accuracy {meta['test_accuracy']:.4%} in {meta['seconds']:.0f} s")
         return 0
-    from training.train_gan import GanRun, train_gan
+    from latent_explorer.training.train_gan import GanRun, train_gan
 
     run = GanRun(latent_dim=args.latent_dim, conditional=args.conditional, activation=args.activation,
                  epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
@@ -114,18 +115,18 @@ def cmd_train(args) -> int:
 def cmd_info(args) -> int:
     path = Path(args.file)
     if path.suffix in (".h5", ".hdf5"):
-        from models.h5info import describe_h5
+        from latent_explorer.models.h5info import describe_h5
 
         print(describe_h5(path))
     else:
-        from models.checkpoint import describe
+        from latent_explorer.models.checkpoint import describe
 
         print(describe(path))
     return 0
 
 
 def cmd_download(args) -> int:
-    from training.data import download
+    from latent_explorer.training.data import download
 
     folder = download(args.data)
     print(f"MNIST ready in {folder}")
@@ -133,7 +134,7 @@ def cmd_download(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from training.data import resolve_data_dir, verify
+    from latent_explorer.training.data import resolve_data_dir, verify
 
     folder = resolve_data_dir(args.data)
     for name, md5 in verify(folder).items():
@@ -142,7 +143,7 @@ def cmd_verify(args) -> int:
 
 
 def cmd_gui(args) -> int:
-    from app.qt.main import run_gui
+    from latent_explorer.app.qt.main import run_gui
 
     return run_gui(getattr(args, "model", None))
 
@@ -152,17 +153,17 @@ COMMANDS = {"train": cmd_train, "info": cmd_info, "download": cmd_download, "ver
 
 
 def known_errors() -> tuple[type[BaseException], ...]:
-    from models.checkpoint import CheckpointError
-    from training.data import DataError
+    from latent_explorer.models.checkpoint import CheckpointError
+    from latent_explorer.training.data import DataError
 
     errors: list[type[BaseException]] = [CheckpointError, DataError, UsageError, OSError, ValueError, RuntimeError]
     try:
-        from models.atlas import AtlasError
+        from latent_explorer.models.atlas import AtlasError
         errors.append(AtlasError)
     except ImportError:
         pass
     try:
-        from training.history import HistoryError
+        from latent_explorer.training.history import HistoryError
         errors.append(HistoryError)
     except ImportError:
         pass

@@ -27,10 +27,10 @@ def add_commands(sub) -> None:
 
 
 def cmd_compare(args) -> int:
-    from models.checkpoint import load_checkpoint
-    from models.compare import Comparison, comparable_in, comparison_figure, default_paths, markdown_table
-    from models.figures import save_figure
-    from models.registry import read_entry, resolve
+    from latent_explorer.models.checkpoint import load_checkpoint
+    from latent_explorer.models.compare import Comparison, comparable_in, comparison_figure, default_paths, markdown_table
+    from latent_explorer.models.figures import save_figure
+    from latent_explorer.models.registry import read_entry, resolve
 
     out = Path(args.out) if args.out else None
     if out is not None:

@@ -35,11 +35,11 @@ def add_commands(sub) -> None:
 
 
 def cmd_export(args) -> int:
-    from models.checkpoint import load_checkpoint
-    from models.engine import Ablation, Engine
-    from models.paths import make_strip
-    from models.registry import resolve
-    from models.strip_export import export
+    from latent_explorer.models.checkpoint import load_checkpoint
+    from latent_explorer.models.engine import Ablation, Engine
+    from latent_explorer.models.paths import make_strip
+    from latent_explorer.models.registry import resolve
+    from latent_explorer.models.strip_export import export
 
     targets = [p for p in (args.out, args.gif, args.csv, args.json) if p]
     if not targets:

@@ -59,9 +59,9 @@ def default_atlas_path(checkpoint: Path) -> Path:
 def cmd_atlas(args) -> int:
     import torch
 
-    from models.atlas import build_atlas
-    from models.checkpoint import load_checkpoint
-    from training.progress import Progress
+    from latent_explorer.models.atlas import build_atlas
+    from latent_explorer.models.checkpoint import load_checkpoint
+    from latent_explorer.training.progress import Progress
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -101,8 +101,8 @@ def cmd_atlas(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from training.card import write_card
-    from training.evaluate import evaluate_checkpoint
+    from latent_explorer.training.card import write_card
+    from latent_explorer.training.evaluate import evaluate_checkpoint
 
     figures = evaluate_checkpoint(args.checkpoint, args.classifier, data=args.data, write=args.write,
                                   samples=args.samples)
@@ -113,14 +113,14 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_card(args) -> int:
-    from training.card import write_card
+    from latent_explorer.training.card import write_card
 
     print(f"wrote {write_card(Path(args.checkpoint))}")
     return 0
 
 
 def cmd_report(args) -> int:
-    from training.report import write_report
+    from latent_explorer.training.report import write_report
 
     paths = write_report(Path(args.checkpoint), Path(args.out) if args.out else None, overwrite=args.force)
     for p in paths.values():
@@ -129,9 +129,9 @@ def cmd_report(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from app.bench.markdown import atlas_plot, render_markdown
-    from app.bench.run import EXTRA_ITEMS, ITEMS, merge_results, run_suite
-    from models.fileio import atomic_write_bytes
+    from latent_explorer.app.bench.markdown import atlas_plot, render_markdown
+    from latent_explorer.app.bench.run import EXTRA_ITEMS, ITEMS, merge_results, run_suite
+    from latent_explorer.models.fileio import atomic_write_bytes
 
     only = set(args.only.split(",")) if args.only else None
     unknown = sorted((only or set()) - set(ITEMS) - set(EXTRA_ITEMS))

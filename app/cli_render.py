@@ -38,11 +38,11 @@ def add_commands(sub) -> None:
 
 
 def cmd_render(args) -> int:
-    from models.checkpoint import load_checkpoint
-    from models.engine import Ablation, RenderRequest
-    from models.figures import point_figure, save_figure, slice_title
-    from models.maps import axis_name, compute_slice
-    from models.registry import open_model, resolve
+    from latent_explorer.models.checkpoint import load_checkpoint
+    from latent_explorer.models.engine import Ablation, RenderRequest
+    from latent_explorer.models.figures import point_figure, save_figure, slice_title
+    from latent_explorer.models.maps import axis_name, compute_slice
+    from latent_explorer.models.registry import open_model, resolve
 
     out = Path(args.out)
     if out.is_dir():

@@ -24,7 +24,7 @@ def describe_h5(path: Path) -> str:
                 f"generator:   {a.generator_digest[:16]}\nclassifier:  {a.classifier_digest[:16]}\n"
                 f"digit area:  {area}")
     if fmt == "latent-explorer-history":
-        from training.history import History
+        from latent_explorer.training.history import History
 
         h = History.load(path)
         last = f"{h.change_rate[-1]:.3f}" if h.epochs else "-"

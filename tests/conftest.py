@@ -28,7 +28,7 @@ def classifier_path() -> Path:
 
 @pytest.fixture(scope="session")
 def classifier():
-    from models.checkpoint import load_checkpoint
+    from latent_explorer.models.checkpoint import load_checkpoint
 
     return load_checkpoint(CLASSIFIER, expect="classifier")
 
@@ -36,8 +36,8 @@ def classifier():
 def make_generator(path: Path, latent_dim: int = 2, conditional: bool = False, seed: int = 0,
                    activation: str = "leaky_relu") -> Path:
     """A real generator with random weights (BatchNorm stats made non-trivial), saved as a checkpoint."""
-    from models.checkpoint import save_checkpoint
-    from models.networks import GanConfig, Generator
+    from latent_explorer.models.checkpoint import save_checkpoint
+    from latent_explorer.models.networks import GanConfig, Generator
 
     torch.manual_seed(seed)
     cfg = GanConfig(latent_dim, conditional, activation)

@@ -22,8 +22,8 @@ QUICK_ATLAS = 4  # grid size of atlases the window builds on demand in tests
 
 def save_generator(path: Path, latent_dim: int, conditional: bool = False, seed: int = 0) -> Path:
     """A real generator with random weights and non-trivial BatchNorm statistics."""
-    from models.checkpoint import save_checkpoint
-    from models.networks import GanConfig, Generator
+    from latent_explorer.models.checkpoint import save_checkpoint
+    from latent_explorer.models.networks import GanConfig, Generator
 
     torch.manual_seed(seed)
     cfg = GanConfig(latent_dim, conditional)
@@ -39,7 +39,7 @@ def save_generator(path: Path, latent_dim: int, conditional: bool = False, seed:
 
 @pytest.fixture(scope="session")
 def classifier_ckpt():
-    from models.checkpoint import load_checkpoint
+    from latent_explorer.models.checkpoint import load_checkpoint
 
     return load_checkpoint(CLASSIFIER_PATH, expect="classifier")
 
@@ -48,8 +48,8 @@ def classifier_ckpt():
 def models_dir(tmp_path_factory, classifier_ckpt) -> Path:
     """checkpoints-like folder: four generators, atlases for three of them, the classifier
     and a file that is no checkpoint at all."""
-    from models.atlas import build_atlas
-    from models.checkpoint import load_checkpoint
+    from latent_explorer.models.atlas import build_atlas
+    from latent_explorer.models.checkpoint import load_checkpoint
 
     folder = tmp_path_factory.mktemp("models")
     for i, (name, (d, cond, res)) in enumerate(MODELS.items()):
@@ -73,8 +73,8 @@ def app_env(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def make_window(qtbot, app_env, models_dir):
     """Factory: the real main window on the test models (closed at the end of the test)."""
-    from app.qt.settings import make_settings
-    from app.qt.window import MainWindow
+    from latent_explorer.app.qt.settings import make_settings
+    from latent_explorer.app.qt.window import MainWindow
 
     windows = []
 

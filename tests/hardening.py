@@ -81,7 +81,7 @@ def assert_not_an_allocation_failure(exc: BaseException) -> None:
 
 def small_history():
     """A real two-epoch History of a 2-D model (8x8 maps), built directly (no training)."""
-    from training.history import History
+    from latent_explorer.training.history import History
 
     rng = np.random.default_rng(0)
     h = History(name="gan2d", config={"latent_dim": 2, "conditional": False, "activation": "leaky_relu"},

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from models.atlas import AtlasError, Cancelled, build_adaptive, build_atlas, build_full, load_atlas
-from models.checkpoint import load_checkpoint
-from models.sampling import grid_axis, label_points
+from latent_explorer.models.atlas import AtlasError, Cancelled, build_adaptive, build_atlas, build_full, load_atlas
+from latent_explorer.models.checkpoint import load_checkpoint
+from latent_explorer.models.sampling import grid_axis, label_points
 from tests.conftest import ROOT, make_generator
 
 SHIPPED_2D = ROOT / "checkpoints" / "gan2d.pt"
@@ -136,7 +136,7 @@ def test_atlas_cli(trained_like, tmp_path, classifier_path):
 
 
 def test_auto_picks_adaptive_only_where_it_meets_the_agreement_target():
-    from models.atlas import choose_method
+    from latent_explorer.models.atlas import choose_method
 
     assert choose_method(2, 256) == "adaptive" and choose_method(3, 64) == "adaptive"
     assert choose_method(3, 32, conditional=True) == "adaptive"
@@ -145,7 +145,7 @@ def test_auto_picks_adaptive_only_where_it_meets_the_agreement_target():
 
 
 def test_auto_builds_what_it_chose(tmp_path, classifier):
-    from models.atlas import build_atlas, choose_method, load_atlas
+    from latent_explorer.models.atlas import build_atlas, choose_method, load_atlas
     from tests.conftest import make_generator
 
     g = load_checkpoint(make_generator(tmp_path / "g.pt", 2))

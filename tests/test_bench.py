@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from app.bench import engine_items
-from app.bench.markdown import render_markdown
-from app.bench.run import ITEMS, machine, merge_results
-from models.checkpoint import load_checkpoint
+from latent_explorer.app.bench import engine_items
+from latent_explorer.app.bench.markdown import render_markdown
+from latent_explorer.app.bench.run import ITEMS, machine, merge_results
+from latent_explorer.models.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,9 +8,9 @@ import zipfile
 import pytest
 import torch
 
-from models.checkpoint import (CheckpointError, FORMAT_VERSION, load_checkpoint, read_payload, save_checkpoint,
+from latent_explorer.models.checkpoint import (CheckpointError, FORMAT_VERSION, load_checkpoint, read_payload, save_checkpoint,
                                save_payload)
-from models.networks import GanConfig, Generator
+from latent_explorer.models.networks import GanConfig, Generator
 from tests.conftest import make_generator
 
 

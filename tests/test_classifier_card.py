@@ -3,9 +3,9 @@ import re
 
 import torch
 
-from models.checkpoint import load_checkpoint
-from training.data import load_split, to_gan_range
-from training.train_classifier import accuracy
+from latent_explorer.models.checkpoint import load_checkpoint
+from latent_explorer.training.data import load_split, to_gan_range
+from latent_explorer.training.train_classifier import accuracy
 from tests.conftest import CLASSIFIER
 
 

@@ -9,10 +9,10 @@ import pytest
 import torch
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from app.cli import main as cli_main
-from models.checkpoint import load_checkpoint, save_checkpoint
-from models.compare import Comparison, comparable_in, evaluation_row, markdown_table
-from models.engine import RenderRequest
+from latent_explorer.app.cli import main as cli_main
+from latent_explorer.models.checkpoint import load_checkpoint, save_checkpoint
+from latent_explorer.models.compare import Comparison, comparable_in, evaluation_row, markdown_table
+from latent_explorer.models.engine import RenderRequest
 from tests.conftest import make_generator
 
 pytest_plugins = ("gui_fixtures",)  # fixtures: models_dir, make_window, classifier_ckpt, ...

@@ -6,8 +6,8 @@ import struct
 import numpy as np
 import pytest
 
-from training import data
-from training.data import DataError, load_split, read_idx_images, read_idx_labels, resolve_data_dir, verify
+from latent_explorer.training import data
+from latent_explorer.training.data import DataError, load_split, read_idx_images, read_idx_labels, resolve_data_dir, verify
 
 
 def test_real_training_and_test_sets(mnist_dir):

@@ -30,13 +30,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.atlas import Atlas, load_atlas
-from models.checkpoint import load_checkpoint, read_payload, save_checkpoint
-from models.classifier import ClassifierConfig, DigitClassifier
-from models.networks import GanConfig, Generator
+from latent_explorer.models.atlas import Atlas, load_atlas
+from latent_explorer.models.checkpoint import load_checkpoint, read_payload, save_checkpoint
+from latent_explorer.models.classifier import ClassifierConfig, DigitClassifier
+from latent_explorer.models.networks import GanConfig, Generator
 from tests.conftest import ROOT, make_generator
 from tests.hardening import small_history
-from training.history import History
+from latent_explorer.training.history import History
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
@@ -70,7 +70,7 @@ def _save_figure(path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from models.figures import save_figure
+    from latent_explorer.models.figures import save_figure
 
     fig = plt.figure(figsize=(4, 4), dpi=100)
     fig.add_subplot().imshow(np.random.default_rng(0).random((64, 64)))

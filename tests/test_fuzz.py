@@ -37,13 +37,13 @@ import torch
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from models.atlas import AtlasError, build_full, load_atlas
-from models.checkpoint import KINDS, Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from models.classifier import ClassifierConfig, DigitClassifier
+from latent_explorer.models.atlas import AtlasError, build_full, load_atlas
+from latent_explorer.models.checkpoint import KINDS, Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from latent_explorer.models.classifier import ClassifierConfig, DigitClassifier
 from tests.conftest import make_generator
 from tests.hardening import assert_not_an_allocation_failure, memory_ceiling, small_history, watchdog
-from training.data import DataError, read_idx_images, read_idx_labels
-from training.history import History, HistoryError
+from latent_explorer.training.data import DataError, read_idx_images, read_idx_labels
+from latent_explorer.training.history import History, HistoryError
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1000"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
@@ -105,7 +105,7 @@ def checkpoint_seed(work) -> bytes:
 @pytest.fixture(scope="module")
 def generator_seed(work) -> dict:
     """The payload of a real 2-D generator checkpoint (for structured payloads)."""
-    from models.checkpoint import read_payload
+    from latent_explorer.models.checkpoint import read_payload
 
     return Seed(read_payload(make_generator(work / "gen.pt", 2, seed=5)))
 

@@ -14,12 +14,12 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QLabel, QMessageBox
 
-from app.qt.panels.areas import AreasPanel
-from app.qt.panels.empty import EmptyPanel
-from app.qt.panels.map2d import Map2DPanel
-from app.qt.panels.overview import OverviewPanel
-from app.qt.panels.slices3d import Slices3DPanel
-from app.qt.panels.view3d import View3DPanel
+from latent_explorer.app.qt.panels.areas import AreasPanel
+from latent_explorer.app.qt.panels.empty import EmptyPanel
+from latent_explorer.app.qt.panels.map2d import Map2DPanel
+from latent_explorer.app.qt.panels.overview import OverviewPanel
+from latent_explorer.app.qt.panels.slices3d import Slices3DPanel
+from latent_explorer.app.qt.panels.view3d import View3DPanel
 
 pytest_plugins = ("gui_fixtures",)  # fixtures: models_dir, make_window, window, ...
 ROOT = Path(__file__).resolve().parent.parent
@@ -346,7 +346,7 @@ def test_geometry_and_last_model_are_remembered(qtbot, make_window, models_dir):
     w1.splitter.setSizes([500, 611])
     split = w1.splitter.saveState()
     w1.close()
-    from app.qt.settings import make_settings
+    from latent_explorer.app.qt.settings import make_settings
 
     stored = make_settings()  # the same file a new window reads
     assert stored.value("splitter/main") == split
@@ -368,7 +368,7 @@ def test_the_app_process_exits_cleanly(platform, models_dir, tmp_path):
     script = textwrap.dedent(f"""
         import sys
         from PySide6.QtCore import QTimer
-        from app.qt.main import make_app, run_gui
+        from latent_explorer.app.qt.main import make_app, run_gui
         app = make_app()
         QTimer.singleShot(1500, lambda: [w.close() for w in app.topLevelWidgets() if w.isWindow()])
         sys.exit(run_gui("gan4d", models_dir={str(models_dir)!r}, classifier={str(CLASSIFIER_PATH)!r}))

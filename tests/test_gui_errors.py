@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QThread, QTimer
 from PySide6.QtWidgets import QMessageBox
 
-from app.qt.errors import install
+from latent_explorer.app.qt.errors import install
 
 pytest_plugins = ("gui_fixtures",)
 
@@ -76,9 +76,9 @@ def test_uninstall_restores_the_previous_hooks(window):
 
 
 def test_missing_or_damaged_classifier_is_explained(qtbot, app_env, models_dir, tmp_path, monkeypatch):
-    from app.qt.panels.empty import EmptyPanel
-    from app.qt.settings import make_settings
-    from app.qt.window import MainWindow
+    from latent_explorer.app.qt.panels.empty import EmptyPanel
+    from latent_explorer.app.qt.settings import make_settings
+    from latent_explorer.app.qt.window import MainWindow
 
     shown = []
     monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a, **k: shown.append((title, text)))

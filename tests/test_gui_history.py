@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from training.history import History
-from training.history_frames import map_image
-from training.report import grid_image, settle_epoch, smooth
-from training.train_gan import GanRun, train_gan
+from latent_explorer.training.history import History
+from latent_explorer.training.history_frames import map_image
+from latent_explorer.training.report import grid_image, settle_epoch, smooth
+from latent_explorer.training.train_gan import GanRun, train_gan
 
 pytest_plugins = ("gui_fixtures",)  # fixtures: models_dir, make_window, ...
 TINY = dict(latent_dim=2, batch_size=64, limit=256, map_precision="float32", seed=3, eval_samples=300)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF
 
-from models import layers as L
-from models.engine import RenderRequest
-from models.networks import Generator
+from latent_explorer.models import layers as L
+from latent_explorer.models.engine import RenderRequest
+from latent_explorer.models.networks import Generator
 
 pytest_plugins = ("gui_fixtures",)  # fixtures: models_dir, make_window, window, ...
 
@@ -152,7 +152,7 @@ def test_row_ablation_and_bad_indices(qtbot, window):
 
 
 def test_export_names_the_ablation(qtbot, window, tmp_path, monkeypatch):
-    import models.figures as figures
+    import latent_explorer.models.figures as figures
 
     titles = []
     original = figures.point_figure
@@ -164,6 +164,6 @@ def test_export_names_the_ablation(qtbot, window, tmp_path, monkeypatch):
 
     monkeypatch.setattr(figures, "point_figure", spy)  # window imports it lazily from models.figures
     settle(qtbot, window)
-    window.state.set_ablations([__import__("models.engine", fromlist=["Ablation"]).Ablation.parse("act2:0-7")])
+    window.state.set_ablations([__import__("latent_explorer.models.engine", fromlist=["Ablation"]).Ablation.parse("act2:0-7")])
     out = window.export(tmp_path / "p.png")
     assert out.exists() and "ablated: act2 channels=0,1,2,3,4,5,6,7 x0" in titles[-1]

@@ -15,11 +15,11 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QEnterEvent
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-from app.qt.panels.map2d import Map2DPanel
-from app.qt.panels.slices3d import Slices3DPanel
-from app.qt.panels.view3d import View3DPanel
-from models.paths import label_walk_images, make_strip, path_points
-from models.strip_export import json_text
+from latent_explorer.app.qt.panels.map2d import Map2DPanel
+from latent_explorer.app.qt.panels.slices3d import Slices3DPanel
+from latent_explorer.app.qt.panels.view3d import View3DPanel
+from latent_explorer.models.paths import label_walk_images, make_strip, path_points
+from latent_explorer.models.strip_export import json_text
 
 pytest_plugins = ("gui_fixtures",)
 
@@ -333,7 +333,7 @@ def test_cancel_keeps_the_last_strip(qtbot, window):
 
 
 def test_overview_draws_the_path_in_the_slices_it_crosses(qtbot, make_window):
-    from app.qt.panels.overview import OverviewPanel
+    from latent_explorer.app.qt.panels.overview import OverviewPanel
 
     w = make_window(model="gan3d")
     walk = w.state.walk

@@ -26,11 +26,11 @@ import numpy as np
 import pytest
 import torch
 
-from models.atlas import AtlasError, load_atlas
-from models.checkpoint import CheckpointError, load_checkpoint, read_payload
-from models.h5safe import read_dataset
+from latent_explorer.models.atlas import AtlasError, load_atlas
+from latent_explorer.models.checkpoint import CheckpointError, load_checkpoint, read_payload
+from latent_explorer.models.h5safe import read_dataset
 from tests.conftest import ROOT, make_generator
-from training.history import History, HistoryError
+from latent_explorer.training.history import History, HistoryError
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 TEMP = re.compile(r"^\.(?P<target>.+)\.(?P<pid>\d+)\.[A-Za-z0-9_]+\.tmp$")

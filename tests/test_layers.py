@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from conftest import make_generator
-from models import layers
-from models.checkpoint import load_checkpoint
-from models.engine import Ablation, Engine, RenderRequest
-from models.networks import Generator
+from latent_explorer.models import layers
+from latent_explorer.models.checkpoint import load_checkpoint
+from latent_explorer.models.engine import Ablation, Engine, RenderRequest
+from latent_explorer.models.networks import Generator
 
 ROOT = Path(__file__).resolve().parent.parent
 POINT = (0.3, -0.6)

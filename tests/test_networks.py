@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from models.networks import ACTIVATIONS, Discriminator, GanConfig, Generator, count_parameters, sample_latent
+from latent_explorer.models.networks import ACTIVATIONS, Discriminator, GanConfig, Generator, count_parameters, sample_latent
 
 
 @pytest.mark.parametrize("d,conditional,total,trainable", [

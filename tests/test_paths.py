@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.atlas import build_full, load_atlas
-from models.checkpoint import load_checkpoint
-from models.engine import Ablation, Engine
-from models.paths import make_strip, path_points, points_at
-from models.strip_export import export
+from latent_explorer.models.atlas import build_full, load_atlas
+from latent_explorer.models.checkpoint import load_checkpoint
+from latent_explorer.models.engine import Ablation, Engine
+from latent_explorer.models.paths import make_strip, path_points, points_at
+from latent_explorer.models.strip_export import export
 from tests.conftest import ROOT, make_generator
 
 SHIPPED_2D = ROOT / "checkpoints" / "gan2d.pt"
@@ -52,7 +52,7 @@ def test_points_outside_the_box_are_refused():
 def test_strip_frames_equal_the_generator_output(engine2d):
     strip = make_strip(engine2d, (-0.9, 0.2), (0.7, -0.4), 6, "lerp", model="gan2d")
     for p, img in zip(strip.points, strip.images):
-        frame = engine2d.render(__import__("models.engine", fromlist=["RenderRequest"]).RenderRequest(tuple(p)))
+        frame = engine2d.render(__import__("latent_explorer.models.engine", fromlist=["RenderRequest"]).RenderRequest(tuple(p)))
         assert np.allclose(frame.image, img, atol=1e-5)
     assert np.allclose(strip.probs, engine2d.classify(strip.images), atol=1e-6)
 
@@ -111,7 +111,7 @@ def test_ablation_is_named_in_the_export(engine2d, tmp_path):
 def test_conditional_label_walk(classifier, tmp_path):
     engine = Engine(load_checkpoint(make_generator(tmp_path / "c.pt", 3, conditional=True, seed=2)), classifier)
     strip = make_strip(engine, (0.1, -0.2, 0.3), None, 5, label_walk=(3, 8), model="c")
-    from models.engine import RenderRequest
+    from latent_explorer.models.engine import RenderRequest
     first = engine.render(RenderRequest((0.1, -0.2, 0.3), digit=3)).image
     last = engine.render(RenderRequest((0.1, -0.2, 0.3), digit=8)).image
     assert np.allclose(strip.images[0], first, atol=1e-5) and np.allclose(strip.images[-1], last, atol=1e-5)

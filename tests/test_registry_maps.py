@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.atlas import Atlas, load_atlas
-from models.checkpoint import CheckpointError, load_checkpoint
-from models.engine import Engine
-from models.maps import PALETTE, atlas_cube, colour_map, compute_slice, regions
-from models.registry import (cache_dir, cached_atlas_path, default_entry, find_atlas, open_model, quick_resolution,
+from latent_explorer.models.atlas import Atlas, load_atlas
+from latent_explorer.models.checkpoint import CheckpointError, load_checkpoint
+from latent_explorer.models.engine import Engine
+from latent_explorer.models.maps import PALETTE, atlas_cube, colour_map, compute_slice, regions
+from latent_explorer.models.registry import (cache_dir, cached_atlas_path, default_entry, find_atlas, open_model, quick_resolution,
                              read_entry, resolve, scan)
 
 pytest_plugins = ("gui_fixtures",)  # fixtures: models_dir, classifier_ckpt, ...
@@ -115,7 +115,7 @@ def test_compute_slice_matches_a_full_atlas(models_dir, classifier_ckpt):
 
 
 def test_voxel_rendering_draws_the_visible_faces():
-    from models.voxels import box_edges, render_cube, rotation, visible_voxels
+    from latent_explorer.models.voxels import box_edges, render_cube, rotation, visible_voxels
 
     labels = np.zeros((6, 6, 6), np.uint8)
     labels[3:, :, :] = 5

@@ -7,7 +7,7 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from app.cli import main
+from latent_explorer.app.cli import main
 
 pytest_plugins = ("gui_fixtures",)  # fixtures: models_dir, make_window, window, ...
 CLASSIFIER_PATH = Path(__file__).resolve().parent.parent / "checkpoints" / "classifier.pt"
@@ -89,8 +89,8 @@ def test_bad_point_text_is_a_usage_error(models_dir, tmp_path, capsys):
 
 def test_the_map_shows_the_atlas_plane(models_dir):
     """The figure's map is the atlas slice coloured with the shared palette."""
-    from models.atlas import load_atlas
-    from models.maps import PALETTE, colour_map
+    from latent_explorer.models.atlas import load_atlas
+    from latent_explorer.models.maps import PALETTE, colour_map
 
     atlas = load_atlas(models_dir / "gan2d.atlas.h5")
     labels, conf = atlas.slice2d((0, 1), (0, 0))

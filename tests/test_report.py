@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from training.history import History
-from training.report import report_data, settle_epoch, smooth, write_report
-from training.train_gan import GanRun, train_gan
+from latent_explorer.training.history import History
+from latent_explorer.training.report import report_data, settle_epoch, smooth, write_report
+from latent_explorer.training.train_gan import GanRun, train_gan
 
 NAN = float("nan")
 

@@ -6,7 +6,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from app.bench.soak import growth_stats, soak  # noqa: E402
+from latent_explorer.app.bench.soak import growth_stats, soak  # noqa: E402
 
 pytest_plugins = ("gui_fixtures",)  # fixtures: models_dir, app_env, ...
 
@@ -35,8 +35,8 @@ def test_idle_window_hands_freed_memory_back(window, qtbot):
     it the resident size ratchets up with every export and model switch (docs/guarantees.md §10)."""
     import numpy as np
 
-    from app.bench.soak import rss_mb
-    from app.qt.window import IDLE_RELEASE_MS
+    from latent_explorer.app.bench.soak import rss_mb
+    from latent_explorer.app.qt.window import IDLE_RELEASE_MS
 
     import gc
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.qt.state import ExplorerState
-from models.registry import open_model
+from latent_explorer.app.qt.state import ExplorerState
+from latent_explorer.models.registry import open_model
 
 pytest_plugins = ("gui_fixtures",)  # fixtures: models_dir, classifier_ckpt
 

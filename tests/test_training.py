@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from models.atlas import build_atlas, load_atlas
-from models.checkpoint import load_checkpoint
-from models.sampling import grid_axis
-from training.history import History
-from training.train_gan import GanRun, train_gan
+from latent_explorer.models.atlas import build_atlas, load_atlas
+from latent_explorer.models.checkpoint import load_checkpoint
+from latent_explorer.models.sampling import grid_axis
+from latent_explorer.training.history import History
+from latent_explorer.training.train_gan import GanRun, train_gan
 
 TINY = dict(batch_size=64, limit=256, map_precision="float32", eval_samples=400)
 
@@ -70,7 +70,7 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, mnist_d
 
 
 def test_resume_refuses_another_model(tmp_path, mnist_dir, classifier_path):
-    from models.checkpoint import CheckpointError
+    from latent_explorer.models.checkpoint import CheckpointError
 
     _run(tmp_path, mnist_dir, classifier_path, epochs=1)
     (tmp_path / "gan2d.state.pt").rename(tmp_path / "gan3d.state.pt")

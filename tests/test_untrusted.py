@@ -25,13 +25,13 @@ import numpy as np
 import pytest
 import torch
 
-from models.atlas import AtlasError, build_full, load_atlas
-from models.checkpoint import CheckpointError, load_checkpoint, read_payload, save_checkpoint, save_payload
-from models.classifier import ClassifierConfig, DigitClassifier
+from latent_explorer.models.atlas import AtlasError, build_full, load_atlas
+from latent_explorer.models.checkpoint import CheckpointError, load_checkpoint, read_payload, save_checkpoint, save_payload
+from latent_explorer.models.classifier import ClassifierConfig, DigitClassifier
 from tests.conftest import make_generator
 from tests.hardening import assert_not_an_allocation_failure, memory_ceiling, small_history
-from training.data import DataError, read_idx_images, read_idx_labels
-from training.history import History, HistoryError
+from latent_explorer.training.data import DataError, read_idx_images, read_idx_labels
+from latent_explorer.training.history import History, HistoryError
 
 MB = 1 << 20
 
@@ -189,7 +189,7 @@ def test_exponential_nesting_through_the_memo_is_refused(tmp_path):
 
 def test_a_real_training_state_still_loads(tmp_path):
     """The limits leave room for real payloads: optimizer state with every tensor."""
-    from models.networks import Discriminator, GanConfig, Generator
+    from latent_explorer.models.networks import Discriminator, GanConfig, Generator
 
     g, d = Generator(GanConfig(2)), Discriminator(GanConfig(2))
     opt = torch.optim.Adam(g.parameters())
@@ -375,7 +375,7 @@ def test_history_of_another_generator_or_classifier_is_refused(tmp_path):
 
 def test_a_trained_history_belongs_to_its_checkpoint(tmp_path, mnist_dir, classifier_path):
     """The digests recorded by training are the checkpoint's and the classifier's."""
-    from training.train_gan import GanRun, train_gan
+    from latent_explorer.training.train_gan import GanRun, train_gan
 
     run = GanRun(latent_dim=2, epochs=1, batch_size=64, limit=128, map_precision="float32")
     result = train_gan(run, data=str(mnist_dir), out=tmp_path, classifier_path=classifier_path,

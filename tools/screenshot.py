@@ -102,7 +102,7 @@ def shoot_shipped(folder: Path, extra: list[str]) -> int:
     """One child process per shipped model (each gets a fresh window)."""
     import subprocess
 
-    from models.registry import SHIPPED
+    from latent_explorer.models.registry import SHIPPED
 
     checkpoints = ROOT / "checkpoints"
     failed = 0
@@ -149,10 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["LATENT_EXPLORER_SETTINGS"] = str(settings_file)
     from PySide6.QtCore import Qt
 
-    from app.qt.main import CHECKPOINTS, make_app
-    from app.qt.settings import make_settings
-    from app.qt.window import MainWindow
-    from models.registry import quick_resolution, resolve
+    from latent_explorer.app.qt.main import CHECKPOINTS, make_app
+    from latent_explorer.app.qt.settings import make_settings
+    from latent_explorer.app.qt.window import MainWindow
+    from latent_explorer.models.registry import quick_resolution, resolve
 
     app = make_app()
     res = (lambda d, c: args.atlas_resolution) if args.atlas_resolution else quick_resolution
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.fixed:
         state.set_option("follow", False)
     if args.ablate:
-        from models.engine import Ablation
+        from latent_explorer.models.engine import Ablation
 
         state.set_ablations(Ablation.parse(spec) for spec in args.ablate)
     if args.layers:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models.checkpoint import load_checkpoint
+from latent_explorer.models.checkpoint import load_checkpoint
 
 REFERENCE_JUDGE = {"gan2d": 0.015, "gan3d": 0.032, "cgan3d": 0.00084, "gan4d": 0.0829}
 
@@ -15,7 +15,7 @@ def _pct(v: float) -> str:
 
 def atlas_summary(path: Path) -> dict | None:
     """Figures of the atlas beside a checkpoint (``<stem>.atlas.h5``), if there is one."""
-    from models.atlas import load_atlas
+    from latent_explorer.models.atlas import load_atlas
 
     atlas_path = path.with_name(path.stem + ".atlas.h5")
     if not atlas_path.exists():
@@ -122,8 +122,8 @@ def gap_lines(path: Path, ck, ev: dict, atlas: dict | None) -> list[str]:
     lines = ["## Gaps to the targets, and what would close them", "", "Not met: " + "; ".join(short) + ".", ""]
     change = None
     try:
-        from training.history import History
-        from training.report import settle_epoch
+        from latent_explorer.training.history import History
+        from latent_explorer.training.report import settle_epoch
 
         history = History.load(path.with_name(path.stem + ".history.h5"))
         rates = [v for v in history.change_rate if v == v]

@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.checkpoint import load_checkpoint, read_payload, save_payload
-from models.networks import sample_latent
-from models.sampling import classify, generate
+from latent_explorer.models.checkpoint import load_checkpoint, read_payload, save_payload
+from latent_explorer.models.networks import sample_latent
+from latent_explorer.models.sampling import classify, generate
 
 from .data import load_split, resolve_data_dir, to_gan_range
 from .device import pick_device

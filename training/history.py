@@ -13,7 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from models import h5safe
+from latent_explorer.models import h5safe
 
 FORMAT = "latent-explorer-history"
 VERSION = 1

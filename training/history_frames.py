@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from models.fileio import atomic_path
-from models.maps import axis_name, colour_map
+from latent_explorer.models.fileio import atomic_path
+from latent_explorer.models.maps import axis_name, colour_map
 
 from .history import History, HistoryError
 from .report import grid_image

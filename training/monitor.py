@@ -7,8 +7,8 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from models.networks import GanConfig, sample_latent
-from models.sampling import classify, generate, label_points, plane_points
+from latent_explorer.models.networks import GanConfig, sample_latent
+from latent_explorer.models.sampling import classify, generate, label_points, plane_points
 
 MAP_RESOLUTION = 64
 CONDITIONAL_MAP_RESOLUTION = 32  # ten digit planes per epoch: kept cheap
@@ -16,7 +16,7 @@ CONDITIONAL_MAP_RESOLUTION = 32  # ten digit planes per epoch: kept cheap
 
 def default_precision() -> str:
     """bfloat16 where the hardware runs it natively (maps are a monitoring signal), else float32."""
-    from training.device import cpu_has_bf16
+    from latent_explorer.training.device import cpu_has_bf16
 
     return "bfloat16" if (torch.cuda.is_available() or cpu_has_bf16()) else "float32"
 WEAK_JUDGE_SAMPLES = 1000  # per class and per split (train / test)

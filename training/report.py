@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from models.checkpoint import load_checkpoint
-from models.fileio import atomic_write_bytes
-from models.maps import colour_map
+from latent_explorer.models.checkpoint import load_checkpoint
+from latent_explorer.models.fileio import atomic_write_bytes
+from latent_explorer.models.maps import colour_map
 
 from .history import History
 
@@ -130,7 +130,7 @@ def report_figure(history: History, data: dict):
 
 def write_report(checkpoint: Path, out_prefix: Path | None = None, overwrite: bool = True) -> dict[str, Path]:
     """Write ``<prefix>.png``, ``.pdf`` and ``.json`` for a checkpoint and its history."""
-    from models.figures import save_figure
+    from latent_explorer.models.figures import save_figure
 
     checkpoint = Path(checkpoint)
     ck = load_checkpoint(checkpoint, expect=("gan", "cgan"))

@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from models.checkpoint import save_checkpoint
-from models.classifier import ClassifierConfig, DigitClassifier
+from latent_explorer.models.checkpoint import save_checkpoint
+from latent_explorer.models.classifier import ClassifierConfig, DigitClassifier
 
 from .data import data_checksum, load_split, resolve_data_dir, to_gan_range
 from .device import pick_device

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.checkpoint import CheckpointError, load_checkpoint, read_payload, save_checkpoint, save_payload, state_digest
-from models.networks import Discriminator, GanConfig, Generator, sample_latent
+from latent_explorer.models.checkpoint import CheckpointError, load_checkpoint, read_payload, save_checkpoint, save_payload, state_digest
+from latent_explorer.models.networks import Discriminator, GanConfig, Generator, sample_latent
 
 from .data import data_checksum, load_split, resolve_data_dir, to_gan_range
 from .device import autocast, cpu_has_bf16, pick_device

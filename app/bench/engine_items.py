@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.atlas import build_adaptive, build_full
-from models.checkpoint import Checkpoint
-from models.engine import Engine, RenderRequest
-from models.sampling import bulk_copy, label_points
+from latent_explorer.models.atlas import build_adaptive, build_full
+from latent_explorer.models.checkpoint import Checkpoint
+from latent_explorer.models.engine import Engine, RenderRequest
+from latent_explorer.models.sampling import bulk_copy, label_points
 
 
 def _median_ms(fn, reps: int) -> tuple[float, float]:
@@ -113,8 +113,8 @@ def plain_training_rate(latent_dim: int, batch: int, steps: int, real: torch.Ten
     native, no monitoring, no logging)."""
     import torch.nn.functional as F
 
-    from models.networks import Discriminator, GanConfig, Generator
-    from training.device import autocast
+    from latent_explorer.models.networks import Discriminator, GanConfig, Generator
+    from latent_explorer.training.device import autocast
 
     torch.manual_seed(0)
     cfg = GanConfig(latent_dim)
@@ -153,8 +153,8 @@ def training_overhead(data: str | Path, classifier_path: Path, images: int, batc
     for a full 60,000-image epoch."""
     import tempfile
 
-    from training.data import load_split, to_gan_range
-    from training.train_gan import GanRun, train_gan
+    from latent_explorer.training.data import load_split, to_gan_range
+    from latent_explorer.training.train_gan import GanRun, train_gan
 
     real = to_gan_range(load_split("train", data).images[:images])
     plain_before = plain_training_rate(2, batch, max(4, images // batch), real)

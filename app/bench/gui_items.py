@@ -17,9 +17,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 def _window(models_dir: Path, settings_file: Path):
-    from app.qt.main import make_app
-    from app.qt.settings import make_settings
-    from app.qt.window import MainWindow
+    from latent_explorer.app.qt.main import make_app
+    from latent_explorer.app.qt.settings import make_settings
+    from latent_explorer.app.qt.window import MainWindow
 
     os.environ["LATENT_EXPLORER_SETTINGS"] = str(settings_file)
     app = make_app()
@@ -97,9 +97,9 @@ import os, sys, time, json, resource
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 mode, models_dir, model = sys.argv[1], sys.argv[2], sys.argv[3]
 from pathlib import Path
-from app.qt.main import make_app
-from app.qt.settings import make_settings
-from app.qt.window import MainWindow
+from latent_explorer.app.qt.main import make_app
+from latent_explorer.app.qt.settings import make_settings
+from latent_explorer.app.qt.window import MainWindow
 app = make_app()
 win = MainWindow(Path(models_dir), Path(models_dir) / "classifier.pt", make_settings(), autobuild_atlas=False)
 win.open_initial(model or None)

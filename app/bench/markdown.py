@@ -6,7 +6,7 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from models.figures import save_figure
+from latent_explorer.models.figures import save_figure
 
 
 def atlas_plot(rows: list[dict], path: Path) -> Path:

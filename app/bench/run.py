@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
-from models.checkpoint import load_checkpoint
-from models.engine import Engine
+from latent_explorer.models.checkpoint import load_checkpoint
+from latent_explorer.models.engine import Engine
 
 from . import engine_items
 
@@ -23,7 +23,7 @@ FRAME_KINDS = ("gan2d", "gan3d", "gan4d", "cgan3d")  # one per model kind for th
 
 
 def machine() -> dict:
-    from training.train_gan import hardware_string
+    from latent_explorer.training.train_gan import hardware_string
 
     return {"hardware": hardware_string(torch.device("cpu")), "cores": os.cpu_count(), "python": platform.python_version(),
             "torch": str(torch.__version__), "platform": platform.platform(),
@@ -91,7 +91,7 @@ def run_suite(quick: bool, models_dir: Path, data: str | None, only: set[str] | 
         res["items"]["throughput"] = engine_items.throughput(first, clf, points=512 if quick else 1024)
     if want("training"):
         begin("training", "4. training throughput ...")
-        from training.data import resolve_data_dir
+        from latent_explorer.training.data import resolve_data_dir
 
         res["items"]["training"] = engine_items.training_overhead(resolve_data_dir(data), models_dir / "classifier.pt",
                                                                   images=1024 if quick else 3840)

@@ -93,12 +93,12 @@ def soak(models: list[Path], seconds: float, seed: int = 0, sample_every: float 
     """Drive one main window on ``models`` (checkpoints in one folder) for ``seconds``."""
     from PySide6.QtCore import QCoreApplication, QEvent
 
-    from app.qt.main import make_app
-    from app.qt.settings import make_settings
-    from app.qt.window import MainWindow
-    from models.figures import save_figure
-    from models.memory import heap_stats, live_tensor_mb
-    from models.strip_export import export as export_strip
+    from latent_explorer.app.qt.main import make_app
+    from latent_explorer.app.qt.settings import make_settings
+    from latent_explorer.app.qt.window import MainWindow
+    from latent_explorer.models.figures import save_figure
+    from latent_explorer.models.memory import heap_stats, live_tensor_mb
+    from latent_explorer.models.strip_export import export as export_strip
 
     rng = np.random.default_rng(seed)
     counts: Counter[str] = Counter()

@@ -16,10 +16,10 @@ from PySide6.QtGui import QFont, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QScrollArea, QSizePolicy, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from models.checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from models.compare import (ACTIVATION_LABEL, TABLE_HEADER, Column, Comparison, comparable_in, comparison_figure,
+from latent_explorer.models.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from latent_explorer.models.compare import (ACTIVATION_LABEL, TABLE_HEADER, Column, Comparison, comparable_in, comparison_figure,
                             row_cells)
-from models.registry import GENERATOR_KINDS
+from latent_explorer.models.registry import GENERATOR_KINDS
 
 from .layersdock import _view_menu
 from .panels.base import LazyPanel
@@ -258,7 +258,7 @@ def export_comparison(window, dock: CompareDock) -> Path | None:
                             "PNG image (*.png);;PDF (*.pdf);;SVG (*.svg)")
     if path is None:
         return None
-    from models.figures import save_figure  # matplotlib: only when exporting
+    from latent_explorer.models.figures import save_figure  # matplotlib: only when exporting
 
     return exports._write(path, lambda p: save_figure(fig, p))
 

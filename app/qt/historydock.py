@@ -15,8 +15,8 @@ from PySide6.QtCore import QEvent, QObject, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMenu, QMessageBox
 
-from training.history import History, HistoryError
-from training.history_frames import history_file_for, write_gif
+from latent_explorer.training.history import History, HistoryError
+from latent_explorer.training.history_frames import history_file_for, write_gif
 
 from .panels.history import HistoryView
 

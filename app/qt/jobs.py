@@ -13,9 +13,9 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from models.atlas import Atlas, Cancelled, build_atlas, choose_method
-from models.checkpoint import Checkpoint
-from models.registry import cached_atlas_path, quick_resolution
+from latent_explorer.models.atlas import Atlas, Cancelled, build_atlas, choose_method
+from latent_explorer.models.checkpoint import Checkpoint
+from latent_explorer.models.registry import cached_atlas_path, quick_resolution
 
 from .state import ExplorerState
 

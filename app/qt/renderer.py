@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from models.engine import RenderRequest
+from latent_explorer.models.engine import RenderRequest
 
 from .state import ExplorerState
 

@@ -12,9 +12,9 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from models.atlas import Atlas
-from models.engine import Ablation, Frame
-from models.registry import LoadedModel
+from latent_explorer.models.atlas import Atlas
+from latent_explorer.models.engine import Ablation, Frame
+from latent_explorer.models.registry import LoadedModel
 
 from .walkstate import WalkState
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QFont
 
-from models.maps import PALETTE, text_colour
+from latent_explorer.models.maps import PALETTE, text_colour
 
 
 # ColorBrewer's RdBu, reversed (blue for negative, white at zero, red for positive): the

@@ -9,8 +9,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDockWid
                                QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from models.maps import axis_name
-from models.paths import SLERP_HELP
+from latent_explorer.models.maps import axis_name
+from latent_explorer.models.paths import SLERP_HELP
 
 from .state import ExplorerState
 from .walkjob import WalkRunner

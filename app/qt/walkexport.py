@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence, QPixmap
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMenu, QMessageBox, QPushButton
 
-from models.fileio import atomic_path
+from latent_explorer.models.fileio import atomic_path
 
 from .walkdock import WalkDock
 from .widgets.stripview import to_pixmap
@@ -106,7 +106,7 @@ class WalkExports(QObject):
         path = self.ask_path(text.rstrip("…"), name, suffixes, filters)
         if path is None:
             return None
-        from models.strip_export import export as export_strip  # matplotlib: only when exporting
+        from latent_explorer.models.strip_export import export as export_strip  # matplotlib: only when exporting
 
         return self._write(path, lambda p: export_strip(strip, p, overwrite=True))
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
-from models.engine import Engine
-from models.paths import Strip, make_strip
+from latent_explorer.models.engine import Engine
+from latent_explorer.models.paths import Strip, make_strip
 
 from .state import ExplorerState
 

@@ -10,7 +10,7 @@ from typing import Iterable
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
 
-from models.paths import PATH_KINDS, Strip, path_points
+from latent_explorer.models.paths import PATH_KINDS, Strip, path_points
 
 
 def _clamp(v: float) -> float:

@@ -13,9 +13,9 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKe
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox, QScrollArea, QSplitter,
                                QVBoxLayout, QWidget)
 
-from models.atlas import AtlasError, load_atlas
-from models.checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from models.registry import ModelEntry, default_entry, open_model, quick_resolution, scan
+from latent_explorer.models.atlas import AtlasError, load_atlas
+from latent_explorer.models.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from latent_explorer.models.registry import ModelEntry, default_entry, open_model, quick_resolution, scan
 
 from .comparedock import install as install_compare_dock
 from .historydock import install as install_history_dock
@@ -195,7 +195,7 @@ class MainWindow(QMainWindow):
     def open_initial(self, model: str | None = None) -> None:
         """Open the model asked for, else the last one used, else the shipped 2-D GAN,
         else the first found; stay empty (with instructions) when there is none."""
-        from models.registry import resolve
+        from latent_explorer.models.registry import resolve
 
         if model:
             try:
@@ -258,7 +258,7 @@ class MainWindow(QMainWindow):
 
     def release_idle_memory(self) -> None:
         """Return the heap's free pages to the system (what the window does when idle)."""
-        from models.memory import release_free_memory
+        from latent_explorer.models.memory import release_free_memory
 
         release_free_memory()
 
@@ -321,10 +321,10 @@ class MainWindow(QMainWindow):
         if st.atlas is not None:
             labels, conf = st.atlas.slice2d(axes, st.point, st.digit_or_none())
         else:
-            from models.maps import compute_slice
+            from latent_explorer.models.maps import compute_slice
 
             labels, conf = compute_slice(st.model.engine, axes, st.point, st.digit_or_none())
-        from models.figures import point_figure, save_figure, slice_title  # matplotlib: only when exporting
+        from latent_explorer.models.figures import point_figure, save_figure, slice_title  # matplotlib: only when exporting
 
         fig = point_figure(st.frame, labels, conf, model=st.model.name, axes=axes,
                            map_title=slice_title(st.latent_dim, axes, st.point, st.digit_or_none()),
@@ -332,7 +332,7 @@ class MainWindow(QMainWindow):
         return save_figure(fig, path)
 
     def _about(self) -> None:
-        from app import __version__
+        from latent_explorer.app import __version__
 
         QMessageBox.about(self, "About latent-explorer",
                           f"<b>latent-explorer {__version__}</b><p>Look inside small GANs: move through the "

@@ -12,9 +12,9 @@ from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
                                QListWidget, QPushButton, QVBoxLayout, QWidget)
 
-from models.engine import Ablation
-from models.layers import LAYER_SHAPES
-from models.networks import Generator
+from latent_explorer.models.engine import Ablation
+from latent_explorer.models.layers import LAYER_SHAPES
+from latent_explorer.models.networks import Generator
 
 from ..state import ExplorerState
 from ..style import diverging_colormap

@@ -11,8 +11,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from models import layers as L
-from models.networks import Generator
+from latent_explorer.models import layers as L
+from latent_explorer.models.networks import Generator
 
 from ..state import ExplorerState
 from ..style import diverging_colormap

@@ -13,9 +13,9 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QPushButton,
                                QSlider, QSpinBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
 
-from training.history import History
-from training.history_frames import PANEL, map_image, plane_title
-from training.report import SETTLE_EPOCHS, SETTLE_THRESHOLD, grid_image, settle_epoch, smooth
+from latent_explorer.training.history import History
+from latent_explorer.training.history_frames import PANEL, map_image, plane_title
+from latent_explorer.training.report import SETTLE_EPOCHS, SETTLE_THRESHOLD, grid_image, settle_epoch, smooth
 
 G_COLOUR, D_COLOUR = (31, 119, 180), (214, 39, 40)
 RATE_COLOUR, JUDGE_COLOUR = (44, 160, 44), (148, 103, 189)

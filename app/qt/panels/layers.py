@@ -13,8 +13,8 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QSpinBox, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from models import layers as L
-from models.networks import Generator
+from latent_explorer.models import layers as L
+from latent_explorer.models.networks import Generator
 
 from ..state import ExplorerState
 from .base import LazyPanel

@@ -10,7 +10,7 @@ import itertools
 
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from models.maps import axis_name
+from latent_explorer.models.maps import axis_name
 
 from ..state import ExplorerState
 from ..style import font

@@ -13,7 +13,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QGraphicsRectItem, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from models.maps import axis_name, colour_map
+from latent_explorer.models.maps import axis_name, colour_map
 
 from ..state import ExplorerState
 from ..style import font

@@ -4,7 +4,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from models.maps import axis_name
+from latent_explorer.models.maps import axis_name
 
 from ..state import ExplorerState
 from .base import Panel

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from models.maps import axis_name
+from latent_explorer.models.maps import axis_name
 
 from ..state import ExplorerState
 from ..style import font

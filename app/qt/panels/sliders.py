@@ -5,7 +5,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
                                QSlider, QVBoxLayout, QWidget)
 
-from models.maps import axis_name
+from latent_explorer.models.maps import axis_name
 
 from ..state import ExplorerState
 from .base import Panel

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from models.maps import atlas_cube, axis_name, colour_map
-from models.voxels import visible_voxels
+from latent_explorer.models.maps import atlas_cube, axis_name, colour_map
+from latent_explorer.models.voxels import visible_voxels
 
 from ..gl import gl_problem
 from ..state import ExplorerState

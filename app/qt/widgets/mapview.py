@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor
 
-from models.maps import cell_extent, colour_map, index_to_coord, readable_on, regions
+from latent_explorer.models.maps import cell_extent, colour_map, index_to_coord, readable_on, regions
 
 from ..style import font
 

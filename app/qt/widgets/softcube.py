@@ -9,8 +9,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtGui import QColor
 
-from models.maps import axis_name
-from models.voxels import box_edges, render_cube, rotation, to_screen, visible_voxels
+from latent_explorer.models.maps import axis_name
+from latent_explorer.models.voxels import box_edges, render_cube, rotation, to_screen, visible_voxels
 
 from ..style import font
 

@@ -1,0 +1,1 @@
+"""The trained models that ship with latent-explorer (weights, histories, atlases, model cards)."""
