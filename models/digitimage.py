@@ -1,0 +1,125 @@
+"""Turn a drawing or an image file into an MNIST-like 28 x 28 digit.
+
+MNIST digits are white ink on black, their bounding box scaled to fit 20 x 20 and their
+centre of mass placed at the centre of the 28 x 28 field.  :func:`mnist_like` does the same
+to any greyscale array; :func:`load_digit_image` reads a PNG/JPEG (any size up to
+``MAX_PIXELS``; the size in the header is checked before any pixel is decoded).
+Results are float32 in [-1, 1] (ink +1), the generators' range.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+MAX_PIXELS = 40_000_000       # width x height refused above this, before decoding
+MAX_FILE_BYTES = 100 * 2**20  # files larger than this are refused without opening them
+BOX = 20                      # the digit's bounding box is scaled to fit BOX x BOX, as in MNIST
+INK_FLOOR = 0.08              # ink below this fraction of full (after removing the background) is blank
+
+
+class DigitImageError(ValueError):
+    """An image that cannot become a digit; the message names the file and the problem."""
+
+
+def _resize(arr: np.ndarray, width: int, height: int) -> np.ndarray:
+    from PIL import Image
+
+    img = Image.fromarray(np.clip(arr * 255.0, 0, 255).astype(np.uint8), mode="L")
+    return np.asarray(img.resize((width, height), Image.Resampling.LANCZOS), np.float32) / 255.0
+
+
+def mnist_like(ink: np.ndarray, where: str = "the drawing", fit: bool = True) -> np.ndarray:
+    """``ink`` (H, W) with 0 = background and 1 = full ink -> (28, 28) float32 in [-1, 1].
+
+    With ``fit`` the inked box is scaled to fit 20 x 20 (keeping its aspect) and the result
+    is shifted so its centre of mass is the field's centre.  Raises DigitImageError for a
+    blank input."""
+    a = np.asarray(ink, np.float32)
+    if a.ndim != 2 or a.size == 0:
+        raise DigitImageError(f"{where}: expected a 2-D greyscale image, got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise DigitImageError(f"{where}: holds NaN or infinite values")
+    a = np.clip(a, 0.0, 1.0)
+    peak = float(a.max())
+    if peak < INK_FLOOR:
+        raise DigitImageError(f"{where}: is blank (no ink to find; draw or load a digit first)")
+    if not fit:
+        if a.shape != (28, 28):
+            a = _resize(a, 28, 28)
+        return a * 2.0 - 1.0
+    rows = np.flatnonzero(a.max(axis=1) >= 0.1 * peak)
+    cols = np.flatnonzero(a.max(axis=0) >= 0.1 * peak)
+    crop = a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] / peak
+    h, w = crop.shape
+    scale = BOX / max(h, w)
+    nh, nw = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
+    small = np.clip(_resize(crop, nw, nh), 0.0, 1.0)
+    field = np.zeros((28, 28), np.float32)
+    total = float(small.sum())
+    ys, xs = np.indices(small.shape)
+    cy, cx = (float((ys * small).sum()) / total, float((xs * small).sum()) / total) if total > 0 else (nh / 2, nw / 2)
+    top = int(np.clip(round(13.5 - cy), 0, 28 - nh))
+    left = int(np.clip(round(13.5 - cx), 0, 28 - nw))
+    field[top:top + nh, left:left + nw] = small
+    return field * 2.0 - 1.0
+
+
+def ink_from_grey(grey: np.ndarray) -> np.ndarray:
+    """Greyscale (0 black .. 1 white) -> ink (0 background .. 1 ink): inverted when the
+    background (the border's median) is light, background level removed, stretched."""
+    g = np.asarray(grey, np.float32)
+    border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
+    background = float(np.median(border))
+    ink = (1.0 - g) if background > 0.5 else g
+    ink = ink - (1.0 - background if background > 0.5 else background)
+    top = float(ink.max())
+    return np.clip(ink / top, 0.0, 1.0) if top > 1e-6 else np.zeros_like(ink)
+
+
+def load_digit_image(path: str | os.PathLike, fit: bool = True) -> np.ndarray:
+    """Read an image file as an MNIST-like digit (28, 28) in [-1, 1].
+
+    Refused with a DigitImageError naming the file: missing, unreadable, not an image,
+    larger than ``MAX_FILE_BYTES`` or ``MAX_PIXELS`` (checked from the header before
+    decoding), empty (0 pixels) or blank."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.exists():
+        raise DigitImageError(f"{path}: file not found")
+    if path.is_dir():
+        raise DigitImageError(f"{path}: is a folder, not an image file")
+    size = path.stat().st_size
+    if size == 0:
+        raise DigitImageError(f"{path}: is empty (0 bytes)")
+    if size > MAX_FILE_BYTES:
+        raise DigitImageError(f"{path}: {size:,} bytes is larger than the {MAX_FILE_BYTES:,}-byte limit for a digit image")
+    try:
+        with Image.open(path) as img:  # reads the header only
+            w, h = img.size
+            if w * h > MAX_PIXELS:
+                raise DigitImageError(f"{path}: {w} x {h} pixels is larger than the limit of {MAX_PIXELS:,} pixels "
+                                      f"(refused before decoding)")
+            if w == 0 or h == 0:
+                raise DigitImageError(f"{path}: the image has no pixels ({w} x {h})")
+            img.seek(0)
+            rgba = np.asarray(img.convert("RGBA"), np.float32) / 255.0
+    except DigitImageError:
+        raise
+    except UnidentifiedImageError:
+        raise DigitImageError(f"{path}: not an image PIL can read (PNG, JPEG, BMP, GIF, TIFF, WebP ...)") from None
+    except Image.DecompressionBombError as exc:
+        raise DigitImageError(f"{path}: refused as too large ({exc})") from None
+    except (OSError, ValueError, SyntaxError, MemoryError, EOFError) as exc:
+        raise DigitImageError(f"{path}: damaged or unreadable image ({str(exc)[:160] or type(exc).__name__})") from None
+    grey = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+    alpha = rgba[..., 3]
+    if float(alpha.min()) < 0.98:  # transparency: the opaque strokes are the digit
+        if float(alpha.max()) < INK_FLOOR:
+            raise DigitImageError(f"{path}: is blank (fully transparent)")
+        ink = alpha
+    else:
+        ink = ink_from_grey(grey)
+    return mnist_like(ink, where=str(path), fit=fit)
