@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 EXTENSIONS = ("latent_explorer.app.cli_models", "latent_explorer.app.cli_render",
-              "latent_explorer.app.cli_export", "latent_explorer.app.cli_compare")
+              "latent_explorer.app.cli_export", "latent_explorer.app.cli_compare",
+              "latent_explorer.app.cli_find")
 
 
 def _extensions():

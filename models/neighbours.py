@@ -1,0 +1,286 @@
+"""Nearest MNIST training images of any image, and a memorisation gauge.
+
+Two spaces:
+
+* ``feature``: the classifier's penultimate features (:meth:`DigitClassifier.embed`) scaled
+  to unit length, Euclidean distance (0 .. sqrt 2), as in :mod:`.projection`;
+* ``pixel``: the RMS pixel difference on a 0..1 scale.  Searched exactly: distances in a
+  PCA subspace are lower bounds of the true ones, so only the few images whose bound is
+  small enough get their full distance computed.
+
+The index (features, PCA coordinates, and the typical distance from a test digit to its
+nearest training digit in each space) is built once and cached in the per-user cache
+folder under a key made of a checksum of the training data and the classifier's digest.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .atlas import Cancelled
+from .checkpoint import Checkpoint
+from .fileio import atomic_path
+
+SPACES = ("feature", "pixel")
+INDEX_VERSION = 1
+PCA_DIMS = 48
+GAUGE_TESTS = 1000   # test digits whose nearest training digit sets the typical distance
+BATCH = 500
+
+
+def _private_classifier(classifier: Checkpoint) -> torch.nn.Module:
+    import copy
+
+    m = copy.deepcopy(classifier.model).eval()
+    for p in m.parameters():
+        p.requires_grad_(False)
+    return m
+
+
+def data_checksum(images: np.ndarray, labels: np.ndarray) -> str:
+    """sha256 of the decoded training images and labels."""
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(images, np.uint8).tobytes())
+    h.update(np.ascontiguousarray(labels, np.uint8).tobytes())
+    return h.hexdigest()
+
+
+@dataclass
+class Neighbours:
+    """The nearest training images of one query, nearest first."""
+
+    space: str
+    indices: np.ndarray    # into the training set
+    distances: np.ndarray
+    labels: np.ndarray
+    images: np.ndarray     # (k, 28, 28) uint8
+
+    def to_dict(self) -> dict:
+        return {"space": self.space, "neighbours": [
+            {"index": int(i), "label": int(lab), "distance": round(float(d), 6)}
+            for i, lab, d in zip(self.indices, self.labels, self.distances)]}
+
+
+@dataclass
+class Gauge:
+    """Distance to the nearest training image against test digits' nearest distances."""
+
+    space: str
+    distance: float
+    median: float  # typical distance from a test digit to its nearest training digit
+    p5: float
+    p95: float
+
+    @property
+    def ratio(self) -> float:
+        return self.distance / self.median if self.median > 0 else float("inf")
+
+    def verdict(self) -> str:
+        if self.distance < self.p5:
+            return ("closer to a training image than 95% of real test digits are to theirs: "
+                    "possibly a copy of a training digit")
+        if self.distance <= self.p95:
+            return "as close to the training set as a typical new digit is"
+        return "farther from every training image than 95% of real test digits are"
+
+    def sentence(self) -> str:
+        return (f"nearest training image at {self.distance:.3f} ({self.space}); a test digit's nearest is "
+                f"typically {self.median:.3f} (5-95%: {self.p5:.3f}-{self.p95:.3f}): {self.verdict()}")
+
+    def to_dict(self) -> dict:
+        return {"space": self.space, "distance": round(self.distance, 6), "test_median": round(self.median, 6),
+                "test_p5": round(self.p5, 6), "test_p95": round(self.p95, 6), "ratio": round(self.ratio, 4),
+                "verdict": self.verdict()}
+
+
+class NeighbourIndex:
+    """The training set in both spaces, with the classifier that embeds queries."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, features: np.ndarray, pca_mean: np.ndarray,
+                 pca_basis: np.ndarray, pca_coords: np.ndarray, stats: np.ndarray, classifier: Checkpoint,
+                 key: str) -> None:
+        self.images, self.labels = images, labels
+        self.features = features
+        self.pca_mean, self.pca_basis, self.pca_coords = pca_mean, pca_basis, pca_coords
+        self.stats = stats  # (2, 3): per space (feature, pixel): median, p5, p95 of test->train distances
+        self.classifier = classifier
+        self.key = key
+        self._model = _private_classifier(classifier)
+        self._flat = images.reshape(len(images), -1)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    # ------------------------------------------------------------ queries
+    @torch.inference_mode()
+    def embed(self, images: np.ndarray) -> np.ndarray:
+        """Unit-length features (N, F) of images (N, 28, 28) in [-1, 1]."""
+        x = torch.as_tensor(np.asarray(images, np.float32)).reshape(-1, 1, 28, 28)
+        out = [F.normalize(self._model.embed(x[i:i + BATCH]), dim=1).numpy() for i in range(0, len(x), BATCH)]
+        return np.concatenate(out) if out else np.empty((0, self.features.shape[1]), np.float32)
+
+    def _feature_search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        sim = self.features @ q
+        k = min(k, len(sim))
+        top = np.argpartition(-sim, k - 1)[:k]
+        top = top[np.argsort(-sim[top], kind="stable")]
+        return top, np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sim[top].astype(np.float64)))
+
+    def _pixel_search(self, image: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        q = (np.asarray(image, np.float32).reshape(-1) + 1.0) / 2.0
+        qc = (q - self.pca_mean) @ self.pca_basis
+        bound = np.sqrt(np.sum((self.pca_coords - qc) ** 2, axis=1)) / 28.0  # <= the true RMS distance
+        n = len(bound)
+        k = min(k, n)
+        m = min(n, max(64, 8 * k))
+        while True:
+            cand = np.argpartition(bound, m - 1)[:m] if m < n else np.arange(n)
+            diff = self._flat[cand].astype(np.float32) / 255.0 - q
+            exact = np.sqrt(np.mean(diff * diff, axis=1))
+            order = np.argsort(exact, kind="stable")[:k]
+            kth = exact[order[-1]]
+            outside = np.min(bound[np.setdiff1d(np.arange(n), cand, assume_unique=True)]) if m < n else np.inf
+            if kth <= outside or m >= n:
+                return cand[order], exact[order].astype(np.float64)
+            m = min(n, m * 4)
+
+    def query(self, image: np.ndarray, k: int = 8, space: str = "feature") -> Neighbours:
+        """The ``k`` training images nearest to ``image`` (28, 28) in [-1, 1]."""
+        if space not in SPACES:
+            raise ValueError(f"unknown space {space!r} (feature or pixel)")
+        img = np.asarray(image, np.float32)
+        if img.shape != (28, 28) or not np.all(np.isfinite(img)):
+            raise ValueError(f"a query must be a finite 28 x 28 image, got shape {img.shape}")
+        if space == "feature":
+            idx, dist = self._feature_search(self.embed(img[None])[0], k)
+        else:
+            idx, dist = self._pixel_search(img, k)
+        return Neighbours(space=space, indices=idx, distances=dist, labels=self.labels[idx], images=self.images[idx])
+
+    def gauge(self, distance: float, space: str = "feature") -> Gauge:
+        """How ``distance`` (to the nearest training image) compares with test digits'."""
+        med, p5, p95 = (float(v) for v in self.stats[SPACES.index(space)])
+        return Gauge(space=space, distance=float(distance), median=med, p5=p5, p95=p95)
+
+
+# ------------------------------------------------------------------ building and caching
+
+
+def cache_path(folder: Path, key: str) -> Path:
+    return Path(folder) / "neighbours" / f"{key}.npz"
+
+
+def index_key(checksum: str, classifier: Checkpoint, limit: int | None) -> str:
+    part = f"-n{limit}" if limit else ""
+    return f"v{INDEX_VERSION}-{checksum[:16]}-{classifier.digest[:12]}{part}"
+
+
+def _pca(flat01: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    sample = flat01[rng.choice(len(flat01), size=min(len(flat01), 10000), replace=False)]
+    mean = sample.mean(axis=0)
+    _u, _s, vt = np.linalg.svd(sample - mean, full_matrices=False)
+    return mean.astype(np.float32), np.ascontiguousarray(vt[:dims].T, np.float32)
+
+
+def build_index(train_images: np.ndarray, train_labels: np.ndarray, test_images: np.ndarray,
+                classifier: Checkpoint, key: str = "", progress: Callable[[float, str], None] | None = None,
+                cancelled: Callable[[], bool] | None = None) -> NeighbourIndex:
+    """Embed the training images, fit the pixel PCA and measure test->train distances."""
+    n = len(train_images)
+    model = _private_classifier(classifier)
+    feats = []
+    with torch.inference_mode():
+        for i in range(0, n, BATCH):
+            if cancelled is not None and cancelled():
+                raise Cancelled()
+            x = torch.from_numpy(train_images[i:i + BATCH]).float().div_(127.5).sub_(1.0).unsqueeze(1)
+            feats.append(F.normalize(model.embed(x), dim=1).numpy().copy())
+            if progress is not None:
+                progress(min(1.0, (i + BATCH) / n) * 0.9, f"embedding training images {min(n, i + BATCH):,}/{n:,}")
+    features = np.concatenate(feats)
+    flat01 = train_images.reshape(n, -1).astype(np.float32) / 255.0
+    mean, basis = _pca(flat01, min(PCA_DIMS, n))
+    coords = np.empty((n, basis.shape[1]), np.float32)
+    for i in range(0, n, 10000):
+        coords[i:i + 10000] = (flat01[i:i + 10000] - mean) @ basis
+    del flat01
+    stats = np.zeros((2, 3), np.float32)
+    index = NeighbourIndex(train_images, train_labels, features, mean, basis, coords, stats, classifier, key)
+    rng = np.random.default_rng(0)
+    tests = test_images[np.sort(rng.choice(len(test_images), size=min(GAUGE_TESTS, len(test_images)), replace=False))]
+    tests = tests.astype(np.float32) / 127.5 - 1.0
+    if progress is not None:
+        progress(0.92, "measuring test digits' nearest training digits")
+    tf = index.embed(tests)
+    near = np.array([index._feature_search(q, 1)[1][0] for q in tf])
+    if cancelled is not None and cancelled():
+        raise Cancelled()
+    pix = np.array([index._pixel_search(t, 1)[1][0] for t in tests])
+    for row, d in enumerate((near, pix)):
+        stats[row] = (np.median(d), np.percentile(d, 5), np.percentile(d, 95))
+    return index
+
+
+def save_index(index: NeighbourIndex, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path, suffix=".tmp.npz") as tmp:
+        np.savez(tmp, key=np.array(index.key), features=index.features, pca_mean=index.pca_mean,
+                 pca_basis=index.pca_basis, pca_coords=index.pca_coords, stats=index.stats)
+
+
+def _load_cached(path: Path, key: str, images: np.ndarray, labels: np.ndarray,
+                 classifier: Checkpoint) -> NeighbourIndex:
+    """Read a cached index; ValueError when it is damaged or belongs to other data."""
+    n = len(labels)
+    with np.load(path, allow_pickle=False) as z:
+        if str(z["key"]) != key:
+            raise ValueError("built for other data or another classifier")
+        arrays = {name: z[name] for name in ("features", "pca_mean", "pca_basis", "pca_coords", "stats")}
+    feats, basis = arrays["features"], arrays["pca_basis"]
+    shapes_ok = (feats.ndim == 2 and feats.shape[0] == n and basis.ndim == 2 and basis.shape[0] == 784
+                 and arrays["pca_mean"].shape == (784,) and arrays["pca_coords"].shape == (n, basis.shape[1])
+                 and arrays["stats"].shape == (2, 3))
+    if not shapes_ok or any(a.dtype != np.float32 or not np.all(np.isfinite(a)) for a in arrays.values()):
+        raise ValueError("damaged (unexpected shapes, types or values)")
+    return NeighbourIndex(images, labels, feats, arrays["pca_mean"], basis, arrays["pca_coords"], arrays["stats"],
+                          classifier, key)
+
+
+def open_index(classifier: Checkpoint, data: str | os.PathLike | None = None, cache: Path | None = None,
+               limit: int | None = None, progress: Callable[[float, str], None] | None = None,
+               cancelled: Callable[[], bool] | None = None, notes: list[str] | None = None) -> NeighbourIndex:
+    """The index for MNIST in ``data`` (default: the usual data folder) and ``classifier``:
+    read from the cache when its checksums match, else built and cached.  ``limit``
+    indexes only the first training images (tests).  Raises DataError without MNIST."""
+    from latent_explorer.training.data import load_split
+
+    from .registry import cache_dir
+
+    train = load_split("train", data)
+    test = load_split("test", data)
+    images, labels = train.images, train.labels
+    if limit:
+        images, labels = images[:limit], labels[:limit]
+    key = index_key(data_checksum(images, labels), classifier, limit)
+    path = cache_path(cache if cache is not None else cache_dir(), key)
+    if path.exists():
+        try:
+            return _load_cached(path, key, images, labels, classifier)
+        except (ValueError, OSError, KeyError, EOFError) as exc:
+            if notes is not None:
+                notes.append(f"{path}: cached neighbour index not used ({str(exc)[:120]}); rebuilt")
+    index = build_index(images, labels, test.images, classifier, key, progress, cancelled)
+    try:
+        save_index(index, path)
+    except OSError as exc:
+        if notes is not None:
+            notes.append(f"{path}: cannot cache the neighbour index ({exc})")
+    return index
