@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import math
 import os
 import pickle
 import re
@@ -25,6 +24,7 @@ import torch
 from torch import nn
 
 from .fileio import atomic_write_bytes
+from .regular import open_regular
 
 FORMAT = "latent-explorer"
 FORMAT_VERSION = 1
@@ -153,16 +153,11 @@ def read_payload(path: str | os.PathLike) -> dict:
     Declared sizes are checked against the file before torch allocates anything
     (:func:`_check_archive`) and after unpickling (:func:`_check_loaded`)."""
     path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"{path}: file not found")
-    if path.is_dir():
-        raise CheckpointError(f"{path}: is a folder, not a checkpoint file")
-    try:
-        fh = open(path, "rb")
-    except OSError as exc:
-        raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    fh = open_regular(path, CheckpointError, "checkpoint file")
     with fh:  # one open file for the checks and the load, even if the path is replaced meanwhile
         size = os.fstat(fh.fileno()).st_size
+        if size == 0:
+            raise CheckpointError(f"{path}: the file is empty (0 bytes), not a checkpoint")
         _check_archive(path, fh, size)
         fh.seek(0)
         payload = _torch_load(path, fh)
@@ -280,16 +275,14 @@ def load_checkpoint(path: str | os.PathLike, expect: str | tuple[str, ...] | Non
 
 def describe(path: str | os.PathLike) -> str:
     """A human-readable summary of a checkpoint (for ``latent-explorer info``)."""
+    from .infotable import format_table
     from .networks import count_parameters
 
     ck = load_checkpoint(path)
     counts = count_parameters(ck.model)
-    lines = [f"file:        {ck.path}", f"kind:        {ck.kind}", f"format:      {FORMAT} v{FORMAT_VERSION}",
-             f"config:      {ck.config}",
-             f"parameters:  {counts['total']:,} ({counts['trainable']:,} trainable, {counts['non_trainable']:,} non-trainable)",
-             f"digest:      {ck.digest[:16]}"]
-    for key, value in ck.meta.items():
-        if isinstance(value, float) and math.isfinite(value):
-            value = f"{value:.6g}"
-        lines.append(f"{key + ':':<13}{value}")
-    return "\n".join(lines)
+    rows = [("file", ck.path), ("kind", ck.kind), ("format", f"{FORMAT} v{FORMAT_VERSION}"), ("config", ck.config),
+            ("parameters", f"{counts['total']:,} ({counts['trainable']:,} trainable, "
+                           f"{counts['non_trainable']:,} non-trainable)"),
+            ("digest", ck.digest[:16])]
+    rows += list(ck.meta.items())
+    return format_table(rows)

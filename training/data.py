@@ -51,14 +51,9 @@ _CHUNK = 1 << 20
 
 
 def _open_checked(path: Path):
-    try:
-        return open(path, "rb")
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, not an IDX file") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot open ({exc.strerror or exc})") from None
+    from latent_explorer.models.regular import open_regular
+
+    return open_regular(path, DataError, "IDX file")
 
 
 def _read_upto(src, limit: int) -> bytearray:
@@ -92,20 +87,37 @@ def _read_idx(path: Path, header_size: int, parse) -> tuple[tuple, bytearray]:
             if expected > room:
                 raise DataError(f"{path}: truncated: header declares {what} ({header_size + expected:,} bytes), "
                                 f"more than {'a compressed' if compressed else 'a'} file of {size:,} bytes can hold")
-            data = _read_upto(src, expected + 1)
+            data, got = _read_into(src, expected)
+            extra = src.read(1) if got == expected else b""
         except (EOFError, OSError, zlib.error) as exc:
             raise DataError(f"{path}: cannot decompress ({exc}); the file is truncated or corrupt") from None
-    if len(data) < expected:
+    if got < expected:
         raise DataError(f"{path}: truncated: header declares {what} ({header_size + expected:,} bytes), "
-                        f"file holds {header_size + len(data):,} bytes")
-    if len(data) > expected:
+                        f"file holds {header_size + got:,} bytes")
+    if extra:
         raise DataError(f"{path}: trailing data after {what}")
     return fields, data
 
 
-def read_idx_images(path: str | os.PathLike) -> np.ndarray:
-    """Images of an IDX3 file as an (N, 28, 28) uint8 array."""
+def _read_into(src, n: int) -> tuple[np.ndarray, int]:
+    """Read up to ``n`` bytes straight into one uint8 array (no second copy); returns it and
+    the count read.  Untouched pages of the array are never committed, so memory grows with
+    the bytes actually there."""
+    out = np.empty(n, np.uint8)
+    view, got = memoryview(out), 0
+    while got < n:
+        k = src.readinto(view[got:got + _CHUNK])
+        if not k:
+            break
+        got += k
+    return out, got
+
+
+def read_idx_images(path: str | os.PathLike, count: int | None = None) -> np.ndarray:
+    """Images of an IDX3 file as an (N, 28, 28) uint8 array; with ``count`` given, a header
+    that declares another number of images is refused before any image is read."""
     path = Path(path)
+    want = count
 
     def parse(head: bytes):
         magic, count, rows, cols = struct.unpack(">IIII", head)
@@ -115,10 +127,13 @@ def read_idx_images(path: str | os.PathLike) -> np.ndarray:
             raise DataError(f"{path}: images are {rows}x{cols}, expected {ROWS}x{COLS}")
         if not 0 < count <= MAX_ITEMS:
             raise DataError(f"{path}: declared image count {count} is out of range (1..{MAX_ITEMS})")
+        if want is not None and count != want:
+            raise DataError(f"{path} declares {count} images but its label file holds {want} labels (refused "
+                            f"before reading any image)")
         return (count, rows, cols), count * rows * cols, f"{count} images"
 
     shape, data = _read_idx(path, 16, parse)
-    return np.frombuffer(data, dtype=np.uint8).reshape(shape).copy()
+    return data.reshape(shape)
 
 
 def read_idx_labels(path: str | os.PathLike) -> np.ndarray:
@@ -133,8 +148,7 @@ def read_idx_labels(path: str | os.PathLike) -> np.ndarray:
             raise DataError(f"{path}: declared label count {count} is out of range (1..{MAX_ITEMS})")
         return count, count, f"{count} labels"
 
-    _, data = _read_idx(path, 8, parse)
-    labels = np.frombuffer(data, dtype=np.uint8).copy()
+    _, labels = _read_idx(path, 8, parse)
     if labels.max(initial=0) > 9:
         bad = int(np.argmax(labels > 9))
         raise DataError(f"{path}: label {labels[bad]} at index {bad} is outside 0..9")
@@ -174,11 +188,11 @@ def load_split(split: str, data: str | os.PathLike | None = None) -> Split:
     img_path = folder / FILES[f"{split}_images"]
     lab_path = folder / FILES[f"{split}_labels"]
     for p in (img_path, lab_path):
-        if not p.exists():
+        if not p.exists() and not p.is_symlink():
             raise DataError(f"{p}: file not found (run 'latent-explorer download --data {folder}' "
                             f"or pass --data DIR pointing at the four MNIST .gz files)")
-    images = read_idx_images(img_path)
-    labels = read_idx_labels(lab_path)
+    labels = read_idx_labels(lab_path)  # first: the images' header must then declare as many
+    images = read_idx_images(img_path, count=len(labels))
     if len(images) != len(labels):
         raise DataError(f"{img_path} holds {len(images)} images but {lab_path} holds {len(labels)} labels")
     return Split(images, labels)
@@ -195,7 +209,7 @@ def raw_md5(path: str | os.PathLike) -> str:
     """md5 of the decompressed bytes of a .gz file."""
     h = hashlib.md5()
     try:
-        with gzip.open(path, "rb") as fh:
+        with _open_checked(Path(path)) as raw, gzip.GzipFile(fileobj=raw) as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
     except (EOFError, OSError, zlib.error) as exc:
@@ -209,8 +223,6 @@ def verify(folder: str | os.PathLike) -> dict[str, str]:
     result = {}
     for name, want in RAW_MD5.items():
         path = folder / name
-        if not path.exists():
-            raise DataError(f"{path}: file not found")
         got = raw_md5(path)
         if got != want:
             raise DataError(f"{path}: checksum mismatch (md5 of decompressed bytes {got}, expected {want})")
