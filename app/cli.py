@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     vf.add_argument("--data")
     for module in _extensions():
         module.add_commands(sub)
+    from .cli_checks import annotate
+
+    annotate(parser)  # each numeric option's range in its help
     return parser
 
 
@@ -174,14 +177,21 @@ def known_errors() -> tuple[type[BaseException], ...]:
 POINT_OPTIONS = ("--a", "--b", "--point")
 
 
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
 def _join_point_values(argv: list[str]) -> list[str]:
     """Let ``--a -1,0,0`` through: argparse would take ``-1,0,0`` for an option."""
     out: list[str] = []
     i = 0
     while i < len(argv):
         if argv[i] in POINT_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") \
-                and argv[i + 1][1:2].isdigit() or (argv[i] in POINT_OPTIONS and i + 1 < len(argv)
-                                                   and argv[i + 1].startswith("-.")):
+                and not argv[i + 1].startswith("--") and _looks_numeric(argv[i + 1].split(",")[0]):
             out.append(f"{argv[i]}={argv[i + 1]}")
             i += 2
         else:
@@ -197,7 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     handler = COMMANDS.get(command)
     for module in _extensions():
         handler = handler or module.COMMANDS.get(command)
+    from . import cli_checks
+
     try:
+        cli_checks.check(args)  # every numeric option in its documented range, before any work
         return int(handler(args) or 0)
     except KeyboardInterrupt:
         print("latent-explorer: interrupted", file=sys.stderr)
@@ -205,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     except known_errors() as exc:
         print(f"latent-explorer: error: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # the last resort: no traceback reaches the user
+        return cli_checks.last_resort(args, exc)
 
 
 def json_dump(obj) -> str:

@@ -59,7 +59,7 @@ def default_atlas_path(checkpoint: Path) -> Path:
 def cmd_atlas(args) -> int:
     import torch
 
-    from latent_explorer.models.atlas import build_atlas
+    from latent_explorer.models.atlas import build_atlas, check_grid
     from latent_explorer.models.checkpoint import load_checkpoint
     from latent_explorer.training.progress import Progress
 
@@ -67,6 +67,8 @@ def cmd_atlas(args) -> int:
         torch.set_num_threads(args.threads)
     ckpt = Path(args.checkpoint)
     out = Path(args.out) if args.out else default_atlas_path(ckpt)
+    if out.is_dir():
+        raise UsageError(f"{out}: is a folder; give an atlas file name such as {out / (ckpt.stem + '.atlas.h5')}")
     if out.exists() and not args.force:
         print(f"latent-explorer: error: {out} exists; pass --force to replace it", file=sys.stderr)
         return 1
@@ -83,6 +85,10 @@ def cmd_atlas(args) -> int:
         print(f"latent-explorer: error: cannot write {out}: {what}", file=sys.stderr)
         return 1
     g = load_checkpoint(ckpt, expect=("gan", "cgan"))
+    try:  # the grid must be one the atlas loader reads back; refused before any work
+        check_grid(int(g.config["latent_dim"]), args.resolution, bool(g.config.get("conditional")))
+    except ValueError as exc:
+        raise UsageError(f"--{exc}") from None
     c = load_checkpoint(args.classifier, expect="classifier")
     bar = Progress(1, f"atlas {ckpt.stem} {args.resolution}", unit="pts")
 

@@ -107,8 +107,21 @@ class Atlas:
             raise AtlasError(f"{name}: this atlas was labelled by another classifier "
                              f"(atlas {self.classifier_digest[:12]}, classifier {classifier_digest[:12]})")
 
+    def check_savable(self) -> None:
+        """Refuse to save what :func:`load_atlas` would refuse (ValueError)."""
+        shape = ((10,) if self.conditional else ()) + (self.resolution,) * self.latent_dim
+        if not (1 <= self.latent_dim <= 8 and 2 <= self.resolution <= 4096):
+            raise ValueError(f"latent size {self.latent_dim} or resolution {self.resolution} is out of range")
+        if math.prod(shape) > MAX_CELLS:
+            raise ValueError(f"{math.prod(shape):,} cells is more than the loader reads ({MAX_CELLS:,})")
+        if self.labels.shape != shape or self.confidence.shape != shape:
+            raise ValueError(f"labels {self.labels.shape} / confidence {self.confidence.shape} do not match {shape}")
+        if self.labels.max(initial=0) > 9:
+            raise ValueError("labels outside 0..9")
+
     def save(self, path: str | os.PathLike) -> None:
         path = Path(path)
+        self.check_savable()
         chunk = tuple(([1] if self.conditional else []) + [min(self.resolution, 16)] * self.latent_dim)
         with h5safe.writing(path) as f:
             for key, value in (("format", FORMAT), ("generator_digest", self.generator_digest),
@@ -133,12 +146,8 @@ def load_atlas(path: str | os.PathLike, generator_digest: str | None = None,
 
     Every size is checked against the file before anything is read (see :mod:`models.h5safe`)."""
     path = Path(path)
-    if not path.exists():
-        raise AtlasError(f"{path}: file not found")
-    if path.is_dir():
-        raise AtlasError(f"{path}: is a folder, not an atlas file")
     try:
-        with h5py.File(path, "r") as f:
+        with h5safe.open_file(path, AtlasError, "atlas file") as f:
             size = f.id.get_filesize()
             if h5safe.get_str(f.attrs, "format", "") != FORMAT:
                 raise AtlasError(f"{path}: not a latent-explorer atlas")
@@ -153,9 +162,10 @@ def load_atlas(path: str | os.PathLike, generator_digest: str | None = None,
             if math.prod(shape) > MAX_CELLS:
                 raise AtlasError(f"{path}: {shape} cells is more than this program loads")
             labels = h5safe.read_dataset(f, "labels", shape, [np.uint8], size)
-            confidence = h5safe.read_dataset(f, "confidence", shape, [np.float16, np.float32], size)
-            confidence = confidence.astype(np.float16)
-            evaluated = h5safe.read_dataset(f, "evaluated", shape, [bool], size) if "evaluated" in f else None
+            confidence = h5safe.read_dataset(f, "confidence", shape, [np.float16, np.float32], size,
+                                             out_dtype=np.float16)
+            evaluated = (h5safe.read_dataset(f, "evaluated", shape, [bool], size)
+                         if f.get("evaluated", getlink=True) is not None else None)
             extra = json.loads(h5safe.get_str(f.attrs, "extra", "{}"))
             if not isinstance(extra, dict):
                 raise AtlasError(f"{path}: the 'extra' attribute is not a JSON object")
@@ -221,8 +231,7 @@ def build_full(generator: Checkpoint, classifier: Checkpoint, resolution: int, *
     axis = grid_axis(resolution)
     per_digit = resolution ** d
     total = per_digit * len(digits)
-    if total > MAX_CELLS:
-        raise ValueError(f"{total:,} cells is too many (at most {MAX_CELLS:,})")
+    check_grid(d, resolution, len(digits) > 1)
     if block < 1:
         raise ValueError(f"block must be at least 1 cell, got {block}")
     nblocks = (total + block - 1) // block
@@ -230,17 +239,8 @@ def build_full(generator: Checkpoint, classifier: Checkpoint, resolution: int, *
     conf = np.zeros(total, np.float16)
     done = np.zeros(nblocks, bool)
     key = f"{generator.digest}|{classifier.digest}|{resolution}|{precision}|{block}"
-    if partial is not None and partial.exists():
-        try:
-            with h5py.File(partial, "r") as f:
-                size = f.id.get_filesize()
-                if h5safe.get_str(f.attrs, "key", "") == key:
-                    got = (h5safe.read_dataset(f, "labels", (total,), [np.uint8], size),
-                           h5safe.read_dataset(f, "confidence", (total,), [np.float16], size),
-                           h5safe.read_dataset(f, "done", (nblocks,), [bool], size))
-                    labels[:], conf[:], done[:] = got
-        except (OSError, KeyError, ValueError, TypeError, RuntimeError, OverflowError, IndexError):
-            pass  # an unreadable or damaged partial file: start over
+    if partial is not None and (partial.exists() or partial.is_symlink()):
+        _resume_partial(partial, key, labels, conf, done, block)
     ev = _Evaluator(generator, classifier, precision, batch, should_stop)
     t0 = time.perf_counter()
     for k in range(nblocks):
@@ -268,6 +268,30 @@ def build_full(generator: Checkpoint, classifier: Checkpoint, resolution: int, *
     return atlas
 
 
+def _resume_partial(partial: Path, key: str, labels, conf, done, block: int) -> None:
+    """Fill ``labels``, ``conf`` and ``done`` from a ``.partial`` file, checked like any input:
+    a FIFO, device or folder under its name is refused (AtlasError); a file that is
+    damaged, made for other arguments, or holds labels outside 0..9 or confidences outside
+    [0, 1] in its finished blocks is ignored, and the build starts over (overwriting it)."""
+    from .regular import check_regular
+
+    check_regular(partial, AtlasError, "partial atlas file (remove it to start the build over)")
+    try:
+        with h5safe.open_file(partial, AtlasError, "partial atlas file") as f:
+            size = f.id.get_filesize()
+            if h5safe.get_str(f.attrs, "key", "") != key:
+                return
+            lab = h5safe.read_dataset(f, "labels", labels.shape, [np.uint8], size)
+            cf = h5safe.read_dataset(f, "confidence", conf.shape, [np.float16], size)
+            dn = h5safe.read_dataset(f, "done", done.shape, [bool], size)
+    except (AtlasError, OSError, KeyError, ValueError, TypeError, RuntimeError, OverflowError, IndexError):
+        return  # unreadable or damaged: start over
+    finished = np.repeat(dn, block)[:len(lab)]
+    if lab[finished].max(initial=0) > 9 or not np.all((cf[finished] >= 0) & (cf[finished] <= 1)):
+        return  # values no build writes: start over
+    labels[:], conf[:], done[:] = lab, cf, dn
+
+
 def _write_partial(path: Path, key: str, labels, conf, done) -> None:
     with h5safe.writing(path) as f:
         h5safe.set_str(f.attrs, "key", key)
@@ -284,6 +308,9 @@ def build_adaptive(generator: Checkpoint, classifier: Checkpoint, resolution: in
     once labelled (evaluated or filled) is never evaluated again."""
     d = int(generator.config["latent_dim"])
     digits = _digits(generator)
+    check_grid(d, resolution, len(digits) > 1)
+    if stride < 1:
+        raise ValueError(f"stride must be at least 1, got {stride}")
     axis = grid_axis(resolution)
     shape1 = (resolution,) * d
     ev = _Evaluator(generator, classifier, precision, batch, should_stop)
@@ -361,6 +388,34 @@ def build_adaptive(generator: Checkpoint, classifier: Checkpoint, resolution: in
                  seconds=time.perf_counter() - t0, evaluations=ev.count)
 
 
+BUILD_BYTES_PER_CELL = 8  # labels, confidence, evaluated/filled masks and the file image, about
+
+
+def check_grid(latent_dim: int, resolution: int, conditional: bool = False) -> int:
+    """The number of cells of a grid, or ValueError (stating the memory it implies and the
+    largest resolution that fits) when the loader could not read the atlas back."""
+    if not 2 <= resolution <= 4096:
+        raise ValueError(f"resolution must be between 2 and 4096, got {resolution}")
+    if not 1 <= latent_dim <= 8:
+        raise ValueError(f"latent size must be between 1 and 8, got {latent_dim}")
+    per = 10 if conditional else 1
+    cells = resolution ** latent_dim * per
+    if cells > MAX_CELLS:
+        top = int((MAX_CELLS / per) ** (1 / latent_dim))
+        while (top + 1) ** latent_dim * per <= MAX_CELLS:
+            top += 1
+        while top ** latent_dim * per > MAX_CELLS:
+            top -= 1
+        raise ValueError(f"resolution {resolution} on a {'conditional ' if conditional else ''}{latent_dim}-D model is "
+                         f"{cells:,} cells (about {_gib(cells * BUILD_BYTES_PER_CELL)} to build); an atlas holds at "
+                         f"most {MAX_CELLS:,} cells, so the largest resolution here is {top}")
+    return cells
+
+
+def _gib(nbytes: float) -> str:
+    return f"{nbytes / 2 ** 30:,.1f} GiB" if nbytes >= 2 ** 30 else f"{nbytes / 2 ** 20:,.0f} MiB"
+
+
 FULL_LIMIT = 32_768  # grids up to this many cells are labelled cell by cell: cheap, exact, resumable
 
 
@@ -384,6 +439,7 @@ def build_atlas(generator: Checkpoint, classifier: Checkpoint, resolution: int, 
     The full builder keeps finished blocks of ``block`` cells in ``out.partial``; building
     again with the same arguments after an interruption resumes from there.  ``auto``
     picks with :func:`choose_method`."""
+    check_grid(int(generator.config["latent_dim"]), resolution, bool(generator.config.get("conditional")))
     if method == "auto":
         method = choose_method(int(generator.config["latent_dim"]), resolution,
                                bool(generator.config.get("conditional")))

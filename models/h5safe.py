@@ -104,11 +104,41 @@ def get_number(attrs, name: str, kind: type, default=None):
     raise H5Problem(f"attribute '{name}' is not a single {kind.__name__} ({type(value).__name__})")
 
 
-def read_dataset(group, key: str, shape: tuple[int, ...], dtypes, file_size: int) -> np.ndarray:
+def open_file(path: str | os.PathLike, error: type[Exception], what: str) -> h5py.File:
+    """``h5py.File(path, "r")`` for a regular file only (a FIFO or device would hang or
+    feed the HDF5 library without end); other files raise ``error`` naming the path."""
+    from .regular import check_regular
+
+    check_regular(path, error, what)
+    return h5py.File(path, "r")
+
+
+def get_object(group, key: str):
+    """``group[key]`` reached through hard links only, or None when absent.
+
+    External links (data in another file, which may be a FIFO) and soft links are
+    refused before they are followed; ``key`` may name a path such as ``steps/g_loss``."""
+    node, parts = group, key.split("/")
+    for i, part in enumerate(parts):
+        if not isinstance(node, h5py.Group):
+            raise H5Problem(f"'{key}': '{parts[i - 1]}' is not a group")
+        link = node.get(part, getlink=True)
+        if link is None:
+            return None
+        if isinstance(link, h5py.ExternalLink):
+            raise H5Problem(f"'{key}' is a link to another file ({link.filename[:80]}); refused")
+        if not isinstance(link, h5py.HardLink):
+            raise H5Problem(f"'{key}' is a soft link; only objects stored in place are read")
+        node = node[part]
+    return node
+
+
+def read_dataset(group, key: str, shape: tuple[int, ...], dtypes, file_size: int,
+                 out_dtype=None) -> np.ndarray:
     """Read ``group[key]`` after checking it is a plain dataset of ``shape`` with one of
     ``dtypes``, stored inside this file, with known filters, and that the data it declares
     fits in the bytes it occupies (and those in the file)."""
-    obj = group.get(key)
+    obj = get_object(group, key)
     if obj is None:
         raise H5Problem(f"dataset '{key}' is missing")
     if not isinstance(obj, h5py.Dataset):
@@ -133,4 +163,9 @@ def read_dataset(group, key: str, shape: tuple[int, ...], dtypes, file_size: int
         raise H5Problem(f"dataset '{key}' claims {stored:,} bytes of storage in a {file_size:,}-byte file")
     if nbytes > stored * ratio:
         raise H5Problem(f"dataset '{key}' declares {nbytes:,} bytes of data but stores only {stored:,}")
-    return obj[()]
+    if out_dtype is None or np.dtype(out_dtype) == obj.dtype:
+        return obj[()]
+    out = np.empty(shape, out_dtype)  # HDF5 converts in bounded steps: no full-size copy in the stored type
+    if out.size:
+        obj.read_direct(out)
+    return out

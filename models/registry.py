@@ -56,12 +56,13 @@ def read_entry(path: str | os.PathLike) -> ModelEntry:
     if kind not in GENERATOR_KINDS or not isinstance(config, dict):
         what = f"a {kind} model" if isinstance(kind, str) else "no generator"
         raise CheckpointError(f"{path}: holds {what}, expected a generator (gan or cgan)")
-    try:
-        dim = int(config["latent_dim"])
-    except (KeyError, TypeError, ValueError):
-        raise CheckpointError(f"{path}: the config has no usable latent_dim") from None
-    return ModelEntry(path=path, kind=kind, latent_dim=dim, conditional=bool(config.get("conditional")),
-                      activation=str(config.get("activation", "leaky_relu")))
+    dim, conditional, activation = config.get("latent_dim"), config.get("conditional", False), \
+        config.get("activation", "leaky_relu")
+    if type(dim) is not int or not 1 <= dim <= 64:  # as GanConfig checks it: no float, inf or 5000-digit int
+        raise CheckpointError(f"{path}: the config has no usable latent_dim (an integer 1..64)")
+    if type(conditional) is not bool or not isinstance(activation, str):
+        raise CheckpointError(f"{path}: the config's conditional or activation setting is not usable")
+    return ModelEntry(path=path, kind=kind, latent_dim=dim, conditional=conditional, activation=activation[:40])
 
 
 def scan(folder: str | os.PathLike) -> list[ModelEntry]:
@@ -77,6 +78,8 @@ def scan(folder: str | os.PathLike) -> list[ModelEntry]:
         try:
             entries.append(read_entry(path))
         except CheckpointError:
+            continue
+        except Exception:  # noqa: BLE001 -- one bad file must never keep the app or a command from starting
             continue
     rank = {name: i for i, name in enumerate(SHIPPED)}
     return sorted(entries, key=lambda e: (rank.get(e.name, len(SHIPPED)), e.name))
@@ -200,5 +203,9 @@ def open_model(path: str | os.PathLike, classifier: Checkpoint, atlas: str | os.
     elif find:
         found, notes = find_atlas(ckpt, classifier)
     if found is not None and (found.latent_dim != engine.latent_dim or found.conditional != engine.conditional):
-        raise AtlasError(f"{found.path}: a {found.latent_dim}-D atlas does not fit a {engine.latent_dim}-D model")
+        def kind(dim: int, conditional: bool) -> str:
+            return f"{'conditional' if conditional else 'plain'} {dim}-D"
+
+        raise AtlasError(f"{found.path}: a {kind(found.latent_dim, found.conditional)} atlas does not fit a "
+                         f"{kind(engine.latent_dim, engine.conditional)} model")
     return LoadedModel(checkpoint=ckpt, engine=engine, atlas=found, notes=tuple(notes))

@@ -109,12 +109,8 @@ class History:
         another generator or classifier.  Sizes are checked against the file before
         anything is read (see :mod:`models.h5safe`)."""
         path = Path(path)
-        if not path.exists():
-            raise HistoryError(f"{path}: file not found")
-        if path.is_dir():
-            raise HistoryError(f"{path}: is a folder, not a history file")
         try:
-            with h5py.File(path, "r") as f:
+            with h5safe.open_file(path, HistoryError, "history file") as f:
                 size = f.id.get_filesize()
                 if h5safe.get_str(f.attrs, "format", "") != FORMAT:
                     raise HistoryError(f"{path}: not a latent-explorer history file")
@@ -143,8 +139,6 @@ class History:
                         map_resolution=r, map_precision=h5safe.get_str(f.attrs, "map_precision", "float32"),
                         generator_digest=h5safe.get_str(f.attrs, "generator_digest"),
                         classifier_digest=h5safe.get_str(f.attrs, "classifier_digest"))
-                h.g_loss = [g[e == i + 1] for i in range(n)]
-                h.d_loss = [d[e == i + 1] for i in range(n)]
                 h.grids = list(h5safe.read_dataset(f, "epochs/grid", (n, 64, 28, 28), [np.uint8], size))
                 h.maps = list(h5safe.read_dataset(f, "epochs/map", (n, p, r, r), [np.uint8], size))
                 h.map_conf = list(h5safe.read_dataset(f, "epochs/map_conf", (n, p, r, r), [np.float16], size))
@@ -152,6 +146,11 @@ class History:
                 h.weak_judge_acc = [float(v) for v in
                                     h5safe.read_dataset(f, "epochs/weak_judge_acc", (n,), FLOATS, size)]
                 h.seconds = [float(v) for v in h5safe.read_dataset(f, "epochs/seconds", (n,), FLOATS, size)]
+                # only now, with every per-epoch dataset checked against the file, a loop over epochs;
+                # e is sorted (checked above), so one search finds each epoch's steps, whatever n and s
+                bounds = np.searchsorted(e, np.arange(1, n + 2), side="left")
+                h.g_loss = [g[bounds[i]:bounds[i + 1]] for i in range(n)]
+                h.d_loss = [d[bounds[i]:bounds[i + 1]] for i in range(n)]
         except HistoryError:
             raise
         except (OSError, KeyError, ValueError, TypeError, RuntimeError, OverflowError, IndexError) as exc:
@@ -173,7 +172,7 @@ MAX_PLANES = 4096
 
 def _rows(f, key: str, limit: int) -> int:
     """The length of a dataset's first axis, checked before the dataset is read."""
-    obj = f.get(key)
+    obj = h5safe.get_object(f, key)
     if not isinstance(obj, h5py.Dataset) or not obj.shape:
         raise h5safe.H5Problem(f"dataset '{key}' is missing or not an array")
     rows = int(obj.shape[0])
