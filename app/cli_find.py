@@ -48,6 +48,7 @@ def add_commands(sub) -> None:
     n.add_argument("--space", choices=["feature", "pixel"], default="feature")
     n.add_argument("-k", type=int, default=8, help="how many neighbours (1..64, default 8)")
     n.add_argument("--data", help="folder with the four MNIST .gz files")
+    n.add_argument("--limit", type=int, default=0, help="index only the first N training images (tests)")
     n.add_argument("--classifier", default=str(CHECKPOINTS / "classifier.pt"))
     n.add_argument("-o", "--out", help="figure file")
     n.add_argument("--json", help="write the neighbours and the gauge as JSON")
@@ -140,7 +141,9 @@ def cmd_neighbours(args) -> int:
         raise UsageError(f"{model.name} is not conditional; --digit does not apply")
     frame = engine.render(RenderRequest(point=point, digit=args.digit, capture=False))
     notes: list[str] = []
-    index = open_index(model.classifier, args.data, notes=notes,
+    if args.limit < 0:
+        raise UsageError(f"--limit must be >= 0, got {args.limit}")
+    index = open_index(model.classifier, args.data, notes=notes, limit=args.limit or None,
                        progress=lambda f, msg: print(f"\r{msg}", end="", flush=True))
     for note in notes:
         print(note)

@@ -111,7 +111,8 @@ def load_digit_image(path: str | os.PathLike, fit: bool = True) -> np.ndarray:
     except UnidentifiedImageError:
         raise DigitImageError(f"{path}: not an image PIL can read (PNG, JPEG, BMP, GIF, TIFF, WebP ...)") from None
     except Image.DecompressionBombError as exc:
-        raise DigitImageError(f"{path}: refused as too large ({exc})") from None
+        raise DigitImageError(f"{path}: larger than the limit of {MAX_PIXELS:,} pixels (refused before decoding; "
+                              f"{exc})") from None
     except (OSError, ValueError, SyntaxError, MemoryError, EOFError) as exc:
         raise DigitImageError(f"{path}: damaged or unreadable image ({str(exc)[:160] or type(exc).__name__})") from None
     grey = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)

@@ -114,6 +114,7 @@ class NeighbourIndex:
         self.key = key
         self._model = _private_classifier(classifier)
         self._flat = images.reshape(len(images), -1)
+        self._coord_norms = np.einsum("ij,ij->i", pca_coords, pca_coords)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -128,27 +129,31 @@ class NeighbourIndex:
 
     def _feature_search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         sim = self.features @ q
-        k = min(k, len(sim))
-        top = np.argpartition(-sim, k - 1)[:k]
+        n = len(sim)
+        k = min(k, n)
+        top = np.argpartition(sim, n - k)[n - k:]
         top = top[np.argsort(-sim[top], kind="stable")]
         return top, np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sim[top].astype(np.float64)))
 
     def _pixel_search(self, image: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         q = (np.asarray(image, np.float32).reshape(-1) + 1.0) / 2.0
         qc = (q - self.pca_mean) @ self.pca_basis
-        bound = np.sqrt(np.sum((self.pca_coords - qc) ** 2, axis=1)) / 28.0  # <= the true RMS distance
+        # squared PCA distances, a lower bound of the squared pixel distances (x 784)
+        bound = self._coord_norms - 2.0 * (self.pca_coords @ qc) + float(qc @ qc)
         n = len(bound)
         k = min(k, n)
         m = min(n, max(64, 8 * k))
         while True:
-            cand = np.argpartition(bound, m - 1)[:m] if m < n else np.arange(n)
-            diff = self._flat[cand].astype(np.float32) / 255.0 - q
-            exact = np.sqrt(np.mean(diff * diff, axis=1))
-            order = np.argsort(exact, kind="stable")[:k]
-            kth = exact[order[-1]]
-            outside = np.min(bound[np.setdiff1d(np.arange(n), cand, assume_unique=True)]) if m < n else np.inf
-            if kth <= outside or m >= n:
-                return cand[order], exact[order].astype(np.float64)
+            if m < n:
+                part = np.argpartition(bound, m)
+                cand, outside = part[:m], float(bound[part[m]])  # every other bound is >= outside
+            else:
+                cand, outside = np.arange(n), np.inf
+            diff = self._flat[cand].astype(np.float32) * np.float32(1 / 255.0) - q
+            exact2 = np.einsum("ij,ij->i", diff, diff)
+            order = np.argsort(exact2, kind="stable")[:k]
+            if exact2[order[-1]] <= outside * (1 - 1e-5) - 1e-6 or m >= n:
+                return cand[order], np.sqrt(exact2[order].astype(np.float64) / 784.0)
             m = min(n, m * 4)
 
     def query(self, image: np.ndarray, k: int = 8, space: str = "feature") -> Neighbours:
@@ -215,7 +220,8 @@ def build_index(train_images: np.ndarray, train_labels: np.ndarray, test_images:
     stats = np.zeros((2, 3), np.float32)
     index = NeighbourIndex(train_images, train_labels, features, mean, basis, coords, stats, classifier, key)
     rng = np.random.default_rng(0)
-    tests = test_images[np.sort(rng.choice(len(test_images), size=min(GAUGE_TESTS, len(test_images)), replace=False))]
+    count = min(GAUGE_TESTS, len(test_images), max(1, n // 2))  # a small (test) index: fewer test digits
+    tests = test_images[np.sort(rng.choice(len(test_images), size=count, replace=False))]
     tests = tests.astype(np.float32) / 127.5 - 1.0
     if progress is not None:
         progress(0.92, "measuring test digits' nearest training digits")

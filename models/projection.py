@@ -30,8 +30,10 @@ from .engine import Engine
 
 GRID = {1: 64, 2: 32, 3: 10, 4: 6}        # grid points per axis, unconditional
 GRID_PER_DIGIT = {1: 32, 2: 16, 3: 6, 4: 4}  # per axis and digit, conditional
-POOR_DISTANCE = 0.35  # combined distance (default weights) above which the match is called poor
-MIN_SEPARATION = 0.15  # candidates closer than this (box units, per digit) count as the same point
+# A match is poor when it is farther from the target than 95% of MNIST test digits are from their
+# nearest training digit, in each distance (measured over 1,000 test digits, models/neighbours.py).
+POOR_PIXEL, POOR_FEATURE = 0.215, 0.300
+MIN_SEPARATION = 0.25  # candidates closer than this (box units, per digit) count as the same point
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ class Projection:
 
     @property
     def poor(self) -> bool:
-        return self.best.distance > POOR_DISTANCE * (self.weights.pixel + self.weights.feature) / 1.5
+        return self.best.distance > self.weights.pixel * POOR_PIXEL + self.weights.feature * POOR_FEATURE
 
     def sentence(self) -> str:
         """A plain sentence on the answer."""
@@ -137,7 +139,7 @@ class Projector:
     """Projects targets into one model's latent box; keeps its coarse grids between calls."""
 
     def __init__(self, engine: Engine, weights: Weights = Weights(), starts: int = 6, steps: int = 20,
-                 lr: float = 0.05) -> None:
+                 lr: float = 0.05, per_axis: int | None = None) -> None:
         if engine.latent_dim > 4:
             raise ValueError(f"projection searches latent sizes up to 4; this model has {engine.latent_dim}")
         self.engine = engine
@@ -148,7 +150,7 @@ class Projector:
         self.latent_dim = engine.latent_dim
         self.conditional = engine.conditional
         per = GRID_PER_DIGIT if self.conditional else GRID
-        self.points = grid_points(self.latent_dim, per[self.latent_dim])
+        self.points = grid_points(self.latent_dim, int(per_axis or per[self.latent_dim]))
         self._grids: dict[int | None, tuple[np.ndarray, np.ndarray]] = {}  # digit -> (images (N,784), features)
 
     # ------------------------------------------------------------ pieces
@@ -196,9 +198,10 @@ class Projector:
             tf = self.features(tt).clone()
         return tt.clone(), tf
 
-    def _starts(self, target: torch.Tensor, tfeat: torch.Tensor, digits: list[int | None],
-                cancelled) -> list[tuple[np.ndarray, int | None]]:
-        """The best distinct grid points: the ``starts`` best overall, and at least one per digit."""
+    def _starts(self, target: torch.Tensor, tfeat: torch.Tensor, digits: list[int | None], cancelled,
+                keep: int) -> tuple[list, list]:
+        """Distinct grid points, best first: the starts (the ``starts`` best overall and at least
+        each digit's best) and up to ``keep`` more, the fallback candidates."""
         t = target.reshape(1, -1).numpy()
         scored = []
         for d in digits:
@@ -206,20 +209,20 @@ class Projector:
             pix = np.sqrt(np.mean(((imgs - t) / 2.0) ** 2, axis=1))
             feat = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * feats @ tfeat[0].numpy()))
             dist = self.weights.pixel * pix + self.weights.feature * feat
-            order = np.argsort(dist)
             chosen: list[int] = []
-            for i in order:
+            for i in np.argsort(dist, kind="stable"):
                 p = self.points[i]
-                if all(np.max(np.abs(p - self.points[j])) > 2 * MIN_SEPARATION for j in chosen):
+                if all(np.max(np.abs(p - self.points[j])) > MIN_SEPARATION for j in chosen):
                     chosen.append(int(i))
-                    if len(chosen) == self.starts:
+                    if len(chosen) == self.starts + keep:
                         break
             scored += [(float(dist[i]), self.points[i].copy(), d, k) for k, i in enumerate(chosen)]
         scored.sort(key=lambda s: (s[0], s[3]))
-        picked = [s for s in scored if s[3] == 0]  # every digit's best
+        firsts = [s for s in scored if s[3] == 0]  # every digit's best
         rest = [s for s in scored if s[3] != 0]
-        picked += rest[:max(0, self.starts - len(picked))] if len(digits) > 1 else rest
-        return [(p, d) for _dist, p, d, _k in picked]
+        n_more = max(0, self.starts - len(firsts))
+        starts, extras = firsts + rest[:n_more], rest[n_more:n_more + keep]
+        return [(p, d) for _dist, p, d, _k in starts], [(p, d) for _dist, p, d, _k in extras]
 
     def _loss(self, x: torch.Tensor, target: torch.Tensor, tfeat: torch.Tensor) -> tuple[torch.Tensor, ...]:
         pix = torch.sqrt(((x - target) / 2.0).pow(2).mean(dim=(1, 2, 3)) + 1e-12)
@@ -234,7 +237,7 @@ class Projector:
         t0 = time.perf_counter()
         target_t, tfeat = self._target(target)
         digits = self.digits(digit)
-        starts = self._starts(target_t, tfeat, digits, cancelled)
+        starts, extras = self._starts(target_t, tfeat, digits, cancelled, keep)
         z = torch.tensor(np.stack([p for p, _d in starts]), dtype=torch.float32, requires_grad=True)
         labels = None
         if self.conditional:
@@ -260,6 +263,10 @@ class Projector:
             opt.step()
             with torch.no_grad():
                 z.clamp_(-1.0, 1.0)
+        if extras:  # distinct grid points as further candidates, should the starts converge together
+            best_z = torch.cat([best_z, torch.tensor(np.stack([p for p, _d in extras]), dtype=torch.float32)])
+            if labels is not None:
+                labels = torch.cat([labels, torch.tensor([int(d) for _p, d in extras], dtype=torch.long)])
         matches = self._matches(best_z, labels, target_t, tfeat, keep)
         return Projection(target=target_t[0, 0].numpy().copy(), matches=matches, weights=self.weights,
                           seconds=time.perf_counter() - t0, evaluations=evaluations)

@@ -18,6 +18,7 @@ from latent_explorer.models.checkpoint import Checkpoint, CheckpointError, load_
 from latent_explorer.models.registry import ModelEntry, default_entry, open_model, quick_resolution, scan
 
 from .comparedock import install as install_compare_dock
+from .finddock import install as install_find_dock
 from .historydock import install as install_history_dock
 from .layersdock import install as install_layers_dock
 from .jobs import AtlasService
@@ -67,6 +68,7 @@ class MainWindow(QMainWindow):
         install_history_dock(self)
         install_layers_dock(self)  # layer heatmaps, channels, ablation
         install_compare_dock(self)  # the same point through the activation variants
+        install_find_dock(self)  # draw or load a digit, find it, nearest training images (Ctrl+F)
         self.walk.add_view_toggle()
         self.state.modelChanged.connect(self._model_changed)
         # after a few idle seconds, hand the heap's freed pages back to the system: frames,
@@ -379,4 +381,5 @@ class MainWindow(QMainWindow):
         self.atlases.shutdown()
         self.walk.dock.panel.runner.shutdown()
         self.compare_dock.panel.shutdown()
+        self.find_dock.panel.shutdown()
         super().closeEvent(event)
