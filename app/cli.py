@@ -33,6 +33,7 @@ def _add_train(sub) -> None:
     c.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     c.add_argument("--data", help="folder with the four MNIST .gz files")
     c.add_argument("-o", "--out", default=str(CHECKPOINTS / "classifier.pt"))
+    c.add_argument("--force", action="store_true", help="replace an existing classifier file")
     g = tsub.add_parser("gan", help="train a GAN (with monitoring) and write its checkpoint")
     g.add_argument("--latent-dim", type=int, default=2)
     g.add_argument("--conditional", action="store_true")
@@ -46,6 +47,7 @@ def _add_train(sub) -> None:
     g.add_argument("--out", required=True, help="run folder (training state, history, checkpoint)")
     g.add_argument("--name", help="model name (default: gan2d, cgan3d, ...)")
     g.add_argument("--resume", action="store_true", help="continue the run in --out")
+    g.add_argument("--force", action="store_true", help="start again in a run folder that holds a run")
     g.add_argument("--classifier", default=str(CHECKPOINTS / "classifier.pt"))
     g.add_argument("--limit", type=int, default=0, help="use only the first N training images (tests)")
     g.add_argument("--no-eval", action="store_true", help="skip the final evaluation")
@@ -96,10 +98,13 @@ def _extensions():
 
 
 def cmd_train(args) -> int:
+    from .cli_output import refuse_existing
+
     if args.what == "classifier":
         from latent_explorer.training.train_classifier import ClassifierRun, train_classifier
 
         out = Path(args.out)
+        refuse_existing([out], args.force)
         meta = train_classifier(ClassifierRun(args.epochs, args.batch_size, args.lr, args.seed, args.device),
                                 args.data, out)
         print(f"saved {out}: test accuracy {meta['test_accuracy']:.4%} in {meta['seconds']:.0f} s")
@@ -109,6 +114,13 @@ def cmd_train(args) -> int:
     run = GanRun(latent_dim=args.latent_dim, conditional=args.conditional, activation=args.activation,
                  epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                  device=args.device, limit=args.limit, name=args.name)
+    if not args.resume and not args.force:
+        from latent_explorer.training.train_gan import run_paths
+
+        found = [p for p in run_paths(Path(args.out), run.model_name).values() if p.exists()]
+        if found:
+            raise UsageError(f"{found[0]}: already exists; pass --resume to continue that run or --force to "
+                             f"start again")
     result = train_gan(run, data=args.data, out=Path(args.out), resume=args.resume,
                        classifier_path=Path(args.classifier), evaluate_at_end=not args.no_eval,
                        quiet=args.quiet, max_minutes=args.max_minutes)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .cli import CHECKPOINTS
+from .cli import CHECKPOINTS, UsageError
 
 
 def _point(text: str) -> tuple[float, ...]:
@@ -12,6 +12,26 @@ def _point(text: str) -> tuple[float, ...]:
         return tuple(float(v) for v in text.split(","))
     except ValueError:
         raise ValueError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+BESIDE = ""  # a bare --gif / --csv / --json: the file goes beside the strip
+
+
+def output_paths(args) -> list[Path]:
+    """The files to write: -o, then each of --gif, --csv, --json (a bare flag: the strip's
+    name with that suffix)."""
+    targets = [Path(args.out)] if args.out else []
+    for suffix in ("gif", "csv", "json"):
+        value = getattr(args, suffix)
+        if value is None:
+            continue
+        if value == BESIDE:
+            if not args.out:
+                raise UsageError(f"--{suffix} without a file name writes beside the strip: give -o/--out too, "
+                                 f"or a file name (--{suffix} walk.{suffix})")
+            value = Path(args.out).with_suffix(f".{suffix}")
+        targets.append(Path(value))
+    return targets
 
 
 def add_commands(sub) -> None:
@@ -27,9 +47,12 @@ def add_commands(sub) -> None:
     s.add_argument("--label-walk", help="conditional models: FROM,TO digits with the noise fixed at A")
     s.add_argument("--ablate", action="append", default=[], help="LAYER:CHANNELS edit, e.g. act2:0-7")
     s.add_argument("-o", "--out", help="strip image (.png, .svg or .pdf)")
-    s.add_argument("--gif", help="animated GIF of the walk")
-    s.add_argument("--csv", help="every frame's coordinates, digit and confidence as CSV")
-    s.add_argument("--json", help="the same, plus the crossed regions, as JSON")
+    beside = "; bare, it is written beside the strip (-o) with this suffix"
+    s.add_argument("--gif", nargs="?", const=BESIDE, metavar="FILE", help="animated GIF of the walk" + beside)
+    s.add_argument("--csv", nargs="?", const=BESIDE, metavar="FILE",
+                   help="every frame's coordinates (x, y, z, w), digit and confidence as CSV" + beside)
+    s.add_argument("--json", nargs="?", const=BESIDE, metavar="FILE",
+                   help="the same, plus the crossed regions, as JSON" + beside)
     s.add_argument("--force", action="store_true", help="overwrite existing files")
     s.add_argument("--classifier", default=str(CHECKPOINTS / "classifier.pt"))
 
@@ -41,14 +64,15 @@ def cmd_export(args) -> int:
     from latent_explorer.models.registry import resolve
     from latent_explorer.models.strip_export import export
 
-    targets = [p for p in (args.out, args.gif, args.csv, args.json) if p]
+    from .cli_output import check_output
+
+    targets = output_paths(args)
     if not targets:
-        raise ValueError("nothing to write: give -o/--out, --gif, --csv or --json")
+        raise UsageError("nothing to write: give -o/--out, --gif, --csv or --json")
     if not 2 <= args.steps <= 200:
-        raise ValueError("--steps must be between 2 and 200")
+        raise UsageError("--steps must be between 2 and 200")
     for t in targets:
-        if Path(t).exists() and not args.force:
-            raise FileExistsError(f"{t}: already exists; pass --force to overwrite")
+        check_output(t, args.force, "strip.png")
     path = resolve(args.model, CHECKPOINTS)
     engine = Engine(load_checkpoint(path, expect=("gan", "cgan")), load_checkpoint(args.classifier, expect="classifier"))
     a = _point(args.a)

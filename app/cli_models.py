@@ -36,6 +36,7 @@ def add_commands(sub) -> None:
     e.add_argument("--write", action="store_true", help="store the figures in the checkpoint and its card")
     c = sub.add_parser("card", help="write the model card (Markdown) beside a checkpoint")
     c.add_argument("checkpoint")
+    c.add_argument("--force", action="store_true", help="overwrite an existing card")
     bn = sub.add_parser("bench", help="run the benchmark suite; results to BENCHMARKS.md and a JSON file")
     bn.add_argument("--quick", action="store_true", help="small sizes (for CI); minutes instead of ten")
     bn.add_argument("--only", help="comma-separated items: frame,engine,atlas,training,startup,memory (the "
@@ -48,7 +49,8 @@ def add_commands(sub) -> None:
     bn.add_argument("--data")
     r = sub.add_parser("report", help="one-page training report (PNG, PDF, JSON) from a checkpoint's history")
     r.add_argument("checkpoint")
-    r.add_argument("-o", "--out", help="output prefix (default: CHECKPOINT without .pt, plus .report)")
+    r.add_argument("-o", "--out", help="output prefix (default: CHECKPOINT without .pt, plus .report); an existing "
+                                       "folder: the files go into it")
     r.add_argument("--force", action="store_true", help="overwrite existing report files")
 
 
@@ -70,7 +72,9 @@ def cmd_atlas(args) -> int:
     if out.is_dir():
         raise UsageError(f"{out}: is a folder; give an atlas file name such as {out / (ckpt.stem + '.atlas.h5')}")
     if out.exists() and not args.force:
-        print(f"latent-explorer: error: {out} exists; pass --force to replace it", file=sys.stderr)
+        from .cli_output import overwrite_message
+
+        print(f"latent-explorer: error: {overwrite_message(out)}", file=sys.stderr)
         return 1
     if args.resolution < 2 or args.resolution > 4096:
         print("latent-explorer: error: --resolution must be between 2 and 4096", file=sys.stderr)
@@ -121,6 +125,9 @@ def cmd_evaluate(args) -> int:
 def cmd_card(args) -> int:
     from latent_explorer.training.card import write_card
 
+    from .cli_output import refuse_existing
+
+    refuse_existing([Path(args.checkpoint).with_suffix(".md")], args.force)
     print(f"wrote {write_card(Path(args.checkpoint))}")
     return 0
 

@@ -35,6 +35,7 @@ def add_commands(sub) -> None:
                    help="zero or scale part of a layer, e.g. act2:0-7, act2:rows=3-5, act1:*:scale=0.5 "
                         "(repeatable; named in the title)")
     r.add_argument("-o", "--out", required=True, help="output image (.png, also .pdf or .svg)")
+    r.add_argument("--force", action="store_true", help="overwrite an existing output file")
 
 
 def cmd_render(args) -> int:
@@ -44,11 +45,9 @@ def cmd_render(args) -> int:
     from latent_explorer.models.maps import axis_name, compute_slice
     from latent_explorer.models.registry import open_model, resolve
 
-    out = Path(args.out)
-    if out.is_dir():
-        raise UsageError(f"{out}: is a folder; give a file name such as {out / 'point.png'}")
-    if not out.parent.is_dir():
-        raise UsageError(f"{out}: folder {out.parent} does not exist")
+    from .cli_output import check_output
+
+    out = check_output(args.out, args.force, "point.png")
     if not 2 <= args.resolution <= 512:
         raise UsageError("--resolution must be between 2 and 512")
     path = resolve(args.model, CHECKPOINTS)

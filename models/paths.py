@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .engine import Engine
+from .maps import axis_name
 
 PATH_KINDS = ("lerp", "slerp")
 SLERP_HELP = ("Spherical: the direction from the origin turns at a constant rate from A's to B's while the "
@@ -99,7 +100,7 @@ class Strip:
         out = []
         for i in range(len(self.t)):
             rec = {"t": float(self.t[i])}
-            rec.update({f"z{k + 1}": float(v) for k, v in enumerate(self.points[i])})
+            rec.update({axis_name(k): float(v) for k, v in enumerate(self.points[i])})  # x, y, z, w: the window's names
             rec.update({"digit": int(self.digits[i]), "confidence": float(self.confidence[i]),
                         "clipped": bool(self.clipped[i])})
             out.append(rec)

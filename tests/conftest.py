@@ -10,15 +10,39 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-MNIST = Path(os.environ.get("LATENT_EXPLORER_TEST_DATA", ROOT.parent / "shared" / "data" / "mnist"))
 CLASSIFIER = ROOT / "checkpoints" / "classifier.pt"
+SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+
+
+def mnist_candidates() -> list[Path]:
+    """Where the tests look for MNIST, in order: $LATENT_EXPLORER_TEST_DATA, $LATENT_EXPLORER_DATA
+    (the app's variable), ../shared/data/mnist (CI), then the app's per-user cache."""
+    found = [Path(os.environ[v]) for v in ("LATENT_EXPLORER_TEST_DATA", "LATENT_EXPLORER_DATA") if os.environ.get(v)]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "latent-explorer" / "mnist"
+    return found + [SHARED_MNIST, cache]  # the cache: where `latent-explorer download` puts it
+
+
+def find_mnist(mirrors=None) -> Path:
+    """The first folder holding MNIST; when none does, fetch it into the first named by a
+    variable (else the per-user cache) with the project's own download, or fail saying why."""
+    from latent_explorer.training.data import FILES, MIRRORS, DataError, download
+
+    places = mnist_candidates()
+    for folder in places:
+        if all((folder / name).is_file() for name in FILES.values()):
+            return folder
+    target = places[0] if places[0] != SHARED_MNIST else places[-1]
+    try:
+        return download(target, mirrors=mirrors or MIRRORS, log=lambda msg: print(msg, flush=True))
+    except (DataError, OSError) as exc:
+        pytest.fail("MNIST was not found in " + ", ".join(map(str, places)) + f" and could not be downloaded "
+                    f"into {target}: {exc}. Run `latent-explorer download` (or set LATENT_EXPLORER_TEST_DATA "
+                    f"to a folder with the four MNIST .gz files).", pytrace=False)
 
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    if not (MNIST / "train-images-idx3-ubyte.gz").exists():
-        pytest.fail(f"MNIST not found at {MNIST} (set LATENT_EXPLORER_TEST_DATA)")
-    return MNIST
+    return find_mnist()
 
 
 @pytest.fixture(scope="session")

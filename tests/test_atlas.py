@@ -132,7 +132,7 @@ def test_atlas_cli(trained_like, tmp_path, classifier_path):
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 1 and "exists" in r.stderr
     r = subprocess.run([sys.executable, "-m", "app", "info", str(out)], capture_output=True, text=True)
-    assert "resolution:  6" in r.stdout
+    assert "resolution  6 (216 cells)" in r.stdout
 
 
 def test_auto_picks_adaptive_only_where_it_meets_the_agreement_target():

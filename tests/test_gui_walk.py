@@ -225,7 +225,7 @@ def test_walk_exports_write_what_they_claim(qtbot, window, saves, tmp_path, erro
         assert im.format == "GIF" and im.n_frames == n
     rows = list(csv.DictReader((tmp_path / "path.csv").open()))
     assert len(rows) == n and [int(r["digit"]) for r in rows] == strip.digits.tolist()
-    np.testing.assert_allclose([[float(r["z1"]), float(r["z2"])] for r in rows], strip.points, atol=1e-6)
+    np.testing.assert_allclose([[float(r["x"]), float(r["y"])] for r in rows], strip.points, atol=1e-6)
     # the same file as `latent-explorer export strip` writes for this walk
     assert (tmp_path / "path.json").read_text() == json_text(strip_of(w))
     data = json.loads((tmp_path / "path.json").read_text())
@@ -269,7 +269,7 @@ def test_overwrite_is_refused_unless_confirmed(qtbot, window, saves, tmp_path, m
     assert target.read_text() == "keep me" and str(target) in asked[0]
     queue.append(target)
     assert w.walk.export_walk("csv") == target
-    assert target.read_text().startswith("t,z1,z2")
+    assert target.read_text().startswith("t,x,y,")
 
 
 def test_unwritable_path_reports_the_file_and_leaves_nothing(qtbot, window, saves, tmp_path, errors):

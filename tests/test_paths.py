@@ -89,7 +89,7 @@ def test_exports_are_written_and_hold_what_they_claim(engine2d, tmp_path):
     assert gif.n_frames == 8
     rows = list(csv.DictReader(open(tmp_path / "s.csv")))
     assert len(rows) == 8 and [int(r["digit"]) for r in rows] == strip.digits.tolist()
-    assert float(rows[0]["z1"]) == pytest.approx(-1.0) and float(rows[-1]["z2"]) == pytest.approx(-0.5)
+    assert float(rows[0]["x"]) == pytest.approx(-1.0) and float(rows[-1]["y"]) == pytest.approx(-0.5)
     data = json.loads((tmp_path / "s.json").read_text())
     assert data["path"] == "slerp" and len(data["points"]) == 8 and data["regions"][0]["t_enter"] == 0
     with pytest.raises(FileExistsError):

@@ -15,7 +15,7 @@ import numpy as np
 
 from latent_explorer.models.checkpoint import load_checkpoint
 from latent_explorer.models.fileio import atomic_write_bytes
-from latent_explorer.models.maps import colour_map
+from latent_explorer.models.maps import axis_name, colour_map
 
 from .history import History
 
@@ -122,7 +122,7 @@ def report_figure(history: History, data: dict):
         ax.imshow(colour_map(m, history.map_conf[idx][0].astype(np.float32)).transpose(1, 0, 2), origin="lower",
                   interpolation="nearest")
         ax.set_title(f"{name} epoch class map" + (f" (digit {history.planes[0][2]})" if history.planes[0][2] >= 0
-                                                  else f" (z{history.planes[0][0] + 1}, z{history.planes[0][1] + 1})"),
+                                                  else f" ({axis_name(history.planes[0][0])}, {axis_name(history.planes[0][1])})"),
                      fontsize=8)
         ax.axis("off")
     return fig
@@ -142,6 +142,8 @@ def write_report(checkpoint: Path, out_prefix: Path | None = None, overwrite: bo
     if history.epochs == 0:
         raise ValueError(f"{checkpoint}: the history has no epochs yet")
     prefix = out_prefix or checkpoint.with_name(checkpoint.stem + ".report")
+    if prefix.is_dir():  # an existing folder: the files go into it
+        prefix = prefix / (checkpoint.stem + ".report")
     paths = {ext: prefix.with_name(prefix.name + f".{ext}") for ext in ("png", "pdf", "json")}
     if not overwrite:
         for p in paths.values():

@@ -1,0 +1,32 @@
+"""The one rule for every command that writes a file: refuse to replace an existing file,
+name it, and point to ``--force``; a folder or a missing folder is named as such."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .cli import UsageError
+
+
+def overwrite_message(path: Path) -> str:
+    return f"{path}: already exists; pass --force to overwrite"
+
+
+def check_output(path: str | Path, force: bool, example: str = "out.png") -> Path:
+    """``path`` as a Path, once it is known that writing it is allowed."""
+    out = Path(path)
+    if out.is_dir():
+        raise UsageError(f"{out}: is a folder; give a file name such as {out / example}")
+    if not out.parent.is_dir():
+        raise UsageError(f"{out}: folder {out.parent} does not exist")
+    if out.exists() and not force:
+        raise UsageError(overwrite_message(out))
+    return out
+
+
+def refuse_existing(paths, force: bool) -> None:
+    """Refuse before any work when one of ``paths`` exists and ``force`` is not given."""
+    if force:
+        return
+    for p in paths:
+        if Path(p).exists():
+            raise UsageError(overwrite_message(Path(p)))
