@@ -109,6 +109,8 @@ def _check_archive(path: Path, fh, size: int) -> None:
     try:
         with zipfile.ZipFile(fh) as zf:
             entries = zf.infolist()
+    except zipfile.BadZipFile as exc:
+        raise _not_zip(path, fh, size, str(exc)[:120] or type(exc).__name__) from None
     except Exception as exc:  # zipfile raises many kinds of errors on damaged directories
         raise CheckpointError(f"{path}: damaged or not a checkpoint (not a PyTorch zip archive: "
                               f"{str(exc)[:120] or type(exc).__name__})") from None
@@ -165,11 +167,63 @@ def read_payload(path: str | os.PathLike) -> dict:
     return payload
 
 
+_HUGE_INT_OPCODES = (ord(pickle.LONG4), ord(pickle.LONG))  # integers wider than LONG1's 255 bytes
+# pickle opcodes that import or call something: a plain pickle holding any is refused as code
+_CODE_OPCODES = {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE", "EXT1", "EXT2", "EXT4", "NEWOBJ", "NEWOBJ_EX"}
+_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # torch.serialization.MAGIC_NUMBER, the first pickle of the old format
+_SCAN_BYTES = 1 << 20
+
+
+def _not_zip(path: Path, fh, size: int, reason: str) -> CheckpointError:
+    """The error for a file that is not a zip archive.  A plain pickle (or the legacy torch
+    format, a row of pickles) is only scanned -- ``pickletools`` reads opcodes and never
+    runs them -- so that one that imports or calls something gets the promised refusal."""
+    import pickletools
+
+    fh.seek(0)
+    head = fh.read(min(size, _SCAN_BYTES))
+    stream, names, calls, legacy, pickles, texts = io.BytesIO(head), [], False, False, 0, []
+    try:
+        while stream.tell() < len(head) and pickles < 16:
+            for op, arg, _ in pickletools.genops(stream):
+                if op.name in ("GLOBAL", "INST"):
+                    names.append(str(arg).replace(" ", ".")[:80])
+                elif op.name == "STACK_GLOBAL" and len(texts) >= 2:
+                    names.append(f"{texts[-2]}.{texts[-1]}"[:80])
+                elif op.name in _CODE_OPCODES:
+                    calls = True
+                elif op.name == "LONG1" and arg == _LEGACY_MAGIC:
+                    legacy = True
+                elif isinstance(arg, str):
+                    texts = (texts + [arg[:80]])[-2:]
+            pickles += 1  # one more pickle read to its STOP
+    except Exception:  # noqa: BLE001 -- not (or no longer) a pickle: what the complete pickles showed stands
+        pass
+    if not pickles:  # not even one whole pickle: bytes that merely decode as opcodes prove nothing
+        names, calls, legacy = [], False, False
+    foreign = [n for n in names if not (legacy and n.startswith(("torch.", "collections.")))]
+    if foreign or (calls and not legacy):
+        what = f"it references {foreign[0]}" if foreign else "it is not plain data"
+        return CheckpointError(f"{path}: refused: the file carries Python objects or code, and checkpoints are "
+                               f"loaded as data only ({what}); nothing from it was run")
+    if legacy:
+        return CheckpointError(f"{path}: damaged or not a checkpoint (the legacy PyTorch format of before 1.6, not a "
+                               f"PyTorch zip archive; it is not read, since its sizes cannot be checked before "
+                               f"loading: re-save it with torch.save)")
+    if pickles:
+        return CheckpointError(f"{path}: damaged or not a checkpoint (a plain pickle, not a PyTorch zip archive)")
+    return CheckpointError(f"{path}: damaged or not a checkpoint (not a PyTorch zip archive: {reason})")
+
+
 def _torch_load(path: Path, fh) -> Any:
     try:
         return torch.load(fh, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         text = str(exc)
+        operand = re.search(r"Unsupported operand (\d+)", text)
+        if operand and int(operand.group(1)) in _HUGE_INT_OPCODES:
+            raise CheckpointError(f"{path}: damaged or not a checkpoint (it holds an integer of more than 255 bytes, "
+                                  f"which no checkpoint needs; nothing from it was run)") from None
         found = re.search(r"Unsupported global: GLOBAL ([\w.]+)|Unsupported operand \d+|[\w ]*not an allowed global[^.]*", text)
         if found or "weights_only" in text.lower():
             what = f"it references {found.group(1)}" if found and found.group(1) else "it is not plain data"
