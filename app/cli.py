@@ -54,6 +54,16 @@ def _add_train(sub) -> None:
     g.add_argument("--max-minutes", type=float, default=0.0,
                    help="stop (and evaluate) after the first epoch that ends past this wall-clock budget")
     g.add_argument("--quiet", action="store_true")
+    r = g.add_argument_group("recipe", "the training recipe (docs/training.md); each flag overrides one setting")
+    r.add_argument("--recipe", default="explore", choices=["explore", "reference"],
+                   help="explore (default): the recipe behind the shipped models; reference: the study's plain loop")
+    r.add_argument("--ema", type=float, help="weight average of the generator, decay per step (0 = off)")
+    r.add_argument("--lr-decay", type=float, help="fraction of the run, at its end, over which the rate falls to 0")
+    r.add_argument("--minibatch-std", action=argparse.BooleanOptionalAction, default=None,
+                   help="discriminator sees the batch's feature spread")
+    r.add_argument("--unroll", type=int, help="judge the generator by a copy of D trained this many more steps")
+    r.add_argument("--g-conditioning", choices=["hidden", "shift"], help="how the generator takes the label")
+    r.add_argument("--d-conditioning", choices=["projection", "mask"], help="how the discriminator takes the label")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,7 +123,9 @@ def cmd_train(args) -> int:
 
     run = GanRun(latent_dim=args.latent_dim, conditional=args.conditional, activation=args.activation,
                  epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                 device=args.device, limit=args.limit, name=args.name)
+                 device=args.device, limit=args.limit, name=args.name, recipe=args.recipe, ema=args.ema,
+                 lr_decay=args.lr_decay, minibatch_std=args.minibatch_std, unroll=args.unroll,
+                 g_conditioning=args.g_conditioning, d_conditioning=args.d_conditioning)
     if not args.resume and not args.force:
         from latent_explorer.training.train_gan import run_paths
 

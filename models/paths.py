@@ -143,23 +143,20 @@ def crossings(engine: Engine, a, b, kind: str = "lerp", digit: int | None = None
 
 
 def label_walk_images(engine: Engine, z, digits: tuple[int, int], t: np.ndarray, ablations=()) -> np.ndarray:
-    """Images with the noise ``z`` fixed while the label embedding moves linearly from
+    """Images with the noise ``z`` fixed while the label moves linearly from
     ``digits[0]``'s to ``digits[1]``'s (t = 0 and 1 are exactly those digits)."""
     import torch
 
     if not engine.conditional:
         raise ValueError("a label walk needs a conditional model")
-    g = engine.generator
-    z = torch.as_tensor(np.asarray(z, np.float32)).reshape(1, -1)
-    with torch.inference_mode():
-        emb = g.label_embedding.weight
-        e0, e1 = emb[digits[0]], emb[digits[1]]
-        tt = torch.as_tensor(np.asarray(t, np.float32))[:, None]
-        shifted = z + (1 - tt) * e0 + tt * e1  # what Generator.combine would give
-        # run the generator from its dense layer on with the blended embedding
-        zero = torch.zeros(len(tt), dtype=torch.long)
-        shift = shifted - emb[zero]
-        images, _ = engine._forward(shift, zero, False, tuple(ablations))
+    z = torch.as_tensor(np.asarray(z, np.float32), device=engine.device).reshape(1, -1)
+    tt = torch.as_tensor(np.asarray(t, np.float32), device=engine.device)[:, None]
+    # soft labels: the generator blends the two digits' label paths (its hidden-layer biases,
+    # or for "shift" checkpoints the embeddings added to z) with weights 1 - t and t
+    soft = torch.zeros(len(tt), 10, device=engine.device)
+    soft[:, digits[0]] += 1 - tt[:, 0]
+    soft[:, digits[1]] += tt[:, 0]
+    images, _ = engine._forward(z.expand(len(tt), -1), soft, False, tuple(ablations))
     return images[:, 0].float().cpu().numpy()
 
 

@@ -1,4 +1,5 @@
-"""The networks match the reference template and its parameter counts exactly."""
+"""The networks match the reference template and its parameter counts exactly (the
+reference's label shift and mask), and the default label paths cost what docs/training.md says."""
 import pytest
 import torch
 
@@ -12,13 +13,36 @@ from latent_explorer.models.networks import ACTIVATIONS, Discriminator, GanConfi
     (3, True, 1_114_206, 1_088_734),
 ])
 def test_generator_parameter_counts(d, conditional, total, trainable):
-    counts = count_parameters(Generator(GanConfig(d, conditional)))
+    counts = count_parameters(Generator(GanConfig(d, conditional, conditioning="shift")))
     assert counts == {"total": total, "trainable": trainable, "non_trainable": 25_472}
 
 
 @pytest.mark.parametrize("conditional,total", [(False, 212_865), (True, 220_705)])
 def test_discriminator_parameter_counts(conditional, total):
-    assert count_parameters(Discriminator(GanConfig(2, conditional)))["total"] == total
+    assert count_parameters(Discriminator(GanConfig(2, conditional), conditioning="mask"))["total"] == total
+
+
+def test_default_label_paths_cost():
+    """Hidden-layer label bias: 10 x 12,544 in place of the 10 x d shift; projection: 10 x 6,272
+    in place of the 10 x 784 mask; the minibatch-std feature adds one weight to the head."""
+    g = count_parameters(Generator(GanConfig(3, True)))["trainable"]
+    assert g == 1_088_704 + 10 * 12_544
+    d = count_parameters(Discriminator(GanConfig(3, True), minibatch_std=True))["total"]
+    assert d == 212_865 + 10 * 6_272 + 1
+
+
+@pytest.mark.parametrize("conditioning", ["hidden", "shift"])
+def test_soft_labels_match_hard_labels(conditioning):
+    g = Generator(GanConfig(2, True, conditioning=conditioning)).eval()
+    z = sample_latent(6, 2, torch.Generator().manual_seed(1))
+    y = torch.tensor([0, 3, 5, 7, 8, 9])
+    with torch.no_grad():
+        assert torch.allclose(g(z, y), g(z, torch.nn.functional.one_hot(y, 10).float()), atol=1e-6)
+
+
+def test_old_conditional_checkpoints_read_as_shift():
+    assert GanConfig.from_dict({"latent_dim": 2, "conditional": True}).conditioning == "shift"
+    assert GanConfig.from_dict({"latent_dim": 2, "conditional": True, "conditioning": "hidden"}).conditioning == "hidden"
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
@@ -69,6 +93,6 @@ def test_bad_config_is_refused():
 def test_conditional_digit_boxes_start_disjoint(d):
     import itertools
 
-    emb = Generator(GanConfig(d, True)).label_embedding.weight.detach()
+    emb = Generator(GanConfig(d, True, conditioning="shift")).label_embedding.weight.detach()
     sep = min(float((emb[i] - emb[j]).abs().max()) for i, j in itertools.combinations(range(10), 2))
     assert sep > 2.0  # boxes of side 2 shifted by these offsets do not overlap

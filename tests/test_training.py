@@ -18,7 +18,8 @@ def _run(tmp: Path, mnist_dir, classifier_path, epochs, resume=False, **kw):
     run = GanRun(latent_dim=kw.pop("latent_dim", 2), conditional=kw.pop("conditional", False), epochs=epochs,
                  seed=3, **TINY)
     return train_gan(run, data=str(mnist_dir), out=tmp, resume=resume, classifier_path=classifier_path,
-                     evaluate_at_end=kw.pop("evaluate", False), quiet=True, log=lambda *_: None)
+                     evaluate_at_end=kw.pop("evaluate", False), quiet=True, log=lambda *_: None,
+                     should_stop=kw.pop("should_stop", None))
 
 
 @pytest.mark.slow
@@ -56,7 +57,8 @@ def test_tiny_run_products_load_back_and_agree(tmp_path, mnist_dir, classifier_p
 
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, mnist_dir, classifier_path):
     straight = _run(tmp_path / "a", mnist_dir, classifier_path, epochs=2)
-    _run(tmp_path / "b", mnist_dir, classifier_path, epochs=1)
+    calls = []  # interrupted after its first epoch (the learning-rate schedule is that of a 2-epoch run)
+    _run(tmp_path / "b", mnist_dir, classifier_path, epochs=2, should_stop=lambda: calls.append(1) or len(calls) > 1)
     assert History.load(tmp_path / "b" / "gan2d.history.h5").epochs == 1
     resumed = _run(tmp_path / "b", mnist_dir, classifier_path, epochs=2, resume=True)
     sa = load_checkpoint(straight["checkpoint"]).model.state_dict()

@@ -18,6 +18,30 @@ from .data import load_split, resolve_data_dir, to_gan_range
 from .device import pick_device
 
 CONFIDENT = 0.9
+BLANK_PIXELS = 20  # an image with fewer pixels brighter than mid-grey (> 0 in [-1, 1]) counts as blank
+SPREAD_SAMPLES = 300  # images per digit for the within-label spread
+
+
+def mean_pairwise_distance(images: torch.Tensor) -> float:
+    """Mean Euclidean distance between all pairs of images (pixels in [0, 1])."""
+    flat = ((images.reshape(len(images), -1).double() + 1) / 2)
+    d = torch.cdist(flat, flat)
+    n = len(flat)
+    return float(d.sum() / (n * (n - 1))) if n > 1 else 0.0
+
+
+def within_label_spread(generator: nn.Module, latent_dim: int, real: torch.Tensor, real_labels: np.ndarray,
+                        seed: int = 0, samples: int = SPREAD_SAMPLES) -> list[float]:
+    """Per digit: the mean pairwise pixel distance of a conditional generator's images of that
+    label over that of real MNIST images of that digit (1.0 = as varied as real digits)."""
+    g = torch.Generator().manual_seed(seed + 77)
+    out = []
+    for k in range(10):
+        z = sample_latent(samples, latent_dim, g)
+        fake = generate(generator, z, torch.full((samples,), k, dtype=torch.long))
+        idx = np.flatnonzero(real_labels == k)[:samples]
+        out.append(mean_pairwise_distance(fake) / max(mean_pairwise_distance(real[idx]), 1e-12))
+    return out
 
 
 class StrongJudge(nn.Module):
@@ -95,9 +119,12 @@ def evaluate_generator(generator: nn.Module, config: dict, classifier: nn.Module
         "confident_share": float((conf >= CONFIDENT).float().mean()),
         "digit_share": (torch.bincount(digit, minlength=10).float() / samples).tolist(),
     }
+    figures["digits_present"] = int((torch.bincount(digit, minlength=10) > 0).sum())
+    figures["blank_share"] = float(((fake[:samples] > 0).flatten(1).sum(1) < BLANK_PIXELS).float().mean())
+    real_test = to_gan_range(test.images)
     if conditional:
         figures["conditional_agreement"] = float((digit == labels[:samples]).float().mean())
-    real_test = to_gan_range(test.images)
+        figures["within_label_spread"] = within_label_spread(generator, d, real_test, test.labels, seed)
     figures["frechet_distance"] = frechet_distance(features(classifier, real_test), features(classifier, fake[:samples]))
     ridx = torch.randperm(len(train), generator=g)[:judge_samples]
     real_train = to_gan_range(train.images[ridx.numpy()])
@@ -108,6 +135,21 @@ def evaluate_generator(generator: nn.Module, config: dict, classifier: nn.Module
     return figures
 
 
+def last_change_rates(path: Path, epochs: int = 3) -> list[float] | None:
+    """The class map's change rate over the last ``epochs`` epochs, from the training history
+    beside the checkpoint (None when there is none or it cannot be read)."""
+    from .history import History, HistoryError
+
+    hist = path.with_name(path.stem + ".history.h5")
+    if not hist.is_file():
+        return None
+    try:
+        rates = History.load(hist).change_rate[-epochs:]
+    except (HistoryError, OSError, ValueError):
+        return None
+    return [float(r) for r in rates]
+
+
 def evaluate_checkpoint(path: str | Path, classifier_path: str | Path, data: str | Path | None = None,
                         device: str = "cpu", write: bool = False, samples: int = 10000) -> dict:
     """Evaluate a saved generator; with ``write`` store the figures in its metadata."""
@@ -116,6 +158,9 @@ def evaluate_checkpoint(path: str | Path, classifier_path: str | Path, data: str
     clf = load_checkpoint(classifier_path, expect="classifier")
     figures = evaluate_generator(ck.model, ck.config, clf.model, data, samples=samples)
     figures["classifier_digest"] = clf.digest[:16]
+    change = last_change_rates(Path(path))
+    if change is not None:
+        figures["map_change_last3"] = change
     if write:
         payload = read_payload(path)
         payload["meta"]["evaluation"] = figures

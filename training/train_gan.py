@@ -26,6 +26,7 @@ from .device import autocast, cpu_has_bf16, pick_device
 from .history import History
 from .monitor import Monitor
 from .progress import Progress
+from .recipe import SETTINGS, Unroller, WeightAverage, lr_factor, resolve
 
 
 @dataclass
@@ -45,10 +46,23 @@ class GanRun:
     mixed_precision: bool = True
     map_precision: str | None = None  # None: bfloat16 where native, else float32
     eval_samples: int = 10000
+    recipe: str = "explore"
+    # each None takes the recipe's value (training/recipe.py); set, it overrides it
+    ema: float | None = None
+    lr_decay: float | None = None
+    minibatch_std: bool | None = None
+    unroll: int | None = None
+    g_conditioning: str | None = None
+    d_conditioning: str | None = None
+
+    def __post_init__(self) -> None:
+        settings = resolve(self.recipe, **{k: getattr(self, k) for k in SETTINGS})
+        for key, value in settings.items():  # stored resolved, so a state file says exactly what ran
+            setattr(self, key, value)
 
     @property
     def config(self) -> GanConfig:
-        return GanConfig(self.latent_dim, self.conditional, self.activation)
+        return GanConfig(self.latent_dim, self.conditional, self.activation, conditioning=self.g_conditioning)
 
     @property
     def model_name(self) -> str:
@@ -56,6 +70,11 @@ class GanRun:
             return self.name
         base = f"{'c' if self.conditional else ''}gan{self.latent_dim}d"
         return base if self.activation == "leaky_relu" else f"{base}-{self.activation.replace('_', '')}"
+
+
+# the settings of runs saved before recipes existed (their state files do not name them)
+RECIPE_BEFORE = {"ema": 0.0, "lr_decay": 0.0, "minibatch_std": False, "unroll": 0,
+                 "g_conditioning": "shift", "d_conditioning": "mask"}
 
 
 def run_paths(out: Path, name: str) -> dict[str, Path]:
@@ -104,9 +123,12 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
     clf_model = classifier.model.to(device)
 
     torch.manual_seed(run.seed)  # the initial weights depend on the seed alone
-    G, D = Generator(config).to(device), Discriminator(config).to(device)
+    G = Generator(config).to(device)
+    D = Discriminator(config, conditioning=run.d_conditioning, minibatch_std=run.minibatch_std).to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=run.lr, betas=(run.beta1, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=run.lr, betas=(run.beta1, 0.999))
+    average = WeightAverage(G, run.ema) if run.ema > 0 else None
+    unroller = Unroller(D, opt_d, run.unroll) if run.unroll > 0 else None
     monitor = Monitor(config, clf_model, x_all, run.seed, precision=run.map_precision)
     history = History(name=name, config=config.to_dict(), planes=monitor.planes,
                       map_resolution=monitor.resolution, map_precision=monitor.precision, classifier_digest=classifier.digest)
@@ -120,16 +142,31 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
         if state["run"]["latent_dim"] != run.latent_dim or state["run"]["conditional"] != run.conditional \
                 or state["run"]["activation"] != run.activation:
             raise CheckpointError(f"{paths['state']}: was made for a different model ({state['run']})")
+        saved = {k: state["run"].get(k, RECIPE_BEFORE[k]) for k in SETTINGS}
+        if saved != {k: getattr(run, k) for k in SETTINGS}:
+            raise CheckpointError(f"{paths['state']}: was trained with other recipe settings ({saved}); "
+                                  "resume with the same --recipe and flags")
         G.load_state_dict(state["generator"])
         D.load_state_dict(state["discriminator"])
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
+        if average is not None:
+            average.load_state_dict(state["average"])
         start_epoch, seconds_before = int(state["epoch"]), float(state["seconds"])
         history = History.load(paths["history"])
         history.truncate(start_epoch)
         log(f"resuming {name} after epoch {start_epoch}")
     steps = (n + run.batch_size - 1) // run.batch_size
+    total_steps = steps * run.epochs
     use_amp = run.mixed_precision
+    shown = average.model if average is not None else G  # what is monitored, evaluated and saved
+
+    def d_loss_of(disc, real, real_y, fake, fake_y):
+        with autocast(device, use_amp):
+            d_real = disc(real, real_y).float()
+            d_fake = disc(fake, fake_y).float()
+        return F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, run.real_label)) + \
+            F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
     prev_map = history.maps[-1] if history.maps else None
     seconds = seconds_before
     wall_start = time.perf_counter()
@@ -148,6 +185,10 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
         d_losses = torch.zeros(steps, device=device)
         bar = Progress(n, f"{name} epoch {epoch + 1}/{run.epochs}", unit="img", enabled=not quiet)
         for i in range(steps):
+            factor = lr_factor(epoch * steps + i, total_steps, run.lr_decay)
+            for opt in (opt_g, opt_d):
+                for group in opt.param_groups:
+                    group["lr"] = run.lr * factor
             idx = perm[i * run.batch_size:(i + 1) * run.batch_size]
             real, real_y = x_all[idx], y_all[idx]
             b = len(idx)
@@ -156,27 +197,37 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
             real_y = real_y if run.conditional else None
             with autocast(device, use_amp):
                 fake = G(z, fake_y)
-                d_real = D(real, real_y).float()
-                d_fake = D(fake.detach(), fake_y).float()
-            d_loss = F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, run.real_label)) + \
-                F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+            d_loss = d_loss_of(D, real, real_y, fake.detach(), fake_y)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
+            judge = D
+            if unroller is not None:
+                def shadow_step(disc, opt):
+                    j = torch.randint(0, n, (b,), device=device)
+                    loss = d_loss_of(disc, x_all[j], y_all[j] if run.conditional else None, fake.detach(), fake_y)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                judge = unroller.lookahead(shadow_step)
             with autocast(device, use_amp):
-                d_gen = D(fake, fake_y).float()
+                d_gen = judge(fake, fake_y).float()
             g_loss = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             opt_g.step()
+            if average is not None:
+                average.update(G)
             g_losses[i] = g_loss.detach()
             d_losses[i] = d_loss.detach()
             bar.update(b)
         bar.close()
         train_seconds = time.perf_counter() - t0
         G.eval()
+        if average is not None:
+            average.recalibrate(run.latent_dim, run.conditional, device)
         t_mon = time.perf_counter()
-        record = monitor.epoch_record(G, prev_map)
+        record = monitor.epoch_record(shown, prev_map)
         timings.append({"epoch": epoch + 1, "train_seconds": train_seconds,
                         "monitor_seconds": time.perf_counter() - t_mon, "images": n})
         prev_map = record["map"]
@@ -189,13 +240,14 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
         history.weak_judge_acc.append(record["weak_judge_acc"])
         history.seconds.append(time.perf_counter() - t0)
         meta = _meta(run, device, epoch + 1, seconds, folder)
-        digest = save_checkpoint(paths["checkpoint"], "cgan" if run.conditional else "gan", config.to_dict(), G, meta)
+        digest = save_checkpoint(paths["checkpoint"], "cgan" if run.conditional else "gan", config.to_dict(), shown, meta)
         history.generator_digest = digest
         history.save(paths["history"])
         save_payload(paths["state"], {
             "format": "latent-explorer-train-state", "run": asdict(run), "epoch": epoch + 1, "seconds": seconds,
             "generator": G.state_dict(), "discriminator": D.state_dict(),
-            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict()})
+            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+            **({"average": average.state_dict()} if average is not None else {})})
         digits = np.bincount(record["map"].ravel(), minlength=10)
         log(f"{name} epoch {epoch + 1}/{run.epochs}: D {d_losses.mean():.3f} G {g_losses.mean():.3f} "
             f"map change {record['change_rate']:.3f} weak judge {record['weak_judge_acc']:.3f} "
@@ -224,6 +276,8 @@ def _meta(run: GanRun, device: torch.device, epochs: int, seconds: float, folder
         "lr": run.lr,
         "beta1": run.beta1,
         "seed": run.seed,
+        "recipe": run.recipe,
+        **{k: getattr(run, k) for k in SETTINGS},
         "seconds": round(seconds, 1),
         "device": device.type,
         "hardware": hardware_string(device),
