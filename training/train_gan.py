@@ -24,6 +24,7 @@ from latent_explorer.models.networks import Discriminator, GanConfig, Generator,
 from .data import data_checksum, load_split, resolve_data_dir, to_gan_range
 from .device import autocast, cpu_has_bf16, pick_device
 from .history import History
+from .run_checks import check_history, check_sizes, check_state, load_into
 from .monitor import Monitor
 from .progress import Progress
 from .recipe import SETTINGS, Unroller, WeightAverage, lr_factor, resolve
@@ -116,7 +117,7 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
     config = run.config
     folder = resolve_data_dir(data)
     train = load_split("train", folder)
-    n = run.limit or len(train)
+    n = check_sizes(run, len(train), str(folder))  # epochs, batch size and limit against the data, before any work
     x_all = to_gan_range(train.images[:n]).to(device)
     y_all = torch.from_numpy(train.labels[:n]).long().to(device)
     classifier = load_checkpoint(classifier_path or Path("checkpoints/classifier.pt"), expect="classifier")
@@ -137,8 +138,7 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
         if not paths["state"].exists():
             raise CheckpointError(f"{paths['state']}: no training state to resume from")
         state = read_payload(paths["state"])
-        if not isinstance(state, dict) or state.get("format") != "latent-explorer-train-state":
-            raise CheckpointError(f"{paths['state']}: not a latent-explorer training state")
+        start_epoch, seconds_before = check_state(paths["state"], state, run)  # keys, types, epoch <= planned
         if state["run"]["latent_dim"] != run.latent_dim or state["run"]["conditional"] != run.conditional \
                 or state["run"]["activation"] != run.activation:
             raise CheckpointError(f"{paths['state']}: was made for a different model ({state['run']})")
@@ -146,14 +146,12 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
         if saved != {k: getattr(run, k) for k in SETTINGS}:
             raise CheckpointError(f"{paths['state']}: was trained with other recipe settings ({saved}); "
                                   "resume with the same --recipe and flags")
-        G.load_state_dict(state["generator"])
-        D.load_state_dict(state["discriminator"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        if average is not None:
-            average.load_state_dict(state["average"])
-        start_epoch, seconds_before = int(state["epoch"]), float(state["seconds"])
+        load_into(paths["state"], state, {"generator": G, "discriminator": D, "opt_g": opt_g, "opt_d": opt_d,
+                                          **({"average": average} if average is not None else {})})
         history = History.load(paths["history"])
+        check_history(paths["state"], history, start_epoch,
+                      state["average"]["model"] if average is not None else state["generator"],
+                      config.to_dict(), classifier.digest)
         history.truncate(start_epoch)
         log(f"resuming {name} after epoch {start_epoch}")
     steps = (n + run.batch_size - 1) // run.batch_size
