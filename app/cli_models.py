@@ -114,6 +114,12 @@ def cmd_evaluate(args) -> int:
     from latent_explorer.training.card import write_card
     from latent_explorer.training.evaluate import evaluate_checkpoint
 
+    if args.write:  # the figures go into the checkpoint and its card: check both places before minutes of work
+        from latent_explorer.models.fileio import check_writable
+
+        check_writable(Path(args.checkpoint))
+        check_writable(Path(args.checkpoint).with_suffix(".md"))
+
     figures = evaluate_checkpoint(args.checkpoint, args.classifier, data=args.data, write=args.write,
                                   samples=args.samples)
     print(json.dumps(figures, indent=2))

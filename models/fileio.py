@@ -53,14 +53,10 @@ def remove_stale_temps(path: str | os.PathLike, suffix: str = ".tmp") -> list[Pa
     return removed
 
 
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
-    """Yield a temporary path in the target's folder; on success it replaces ``path``.
-
-    On any error the temporary file is removed and ``path`` is left as it was, so no
-    half-written file ever sits under the final name.  Failures to write (missing or
-    read-only folder, full disk, file size limit) are raised as OSError naming ``path``.
-    """
+def check_writable(path: str | os.PathLike) -> Path:
+    """Raise OSError naming ``path`` unless a file can be saved there (its folder exists, is
+    a folder and is writable; ``path`` itself is no folder); returns the folder.  Commands
+    call it for every output before they compute anything."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
@@ -72,6 +68,19 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
         raise _error(path, "it is a folder", 21)
     if not os.access(folder, os.W_OK):
         raise PermissionError(f"{path}: folder {folder} is not writable")
+    return folder
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temporary path in the target's folder; on success it replaces ``path``.
+
+    On any error the temporary file is removed and ``path`` is left as it was, so no
+    half-written file ever sits under the final name.  Failures to write (missing or
+    read-only folder, full disk, file size limit) are raised as OSError naming ``path``.
+    """
+    path = Path(path)
+    folder = check_writable(path)
     remove_stale_temps(path, suffix)
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=_temp_prefix(path, os.getpid()), suffix=suffix)
