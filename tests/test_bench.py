@@ -90,3 +90,25 @@ def test_cli_refuses_unknown_items_and_writes_nothing(tmp_path):
     assert r.returncode == 1  # the CLI's exit status for a clear error
     assert "unknown item(s) warp" in r.stderr and "frame" in r.stderr
     assert not out.exists()
+
+
+def _frame_row(model, dock, every95, jump95):
+    pct = lambda p95: {"p50_ms": p95 / 2, "p95_ms": p95, "max_ms": p95 * 2}  # noqa: E731
+    return {"model": model, "activations": dock, "forward_ms": 2.0,
+            "drag": {"moves": 500, "every_view": pct(every95), "to_marker": pct(4.0), "to_frame": pct(6.0),
+                     "ui_cpu_p50_ms": 5.0},
+            "jump": {"moves": 250, "every_view": pct(jump95), "to_marker": pct(5.0), "to_frame": pct(7.0),
+                     "ui_cpu_p50_ms": 6.0},
+            "paint_ms_per_move": {"xy slice": 1.25, "image": 0.5, "rest of the window": 0.001}}
+
+
+def test_frame_section_states_what_it_measures_and_each_verdict(small_results):
+    fl = {"moves": 500, "drag_step": 0.008, "paint_moves": 120, "load": [1.5, 1.2, 1.0],
+          "rows": [_frame_row("gan3d", False, 15.0, 24.0), _frame_row("gan3d", True, 26.0, 20.0)]}
+    md = render_markdown(dict(small_results, items={"frame_latency": fl}))
+    assert "**to the marker**" in md and "**to the frame**" in md and "**every view**" in md
+    assert "Machine load during the run (1, 5, 15 min): 1.50, 1.20, 1.00" in md
+    # before (the old bench's figures), drag and jump verdicts in one row per model and dock
+    assert "| gan3d | hidden | 24.9 (18.8) | 7.5 / 15.0 | 4.0 | 6.0 | met | 12.0 / 24.0 | met | 5.0 ms |" in md
+    assert "| gan3d | shown | 39.3 (28.7) | 13.0 / 26.0 | 4.0 | 6.0 | NOT met | 10.0 / 20.0 | met | 5.0 ms |" in md
+    assert "| gan3d | hidden | xy slice 1.25, image 0.50 |" in md  # slowest view first, negligible ones left out

@@ -16,23 +16,77 @@ import numpy as np
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
+class _PaintClock:
+    """CPU time the UI thread spends painting each view (Qt paint events, summed per view)."""
+
+    def __init__(self, views: dict) -> None:
+        self.names = {id(w): name for name, w in views.items()}
+        self.seconds: dict[str, float] = {}
+
+    def add(self, receiver, seconds: float) -> None:
+        from PySide6.QtWidgets import QWidget
+
+        w = receiver
+        while w is not None and id(w) not in self.names:
+            w = w.parentWidget() if isinstance(w, QWidget) else None
+        name = self.names[id(w)] if w is not None else "other"
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+
+
+def _timed_app_class():
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    class TimedApplication(QApplication):
+        """The benchmark's QApplication: times paint events while a clock is set."""
+
+        clock: _PaintClock | None = None
+
+        def notify(self, receiver, event):  # noqa: D401 - Qt override
+            clock = self.clock
+            if clock is None or event.type() != QEvent.Type.Paint:
+                return super().notify(receiver, event)
+            t = time.thread_time()
+            try:
+                return super().notify(receiver, event)
+            finally:
+                clock.add(receiver, time.thread_time() - t)
+
+    return TimedApplication
+
+
 def _window(models_dir: Path, settings_file: Path):
+    from PySide6.QtCore import QCoreApplication, Qt
+    from PySide6.QtWidgets import QApplication
+
     from latent_explorer.app.qt.main import make_app
     from latent_explorer.app.qt.settings import make_settings
     from latent_explorer.app.qt.window import MainWindow
 
     os.environ["LATENT_EXPLORER_SETTINGS"] = str(settings_file)
+    if QApplication.instance() is None:  # a first app of our own, to time each view's paints
+        QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+        _timed_app_class()(sys.argv[:1])
     app = make_app()
     win = MainWindow(models_dir, models_dir / "classifier.pt", make_settings(), autobuild_atlas=False)
     return app, win
 
 
 def _wait(app, cond, timeout: float = 30.0) -> None:
+    """Run the event loop until ``cond()``, sleeping (not spinning) between events, so the
+    render thread is not starved as it would be by a busy loop."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    tick = QTimer()
+    tick.start(50)  # wakes the wait up now and then, for the timeout
     t = time.perf_counter()
-    while not cond():
-        app.processEvents()
-        if time.perf_counter() - t > timeout:
-            raise TimeoutError("the window did not reach the expected state")
+    try:
+        while not cond():
+            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+            if time.perf_counter() - t > timeout:
+                raise TimeoutError("the window did not reach the expected state")
+    finally:
+        tick.stop()
 
 
 def _bare_forward_ms(engine, reps: int = 200) -> float:
@@ -50,15 +104,110 @@ def _bare_forward_ms(engine, reps: int = 200) -> float:
     return statistics.median(times)
 
 
-def frame_latency(models: list[Path], moves: int = 500) -> dict:
-    """Scripted slider moves: from the slider's value change to every view showing the new
-    point (the frame rendered and all pending events, paints included, processed)."""
+DRAG_STEP = 8  # slider ticks (0.008) per drag move: one pixel of a mouse drag on a 250-pixel slider
+
+
+def _views(win) -> dict:
+    """The window's views by name, for per-view paint times."""
+    from latent_explorer.app.qt.panels.slices3d import PLANES, Slices3DPanel
+    from latent_explorer.models.maps import axis_name
+
+    views = {"image": win.image_panel, "classifier": win.readout_panel, "sliders": win.sliders_panel,
+             "point text": win.point_panel, "layer heatmaps dock": win.layers_dock}
+    names = {"Map2DPanel": "map", "AreasPanel": "digit areas", "OverviewPanel": "overview",
+             "View3DPanel": "3-D cube"}
+    for panel in win.map_area.panels:
+        if isinstance(panel, Slices3DPanel):
+            for view, (a, b) in zip(panel.views, PLANES):
+                views[f"{axis_name(a)}{axis_name(b)} slice"] = view
+            views["slices (title)"] = panel
+        else:
+            views[names.get(type(panel).__name__, type(panel).__name__)] = panel
+    views["rest of the window"] = win
+    return views
+
+
+def _pct(values: list[float]) -> dict:
+    return {"p50_ms": float(np.percentile(values, 50)), "p95_ms": float(np.percentile(values, 95)),
+            "max_ms": float(np.max(values))}
+
+
+def _moves(app, win, plan, clock=None) -> dict:
+    """Run ``plan`` (slider index, target value) pairs; per move: the time to the markers
+    (the slider's handlers and the first paint pass), to the frame (the rendered frame
+    handed to the views) and to every view (all views painted with the new frame), and the
+    UI thread's CPU time."""
+    st = win.state
+    sliders = win.sliders_panel.sliders
+    arrived = [0.0]
+
+    def stamp() -> None:
+        arrived[0] = time.perf_counter()
+
+    st.frameChanged.connect(stamp)
+    marker, frame, every, cpu = [], [], [], []
+    if clock is not None:
+        app.clock = clock
+    try:
+        for i, target in plan:
+            want = target / 1000
+            t0, c0 = time.perf_counter(), time.thread_time()
+            sliders[i].setValue(target)
+            app.processEvents()
+            t1 = time.perf_counter()
+            _wait(app, lambda: (st.frame is not None and not win.renderer.pending
+                                and abs(float(st.frame.point[i]) - want) < 1e-6))
+            app.processEvents()  # the views repaint
+            t2 = time.perf_counter()
+            marker.append((t1 - t0) * 1000)
+            frame.append((max(arrived[0], t0) - t0) * 1000)
+            every.append((t2 - t0) * 1000)
+            cpu.append((time.thread_time() - c0) * 1000)
+    finally:
+        app.clock = None
+        st.frameChanged.disconnect(stamp)
+    return {"moves": len(plan), "every_view": _pct(every), "to_marker": _pct(marker), "to_frame": _pct(frame),
+            "ui_cpu_p50_ms": float(np.percentile(cpu, 50))}
+
+
+def _drag_plan(sliders, moves: int) -> list[tuple[int, int]]:
+    """Small steps of one slider at a time (as a mouse drag produces), each slider in turn,
+    turning back at the ends of its range."""
+    plan = []
+    per = max(1, moves // len(sliders))
+    for i, s in enumerate(sliders):
+        v, step = s.value(), DRAG_STEP
+        for _ in range(per):
+            if abs(v + step) > s.maximum():
+                step = -step
+            v += step
+            plan.append((i, v))
+    return plan
+
+
+def _jump_plan(sliders, moves: int, rng) -> list[tuple[int, int]]:
+    """Random jumps of one slider at a time (clicks on the slider, typed values)."""
+    plan, current = [], [s.value() for s in sliders]
+    for k in range(moves):
+        i = k % len(sliders)
+        target = int(rng.integers(-1000, 1001))
+        if target == current[i]:
+            target = -target or 1
+        current[i] = target
+        plan.append((i, target))
+    return plan
+
+
+def frame_latency(models: list[Path], moves: int = 500, paint_moves: int = 120) -> dict:
+    """Scripted slider moves in the real window: drag-like steps and random jumps, with and
+    without the layer heatmaps dock; then a pass of drag moves with each view's paint time."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         app, win = _window(models[0].parent, Path(tmp) / "s.ini")
         win.resize(1500, 950)
         win.show()
         rng = np.random.default_rng(0)
+        timed = hasattr(app, "clock")
         for path in models:
             assert win.open_path(path, report=False), f"cannot open {path}"
             _wait(app, lambda: win.state.frame is not None and not win.renderer.pending)
@@ -68,28 +217,30 @@ def frame_latency(models: list[Path], moves: int = 500) -> dict:
                 win.layers_dock.setVisible(capture)
                 _wait(app, lambda: win.renderer.capture == capture and not win.renderer.pending)
                 sliders = win.sliders_panel.sliders
-                lat = []
-                for k in range(moves):
-                    i = k % len(sliders)
-                    target = int(rng.integers(-1000, 1001))
-                    if target == sliders[i].value():
-                        target = -target or 1
-                    t0 = time.perf_counter()
-                    sliders[i].setValue(target)
-                    want = target / 1000
-                    _wait(app, lambda: (win.state.frame is not None and not win.renderer.pending
-                                        and abs(float(win.state.frame.point[i]) - want) < 1e-6))
-                    app.processEvents()  # the views repaint
-                    lat.append((time.perf_counter() - t0) * 1000)
-                rows.append({"model": path.stem, "activations": capture, "moves": moves,
-                             "p50_ms": float(np.percentile(lat, 50)), "p95_ms": float(np.percentile(lat, 95)),
-                             "max_ms": float(np.max(lat)), "forward_ms": forward})
+                _moves(app, win, _drag_plan(sliders, 8 * len(sliders)))  # warm-up
+                drag = _moves(app, win, _drag_plan(sliders, moves))
+                jump = _moves(app, win, _jump_plan(sliders, moves // 2, rng))
+                row = {"model": path.stem, "activations": capture, "forward_ms": forward, "drag": drag, "jump": jump}
+                if timed and paint_moves:
+                    clock = _PaintClock(_views(win))
+                    paint = _moves(app, win, _drag_plan(sliders, paint_moves), clock=clock)
+                    row["paint_ms_per_move"] = {k: v * 1000 / paint["moves"] for k, v in
+                                                sorted(clock.seconds.items(), key=lambda kv: -kv[1])}
+                rows.append(row)
         win.layers_dock.setVisible(False)
         win.atlases.shutdown()
         win.close()
         win.deleteLater()
         app.processEvents()
-    return {"moves": moves, "rows": rows}
+    return {"moves": moves, "drag_step": DRAG_STEP / 1000, "paint_moves": paint_moves, "rows": rows,
+            "load": _loadavg()}
+
+
+def _loadavg() -> list[float] | None:
+    try:
+        return [float(v) for v in Path("/proc/loadavg").read_text().split()[:3]]
+    except (OSError, ValueError):
+        return None
 
 
 CHILD = r"""
@@ -107,6 +258,7 @@ win.show()
 t = time.time()
 while win.state.frame is None or win.renderer.pending:
     app.processEvents()
+    time.sleep(0.0005)  # the frame comes from the render thread
     if time.time() - t > 60:
         sys.exit(3)
 app.processEvents()

@@ -113,6 +113,8 @@ class WalkExports(QObject):
     def export_image(self, enlarged: bool) -> Path | None:
         """The current generated image, 28 x 28 or enlarged without smoothing."""
         st = self.state
+        if self.window.renderer.pending:  # the frame for the point named in the file, not the one before
+            self.window.renderer.render_now()
         if st.frame is None:
             return None
         size = ENLARGED if enlarged else 28

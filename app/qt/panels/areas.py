@@ -1,4 +1,5 @@
-"""How much of the shown atlas each digit covers, with the point's digit marked.
+"""How much of the shown atlas each digit covers, and where there is no digit, with the
+point's digit marked.
 
 A digit with no area at all is one the generator never makes there (mode collapse)."""
 from __future__ import annotations
@@ -26,8 +27,9 @@ class AreasPanel(Panel):
         grid.setVerticalSpacing(3)
         self.bars: list[QProgressBar] = []
         self.marks: list[QLabel] = []
-        for d in range(10):
-            swatch = QLabel(str(d))
+        for d in range(11):  # 10: no digit (the classifier's check)
+            swatch = QLabel(str(d) if d < 10 else "–")
+            swatch.setToolTip("" if d < 10 else "no digit: the classifier's check finds no digit there")
             swatch.setAlignment(Qt.AlignmentFlag.AlignCenter)
             swatch.setFixedSize(22, 18)
             swatch.setStyleSheet(digit_css(d) + "font-weight: bold; border-radius: 3px;")
@@ -65,15 +67,19 @@ class AreasPanel(Panel):
         key = (id(atlas), digit)
         if key != self._key:
             self._key = key
-            self.shares = atlas.digit_area(digit) if atlas is not None else [0.0] * 10
-            for bar, share in zip(self.bars, self.shares):
+            self._here = None
+            self.shares = (atlas.digit_area(digit) + [atlas.no_digit_share(digit)]) if atlas is not None \
+                else [0.0] * 11  # ten digits, then "no digit"
+            for d, (bar, share) in enumerate(zip(self.bars, self.shares)):
                 bar.setValue(round(1000 * share))
-                bar.setFormat(f"{share:.1%}" if atlas is not None else "")
+                bar.setFormat(("no digit " if d == 10 else "") + f"{share:.1%}" if atlas is not None else "")
             whose = f" in digit {digit}'s atlas" if digit is not None else ""
             self.title.setText(f"Area of each digit{whose}")
-            missing = [str(d) for d, s in enumerate(self.shares) if s == 0]
+            missing = [str(d) for d, s in enumerate(self.shares[:10]) if s == 0]
             self.note.setText(f"Never generated here: {', '.join(missing)}" if atlas is not None and missing else "")
         here = atlas.label_at(st.point, digit)[0] if atlas is not None else -1
-        for d, mark in enumerate(self.marks):
-            mark.setText("◀" if d == here else "")
-            mark.setToolTip("the digit at the point" if d == here else "")
+        if here != getattr(self, "_here", None):  # the marks change only when the point's digit does
+            self._here = here
+            for d, mark in enumerate(self.marks):
+                mark.setText("◀" if d == here else "")
+                mark.setToolTip("the digit at the point" if d == here else "")

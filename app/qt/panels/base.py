@@ -21,6 +21,20 @@ class Panel(QWidget):
         signal.connect(slot)
         self._links.append((signal, slot))
 
+    def drawing_now(self) -> bool:
+        """True while the panel is shown; a hidden panel does no work, marks itself stale
+        and redraws (``self.redraw()``) when it is shown again."""
+        if self.isVisible():
+            return True
+        self._hidden_stale = True
+        return False
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if getattr(self, "_hidden_stale", False):
+            self._hidden_stale = False
+            self.redraw()
+
     def detach(self) -> None:
         """Disconnect from the state (called before the panel is removed)."""
         with warnings.catch_warnings():
@@ -47,7 +61,7 @@ class LazyPanel(Panel):
             self.redraw()
 
     def showEvent(self, event) -> None:  # noqa: N802
-        super().showEvent(event)
+        QWidget.showEvent(self, event)
         if self._stale:
             self.redraw()
 

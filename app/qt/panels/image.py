@@ -10,6 +10,7 @@ from ..state import ExplorerState
 from ..style import font
 from ..widgets.square import SquareBox
 from .base import Panel
+from .common import set_text
 
 
 class ImagePanel(Panel):
@@ -46,7 +47,9 @@ class ImagePanel(Panel):
             self.item.clear()
             self.caption.setText("Generated image")
             return
+        placed = self.item.image is not None
         self.item.setImage(frame.image, autoLevels=False, levels=(-1.0, 1.0))
-        self.item.setRect(QRectF(0, 0, 28, 28))
+        if not placed:
+            self.item.setRect(QRectF(0, 0, 28, 28))
         extra = f" (generated as {frame.digit})" if frame.digit is not None else ""
-        self.caption.setText(f"Generated image{extra}")
+        set_text(self.caption, f"Generated image{extra}")

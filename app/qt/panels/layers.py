@@ -135,23 +135,32 @@ class LayersPanel(LazyPanel):
             a = acts[name]
             ch = min(self.channel.value(), a.shape[0] - 1)
             maps[name] = L.reduce(a, mode, ch)
+        # the colour bar, image rectangles, ranges and titles change only with the mode,
+        # scale or shapes: re-setting them on every frame would relay the grid out
         if shared:
             lo, hi = L.levels(np.concatenate([m.ravel() for m in maps.values()]))
             levels = {name: (lo, hi) for name in maps}
-            self.bar.setLevels((lo, hi))
-            self.bar.setLabel("right", "value")
+            bar = ((lo, hi), "value")
         else:
             levels = {name: L.levels(m) for name, m in maps.items()}
-            self.bar.setLevels((0.0, 1.0))
-            self.bar.setLabel("right", "layer min → max")
+            bar = ((0.0, 1.0), "layer min → max")
+        if bar[0] != self.bar.levels():
+            self.bar.setLevels(bar[0])
+        if bar[1] != getattr(self, "_bar_label", None):
+            self._bar_label = bar[1]
+            self.bar.setLabel("right", bar[1])
         for r, name in enumerate(Generator.LAYERS):
             a, m = acts[name], maps[name]
             h, w = m.shape
+            placed = self.items[name].image is not None and self.items[name].image.shape == m.shape
             self.items[name].setImage(m, autoLevels=False, levels=levels[name])
-            self.items[name].setRect(QRectF(0, 0, w, h))
-            self.boxes[name].setRange(QRectF(0, 0, w, h), padding=0)
+            if not placed:
+                self.items[name].setRect(QRectF(0, 0, w, h))
+                self.boxes[name].setRange(QRectF(0, 0, w, h), padding=0)
             extra = f" ch {min(self.channel.value(), a.shape[0] - 1)}" if mode == "channel" else ""
-            self.titles[name].setText(f"{name} {L.shape_text(a)}{extra}")
+            title = f"{name} {L.shape_text(a)}{extra}"
+            if self.titles[name].text != title:
+                self.titles[name].setText(title)
             whole, shown = L.stats(a), L.stats(m)
             values = (L.shape_text(a), whole.mean, whole.std, whole.max, shown.mean, shown.std, shown.max)
             for c, v in enumerate(values, start=1):

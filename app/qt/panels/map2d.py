@@ -17,9 +17,10 @@ from ..style import font
 from ..walkstate import pick
 from ..widgets.mapview import MapView
 from ..widgets.pathoverlay import attach
+from ..slicecache import slices
 from ..widgets.square import SquareBox, plot_box
 from .base import Panel
-from .common import atlas_key, no_atlas_message
+from .common import atlas_key, no_atlas_message, set_text
 
 
 class Map2DPanel(Panel):
@@ -66,35 +67,39 @@ class Map2DPanel(Panel):
         pick(self.state, self.view.box.modifiers, {a: u, b: v})
 
     def redraw(self) -> None:
+        """Cheap on a move: the plane's image changes only when the point leaves its atlas
+        cell, the caption names the cut's cell (not the point), the marker always follows."""
+        if not self.drawing_now():
+            return
         st = self.state
         a, b = self.axes
-        if self.chooser is not None and (a, b) in self.planes:
+        if self.chooser is not None and (a, b) in self.planes and self.chooser.currentIndex() != self.planes.index((a, b)):
             self.chooser.blockSignals(True)
             self.chooser.setCurrentIndex(self.planes.index((a, b)))
             self.chooser.blockSignals(False)
         whose = f" (digit {st.atlas_digit}'s atlas)" if st.conditional else ""
+        atlas = st.atlas
+        idx = atlas.cell_index(st.point) if atlas is not None else None
         if st.latent_dim > 2:
-            self.title.setText(f"Plane {axis_name(a)}{axis_name(b)} through the point{whose}")
+            set_text(self.title, f"Plane {axis_name(a)}{axis_name(b)} through the point{whose}")
             rest = [i for i in range(st.latent_dim) if i not in (a, b)]
+            cut = [float(atlas.axis[idx[i]]) if atlas is not None else st.point[i] for i in rest]
             caption = f"{axis_name(a)}{axis_name(b)} plane at " + ", ".join(
-                f"{axis_name(i)} = {st.point[i]:+.2f}" for i in rest)
+                f"{axis_name(i)} = {v:+.2f}" for i, v in zip(rest, cut))
             if caption != self.caption:
                 self.caption = caption
                 self.view.setTitle(caption, size="9pt")
         else:
-            self.title.setText(f"Map of class areas{whose}")
+            set_text(self.title, f"Map of class areas{whose}")
         self.view.set_axis_names(axis_name(a), axis_name(b))
-        atlas = st.atlas
         if atlas is None:
             self._key = None
             self.view.clear_map(no_atlas_message(st))
         else:
-            idx = atlas.cell_index(st.point)
             key = atlas_key(st) + ((a, b), tuple(v for k, v in enumerate(idx) if k not in (a, b)))
             if key != self._key:
                 self._key = key
-                labels, conf = atlas.slice2d((a, b), st.point, st.atlas_digit_or_none())
-                self.view.set_map(labels, conf)
+                self.view.show_slice(slices.get(atlas, (a, b), st.point, st.atlas_digit_or_none()))
         self.view.set_point(st.point[a], st.point[b])
         if hasattr(self, "path") and (a, b) != getattr(self, "_path_plane", None):
             self._path_plane = (a, b)

@@ -11,15 +11,16 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QComboBox, QGraphicsRectItem, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGraphicsItem, QGraphicsRectItem, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from latent_explorer.models.maps import axis_name, colour_map
+from latent_explorer.models.maps import axis_name
 
 from ..state import ExplorerState
 from ..style import font
-from ..widgets.mapview import PickViewBox
+from ..slicecache import slices
+from ..widgets.mapview import PickViewBox, Ring
 from .base import Panel
-from .common import atlas_key, no_atlas_message
+from .common import atlas_key, no_atlas_message, set_text
 
 GAP = 0.4  # gap between tiles (room for the captions), as a fraction of a tile
 
@@ -56,12 +57,16 @@ class OverviewPanel(Panel):
         self.plot.setMinimumSize(180, 180)
         self.box.picked.connect(self._picked)
         self.image = pg.ImageItem(axisOrder="col-major")
+        self.image.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # the marker repaints from it
         self.box.addItem(self.image)
         self.frame = QGraphicsRectItem()
         self.frame.setPen(pg.mkPen(QColor("#000000"), width=3, cosmetic=True))
         self.box.addItem(self.frame)
-        self.marker = pg.ScatterPlotItem(size=7, pen=pg.mkPen("k", width=1.5), brush=pg.mkBrush("w"))
-        self.box.addItem(self.marker)
+        self.marker = Ring(7, "k", 1.5)  # a Qt item: moving it repaints only around it
+        self.marker.setBrush(pg.mkBrush("w"))
+        self.marker.setZValue(6)
+        self.marker.setVisible(False)
+        self.box.addItem(self.marker, ignoreBounds=True)
         self.path_item = pg.PlotDataItem(pen=pg.mkPen("#d01c8b", width=2), connect="finite")
         self.path_item.setZValue(5)
         self.box.addItem(self.path_item)
@@ -126,15 +131,20 @@ class OverviewPanel(Panel):
 
     # ------------------------------------------------------------ drawing
     def redraw(self) -> None:
+        """Cheap on a move: the mosaic is rebuilt only when its cube changes (4-D), the
+        frame and marker always follow."""
+        if not self.drawing_now():
+            return
         st = self.state
         axis, n = int(st.option("overview_axis")), int(st.option("overview_count"))
         for w, v in ((self.axis, axis), (self.count, n)):
-            w.blockSignals(True)
-            w.setCurrentIndex(v) if isinstance(w, QComboBox) else w.setValue(v)
-            w.blockSignals(False)
+            if (w.currentIndex() if isinstance(w, QComboBox) else w.value()) != v:
+                w.blockSignals(True)
+                w.setCurrentIndex(v) if isinstance(w, QComboBox) else w.setValue(v)
+                w.blockSignals(False)
         p, q = self._plane()
         whose = f", digit {st.atlas_digit}'s atlas" if st.conditional else ""
-        self.title.setText(f"{n} {axis_name(p)}{axis_name(q)} slices{whose}")
+        set_text(self.title, f"{n} {axis_name(p)}{axis_name(q)} slices{whose}")
         atlas = st.atlas
         if atlas is None:
             self._key = None
@@ -142,13 +152,14 @@ class OverviewPanel(Panel):
             self.image.clear()
             self._clear_texts()
             self.frame.setVisible(False)
-            self.marker.setData([], [])
+            self.marker.setVisible(False)
             self.path_item.setData([], [])
             self._path_key = None
             self.message.setText(no_atlas_message(st))
             self.box.setRange(QRectF(-1, -1, 2, 2), padding=0)
             return
-        self.message.setText("")
+        if self.message.textItem.toPlainText():
+            self.message.setText("")
         idx = atlas.cell_index(st.point)
         key = atlas_key(st) + (axis, n, tuple(idx[3:]))
         if key != self._key:
@@ -157,9 +168,12 @@ class OverviewPanel(Panel):
         i = self.current_tile()
         x0, y0 = self._tile_origin(i)
         pad = max(0.5, self.res * 0.05)
-        self.frame.setRect(QRectF(x0 - pad, y0 - pad, self.res + 2 * pad, self.res + 2 * pad))
+        rect = QRectF(x0 - pad, y0 - pad, self.res + 2 * pad, self.res + 2 * pad)
+        if self.frame.rect() != rect:
+            self.frame.setRect(rect)
         self.frame.setVisible(True)
-        self.marker.setData([x0 + self._to_pixel(st.point[p], False)], [y0 + self._to_pixel(st.point[q], True)])
+        self.marker.setPos(x0 + self._to_pixel(st.point[p], False), y0 + self._to_pixel(st.point[q], True))
+        self.marker.setVisible(True)
         self.draw_path()
 
     def draw_path(self) -> None:
@@ -190,8 +204,7 @@ class OverviewPanel(Panel):
 
     def _clear_texts(self) -> None:
         for t in self.texts:
-            self.box.removeItem(t)
-        self.texts = []
+            t.setVisible(False)  # kept for the next mosaic: creating text items is slow
 
     def _build_mosaic(self, axis: int, n: int) -> None:
         st, atlas = self.state, self.state.atlas
@@ -203,22 +216,31 @@ class OverviewPanel(Panel):
         gap = max(2, round(GAP * res))
         step = self.step = res + gap
         mosaic = np.full((self.cols * step - gap, self.rows * step - gap, 3), 255, np.uint8)
-        self._clear_texts()
         digit = st.atlas_digit_or_none()
+        while len(self.texts) < n:
+            text = pg.TextItem("", color=QColor("#333333"), anchor=(0.5, 1.0))
+            text.setFont(font(7))
+            self.box.addItem(text)
+            self.texts.append(text)
         for i, v in enumerate(self.values):
             where = list(st.point)
             where[axis] = float(v)
-            labels, conf = atlas.slice2d((p, q), where, digit)
+            plane = slices.get(atlas, (p, q), where, digit)  # cut and coloured once, shared with the slices
             r, c = divmod(i, self.cols)
             # mosaic is (x, y) with y downwards: flip the q axis so it points up in each tile
-            mosaic[c * step:c * step + res, r * step:r * step + res] = colour_map(labels, conf)[:, ::-1]
-            text = pg.TextItem(f"{axis_name(axis)}={v:+.2f}", color=QColor("#333333"), anchor=(0.5, 1.0))
-            text.setFont(font(7))
+            mosaic[c * step:c * step + res, r * step:r * step + res] = plane.rgb[:, ::-1]
+            text = self.texts[i]
+            caption = f"{axis_name(axis)}={v:+.2f}"
+            if text.textItem.toPlainText() != caption:
+                text.setText(caption)
             x0, y0 = self._tile_origin(i)
             text.setPos(x0 + res / 2, y0 - 0.15 * gap)
-            self.box.addItem(text)
-            self.texts.append(text)
+            text.setVisible(True)
+        for text in self.texts[n:]:
+            text.setVisible(False)
+        shape = (self.image.image.shape[:2] if self.image.image is not None else None)
         self.image.setImage(mosaic, autoLevels=False, levels=(0, 255))
-        self.image.setRect(QRectF(0, 0, mosaic.shape[0], mosaic.shape[1]))
-        self.box.setRange(QRectF(-gap, -2.5 * gap, mosaic.shape[0] + 2 * gap, mosaic.shape[1] + 3.5 * gap),
-                          padding=0)
+        if shape != mosaic.shape[:2]:  # the same layout keeps its place and range
+            self.image.setRect(QRectF(0, 0, mosaic.shape[0], mosaic.shape[1]))
+            self.box.setRange(QRectF(-gap, -2.5 * gap, mosaic.shape[0] + 2 * gap, mosaic.shape[1] + 3.5 * gap),
+                              padding=0)

@@ -8,6 +8,7 @@ from latent_explorer.models.maps import axis_name
 
 from ..state import ExplorerState
 from .base import Panel
+from .common import set_text
 
 
 class PointInfoPanel(Panel):
@@ -32,17 +33,17 @@ class PointInfoPanel(Panel):
     def redraw(self) -> None:
         st = self.state
         if st.model is None:
-            self.coords.setText("No model loaded.")
-            self.cell.setText("")
+            set_text(self.coords, "No model loaded.")
+            set_text(self.cell, "")
             return
-        self.coords.setText("Point: " + ", ".join(f"{axis_name(i)} = {v:+.3f}" for i, v in enumerate(st.point)))
+        set_text(self.coords, "Point: " + ", ".join(f"{axis_name(i)} = {v:+.3f}" for i, v in enumerate(st.point)))
         atlas = st.atlas
         if atlas is None:
-            self.cell.setText("Atlas cell: no atlas yet")
+            set_text(self.cell, "Atlas cell: no atlas yet")
             return
         idx = atlas.cell_index(st.point)
         digit, conf = atlas.label_at(st.point, st.atlas_digit_or_none())
         size = "×".join([str(atlas.resolution)] * atlas.latent_dim)
         whose = f" in digit {st.atlas_digit}'s atlas" if st.conditional else ""
-        self.cell.setText(f"Atlas cell {tuple(idx)} of {size}{whose}: digit <b>{digit}</b> "
+        set_text(self.cell, f"Atlas cell {tuple(idx)} of {size}{whose}: digit <b>{digit}</b> "
                           f"(confidence {conf:.0%})")

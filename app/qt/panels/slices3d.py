@@ -15,9 +15,10 @@ from ..style import font
 from ..walkstate import pick
 from ..widgets.mapview import MapView
 from ..widgets.pathoverlay import attach
+from ..slicecache import slices
 from ..widgets.square import SquareBox, plot_box
 from .base import Panel
-from .common import atlas_key, no_atlas_message
+from .common import atlas_key, no_atlas_message, set_text
 
 PLANES = ((0, 1), (0, 2), (1, 2))
 
@@ -61,20 +62,30 @@ class Slices3DPanel(Panel):
         self.redraw()
 
     def redraw(self) -> None:
+        """Cheap on a move: a slice is recut (from the shared cache) only when the point
+        leaves its atlas cell, captions name the cut's cell, markers always follow."""
+        if not self.drawing_now():
+            return
         st = self.state
         d = st.latent_dim
         follow = bool(st.option("follow"))
-        self.follow.blockSignals(True)
-        self.follow.setChecked(follow)
-        self.follow.blockSignals(False)
+        if self.follow.isChecked() != follow:
+            self.follow.blockSignals(True)
+            self.follow.setChecked(follow)
+            self.follow.blockSignals(False)
         where = st.slice_point()
-        cube = "Class cube" if d == 3 else f"Class cube at {', '.join(f'{axis_name(i)} = {where[i]:+.2f}' for i in range(3, d))}"
-        whose = f" (digit {st.atlas_digit}'s atlas)" if st.conditional else ""
-        self.title.setText(f"{cube}{whose}: orthogonal slices" + ("" if follow else " (fixed)"))
         atlas = st.atlas
+        idx = atlas.cell_index(where) if atlas is not None else None
+
+        def cut(i: int) -> float:  # where the shown slices are cut along axis i
+            return float(atlas.axis[idx[i]]) if atlas is not None else where[i]
+
+        cube = "Class cube" if d == 3 else f"Class cube at {', '.join(f'{axis_name(i)} = {cut(i):+.2f}' for i in range(3, d))}"
+        whose = f" (digit {st.atlas_digit}'s atlas)" if st.conditional else ""
+        set_text(self.title, f"{cube}{whose}: orthogonal slices" + ("" if follow else " (fixed)"))
         for k, (a, b) in enumerate(PLANES):
             c = 3 - a - b  # the axis the slice is cut across
-            caption = f"{axis_name(a)}{axis_name(b)} slice at {axis_name(c)} = {where[c]:+.2f}"
+            caption = f"{axis_name(a)}{axis_name(b)} slice at {axis_name(c)} = {cut(c):+.2f}"
             if caption != self.captions[k]:
                 self.captions[k] = caption
                 self.views[k].setTitle(caption, size="9pt")
@@ -83,9 +94,8 @@ class Slices3DPanel(Panel):
                 self._keys[k] = None
                 view.clear_map(no_atlas_message(st))
             else:
-                idx = atlas.cell_index(where)
                 key = atlas_key(st) + (tuple(v for i, v in enumerate(idx) if i not in (a, b)),)
                 if key != self._keys[k]:
                     self._keys[k] = key
-                    view.set_map(*atlas.slice2d((a, b), where, st.atlas_digit_or_none()))
+                    view.show_slice(slices.get(atlas, (a, b), where, st.atlas_digit_or_none()))
             view.set_point(st.point[a], st.point[b])

@@ -17,7 +17,7 @@ from ..state import ExplorerState
 from ..style import digit_css, font
 from ..widgets.softcube import SoftCube
 from .base import Panel
-from .common import atlas_key, no_atlas_message
+from .common import atlas_key, no_atlas_message, set_text
 
 MAX_SIDE = 32  # dots per cube edge; bigger atlases are subsampled for the 3-D view
 
@@ -104,6 +104,16 @@ class View3DPanel(Panel):
             b.toggled.connect(self._toggled)
             row.addWidget(b)
             self.toggles.append(b)
+        none = QToolButton()  # label 10: cells where the classifier's check finds no digit
+        none.setText("no digit")
+        none.setObjectName("show_digit_10")
+        none.setToolTip("Show or hide the cells where the classifier's check finds no digit")
+        none.setCheckable(True)
+        none.setChecked(True)
+        none.setStyleSheet(f"QToolButton:checked {{ {digit_css(10)} font-weight: bold; }}")
+        none.toggled.connect(self._toggled)
+        row.addWidget(none)
+        self.toggles.append(none)  # index 10 = NO_DIGIT
         row.addStretch(1)
         lay.addLayout(row)
 
@@ -122,10 +132,16 @@ class View3DPanel(Panel):
             self.path_line.setData(pos=np.zeros((0, 3), np.float32) if pts is None else pts[:, :3])
 
     def redraw(self) -> None:
+        """Cheap on a move: the cube is redrawn only when the point leaves its cube (4-D)
+        or the digits shown change; the ball always follows."""
+        if not self.drawing_now():
+            return
         st = self.state
         atlas = st.atlas
-        rest = ", ".join(f"{axis_name(i)} = {st.point[i]:+.2f}" for i in range(3, st.latent_dim))
-        self.title.setText("Class cube in 3-D" + (f" at {rest}" if rest else "") + " (drag to turn)")
+        idx = atlas.cell_index(st.point) if atlas is not None else None
+        rest = ", ".join(f"{axis_name(i)} = {float(atlas.axis[idx[i]]) if atlas is not None else st.point[i]:+.2f}"
+                         for i in range(3, st.latent_dim))  # the cube's own w, not the point's
+        set_text(self.title, "Class cube in 3-D" + (f" at {rest}" if rest else "") + " (drag to turn)")
         p = np.array(st.point[:3], np.float32)
         if self.soft is not None:
             self.soft.set_point(p)
@@ -138,20 +154,21 @@ class View3DPanel(Panel):
                 self.soft.set_cube(None, None)
             else:
                 self.cloud.setData(pos=np.zeros((0, 3), np.float32))
-            self.title.setText(no_atlas_message(st).splitlines()[0] if st.model else "Class cube in 3-D")
+            set_text(self.title, no_atlas_message(st).splitlines()[0] if st.model else "Class cube in 3-D")
             return
         hidden = st.option("hidden_digits")
         for d, b in enumerate(self.toggles):  # the option can also be set from elsewhere (the walk)
-            b.blockSignals(True)
-            b.setChecked(d not in hidden)
-            b.blockSignals(False)
-        key = atlas_key(st) + (tuple(atlas.cell_index(st.point)[3:]), hidden)
+            if b.isChecked() != (d not in hidden):
+                b.blockSignals(True)
+                b.setChecked(d not in hidden)
+                b.blockSignals(False)
+        key = atlas_key(st) + (tuple(idx[3:]), hidden)
         if key == self._key:
             return
         self._key = key
         labels, conf = atlas_cube(atlas, st.point, st.atlas_digit_or_none())
         if self.soft is not None:
-            self.soft.set_cube(labels, conf, hidden)
+            self.soft.set_cube(labels, conf, hidden, key=key)
             return
         step = max(1, -(-atlas.resolution // MAX_SIDE))  # at most MAX_SIDE^3 voxels
         labels, conf = labels[::step, ::step, ::step], conf[::step, ::step, ::step]

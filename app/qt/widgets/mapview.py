@@ -1,13 +1,18 @@
 """MapView: one class-map plane, coloured by digit, with region digits, the current
-point and optional crosshairs.  A left click or drag emits the latent coordinates."""
+point and optional crosshairs.  A left click or drag emits the latent coordinates.
+
+The point's ring and crosshairs are plain Qt graphics items (painted in C++, not in
+Python like pyqtgraph's scatter plots and infinite lines) and move only when the point
+does: they are what a drag repaints."""
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsLineItem
 
-from latent_explorer.models.maps import cell_extent, colour_map, index_to_coord, readable_on, regions
+from latent_explorer.models.maps import cell_extent, colour_map, index_to_coord, label_name, readable_on, regions
 
 from ..style import font
 
@@ -45,6 +50,27 @@ class PickViewBox(pg.ViewBox):
         ev.ignore()
 
 
+class Ring(QGraphicsEllipseItem):
+    """A circle of fixed pixel size centred on a point in view coordinates."""
+
+    def __init__(self, size: float, colour: str, width: float) -> None:
+        super().__init__(-size / 2, -size / 2, size, size)
+        self.setPen(pg.mkPen(colour, width=width))
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+
+    def getData(self) -> tuple[np.ndarray, np.ndarray]:  # noqa: N802 - as pyqtgraph's items
+        """The centre, as ([x], [y])."""
+        return np.array([self.pos().x()]), np.array([self.pos().y()])
+
+
+def _crosshair_line(colour: str, width: float) -> QGraphicsLineItem:
+    pen = pg.mkPen(colour, width=width, style=Qt.PenStyle.DashLine)
+    pen.setCosmetic(True)
+    line = QGraphicsLineItem()
+    line.setPen(pen)
+    return line
+
+
 class MapView(pg.PlotWidget):
     """A class map over [-1, 1]^2 for the latent axes it is given."""
 
@@ -58,20 +84,25 @@ class MapView(pg.PlotWidget):
         self.setMenuEnabled(False)
         self.hideButtons()
         self.image = pg.ImageItem(axisOrder="col-major")
+        # kept as a screen-sized picture: a moving marker repaints from it instead of scaling
+        # the map again (the picture is redrawn when the map or the view's size changes)
+        self.image.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.addItem(self.image)
-        self.lines: list[pg.InfiniteLine] = []
+        self.lines: list[QGraphicsLineItem] = []  # vertical (white, black), then horizontal
         if crosshair:
-            for angle in (90, 0):
+            for _ in range(2):
                 for colour, width in (("w", 3), ("k", 1)):
-                    line = pg.InfiniteLine(angle=angle, movable=False,
-                                           pen=pg.mkPen(colour, width=width, style=Qt.PenStyle.DashLine))
-                    self.addItem(line)
+                    line = _crosshair_line(colour, width)
+                    self.addItem(line, ignoreBounds=True)
                     self.lines.append(line)
         size = 12 if compact else 18
-        self.ring_outer = pg.ScatterPlotItem(size=size, pen=pg.mkPen("w", width=4), brush=None)
-        self.ring_inner = pg.ScatterPlotItem(size=size, pen=pg.mkPen("k", width=2), brush=None)
-        self.addItem(self.ring_outer)
-        self.addItem(self.ring_inner)
+        self.ring_outer = Ring(size, "w", 4)
+        self.ring_inner = Ring(size, "k", 2)
+        for ring in (self.ring_outer, self.ring_inner):
+            ring.setZValue(5)
+            ring.setVisible(False)
+            self.addItem(ring, ignoreBounds=True)
+        self._point: tuple[float, float] | None = None
         self.message = pg.TextItem("", color=QColor("#555555"), anchor=(0.5, 0.5))
         self.message.setFont(font(9 if compact else 11))
         self.addItem(self.message)
@@ -110,7 +141,8 @@ class MapView(pg.PlotWidget):
         i, j = (int(round((v + 1) / 2 * (res - 1))) for v in (x, y))
         digit = int(self.labels[i, j])
         conf = f" ({float(self.confidence[i, j]):.0%})" if self.confidence is not None else ""
-        self.hover.setText(f"{self.axis_names[0]} {x:+.2f}, {self.axis_names[1]} {y:+.2f}: {digit}{conf}")
+        what = f"{digit}{conf}" if digit != 10 else "no digit"  # 10: the classifier's check finds none
+        self.hover.setText(f"{self.axis_names[0]} {x:+.2f}, {self.axis_names[1]} {y:+.2f}: {what}")
         top_left = self.box.viewRange()
         self.hover.setPos(top_left[0][0], top_left[1][1])
         self.hover.setVisible(True)
@@ -127,24 +159,41 @@ class MapView(pg.PlotWidget):
         self.setLabel("bottom", horizontal)
         self.setLabel("left", vertical)
 
+    @property
+    def min_region(self) -> float:
+        """Smallest region (fraction of the plane) that gets its digit written on it."""
+        return 0.02 if self.compact else 0.004
+
     def set_map(self, labels: np.ndarray, confidence: np.ndarray | None, label_regions: bool = True) -> None:
         """Show a plane: rows of ``labels`` run along the horizontal axis, columns vertically."""
+        self._show(labels, confidence, colour_map(labels, confidence),
+                   self._regions(labels) if label_regions else [])
+
+    def show_slice(self, plane) -> None:
+        """Show a :class:`~latent_explorer.app.qt.slicecache.Slice` (cut, coloured and
+        labelled once, whichever view shows it)."""
+        self._show(plane.labels, plane.confidence, plane.rgb, plane.regions(self.min_region))
+
+    def _show(self, labels: np.ndarray, confidence: np.ndarray | None, rgb: np.ndarray, found: list) -> None:
         self.labels = labels
         self.confidence = confidence
         res = labels.shape[0]
-        self.resolution = res
         lo, hi = cell_extent(res)
-        rgb = colour_map(labels, confidence)
         self.image.setImage(rgb, autoLevels=False, levels=(0, 255))
-        self.image.setRect(QRectF(lo, lo, hi - lo, hi - lo))
-        self.message.setText("")
-        self._set_extent(lo, hi)
+        if res != self.resolution:  # same size: the image keeps its place and the view its range
+            self.image.setRect(QRectF(lo, lo, hi - lo, hi - lo))
+            self._set_extent(lo, hi)
+        self.resolution = res
+        if self.message.textItem.toPlainText():
+            self.message.setText("")
         shown = 0
-        if label_regions:
-            for r in self._regions(labels):
-                colour = QColor(*readable_on(rgb[int(r.row), int(r.col)]))
+        if found:
+            for r in found:
+                colour = readable_on(rgb[int(r.row), int(r.col)])
                 item = self._region_item(shown)
-                item.setText(str(r.digit), color=colour)
+                if getattr(item, "shown", None) != (r.digit, colour):  # re-setting text is slow
+                    item.shown = (r.digit, colour)
+                    item.setText(label_name(r.digit), color=QColor(*colour))  # 10: "no digit"
                 item.setPos(index_to_coord(r.row, res), index_to_coord(r.col, res))
                 item.setVisible(True)
                 shown += 1
@@ -155,7 +204,7 @@ class MapView(pg.PlotWidget):
         key = (labels.shape, labels.dtype.str, hash(labels.tobytes()))
         found = self._region_cache.get(key)
         if found is None:
-            found = regions(labels, min_fraction=0.02 if self.compact else 0.004)
+            found = regions(labels, min_fraction=self.min_region)
             if len(self._region_cache) >= 64:
                 self._region_cache.pop(next(iter(self._region_cache)))
             self._region_cache[key] = found
@@ -186,11 +235,18 @@ class MapView(pg.PlotWidget):
         self._set_extent(-1.0, 1.0)
 
     def set_point(self, x: float, y: float) -> None:
-        """The current point (ring) and, if enabled, its crosshair lines."""
+        """The current point (ring) and, if enabled, its crosshair lines; nothing is
+        repainted when they stay where they are."""
+        x, y = float(x), float(y)
+        if (x, y) == self._point:
+            return
+        self._point = (x, y)
         for item in (self.ring_outer, self.ring_inner):
-            item.setData([x], [y])
+            item.setPos(x, y)
+            item.setVisible(True)
+        far = 4.0  # beyond any extent; the view box clips the lines to the plot
         for k, line in enumerate(self.lines):
-            line.setValue(x if k < 2 else y)
+            line.setLine(QLineF(x, -far, x, far) if k < 2 else QLineF(-far, y, far, y))
 
     def region_texts(self) -> list[tuple[str, float, float]]:
         """The digits written on the map and where (for tests and screenshots)."""

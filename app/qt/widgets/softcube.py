@@ -4,10 +4,13 @@ The stand-in for the OpenGL view where OpenGL is missing (offscreen, no PyOpenGL
 """
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsItem
 
 from latent_explorer.models.maps import axis_name
 from latent_explorer.models.voxels import box_edges, render_cube, rotation, to_screen, visible_voxels
@@ -16,6 +19,7 @@ from ..style import font
 
 SIZE = 360  # picture size in pixels (the view scales it)
 MAX_SIDE = 32  # voxels per cube edge; bigger atlases are subsampled
+MAX_PICTURES = 32  # cube pictures kept (about 0.4 MB each)
 
 
 class _TurnBox(pg.ViewBox):
@@ -47,6 +51,7 @@ class SoftCube(pg.GraphicsView):
         self.box = _TurnBox(self.turn)
         self.setCentralItem(self.box)
         self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # the ball repaints from it
         self.box.addItem(self.image)
         self.edges = [pg.PlotCurveItem(pen=pg.mkPen("#444444", width=1)) for _ in range(12)]
         for e in self.edges:
@@ -69,13 +74,19 @@ class SoftCube(pg.GraphicsView):
         self.hidden: frozenset[int] = frozenset()
         self._mask: np.ndarray | None = None
         self.point = np.zeros(3)
+        self._cube_key: tuple | None = None
+        self._turned_to: tuple[float, float] | None = None
+        self._pictures: OrderedDict = OrderedDict()  # (cube key, azimuth, elevation) -> picture
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._draw)
 
     def set_cube(self, labels: np.ndarray | None, confidence: np.ndarray | None,
-                 hidden: frozenset[int] = frozenset()) -> None:
+                 hidden: frozenset[int] = frozenset(), key: tuple | None = None) -> None:
+        """Show a cube; ``key`` names it, so pictures of a cube seen before are reused
+        (moving back and forth along w in 4-D redraws nothing)."""
+        self._cube_key = key
         if labels is not None:
             step = max(1, -(-labels.shape[0] // MAX_SIDE))  # keep turning fluid on big atlases
             labels, confidence = labels[::step, ::step, ::step], confidence[::step, ::step, ::step]
@@ -111,14 +122,25 @@ class SoftCube(pg.GraphicsView):
         if self.labels is None:
             self.image.clear()
         else:
-            img = render_cube(self.labels, self.confidence, self.azimuth, self.elevation, SIZE, self.hidden,
-                              mask=self._mask)
+            key = None if self._cube_key is None else (self._cube_key, self.azimuth, self.elevation)
+            img = self._pictures.get(key) if key is not None else None
+            if img is None:
+                img = render_cube(self.labels, self.confidence, self.azimuth, self.elevation, SIZE, self.hidden,
+                                  mask=self._mask)
+                if key is not None:
+                    self._pictures[key] = img
+                    while len(self._pictures) > MAX_PICTURES:
+                        self._pictures.popitem(last=False)
+            else:
+                self._pictures.move_to_end(key)
             self.image.setImage(img, autoLevels=False, levels=(0, 255))
             self.image.setRect(QRectF(0, 0, SIZE, SIZE))
-        for item, (c, r) in zip(self.edges, box_edges(rot, SIZE)):
-            item.setData(c, r)
-        ends = np.eye(3) * 1.22 - (1 - np.eye(3)) * 1.0
-        c, r, _ = to_screen(ends, rot, SIZE)
-        for t, x, y in zip(self.names, c, r):
-            t.setPos(x, y)
-        self._place_marker()
+        if self._turned_to != (self.azimuth, self.elevation):  # the box and names move only when turned
+            self._turned_to = (self.azimuth, self.elevation)
+            for item, (c, r) in zip(self.edges, box_edges(rot, SIZE)):
+                item.setData(c, r)
+            ends = np.eye(3) * 1.22 - (1 - np.eye(3)) * 1.0
+            c, r, _ = to_screen(ends, rot, SIZE)
+            for t, x, y in zip(self.names, c, r):
+                t.setPos(x, y)
+            self._place_marker()
