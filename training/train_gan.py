@@ -22,7 +22,9 @@ from latent_explorer.models.checkpoint import CheckpointError, load_checkpoint, 
 from latent_explorer.models.networks import Discriminator, GanConfig, Generator, sample_latent
 
 from .data import data_checksum, load_split, resolve_data_dir, to_gan_range
-from .device import autocast, cpu_has_bf16, pick_device
+from . import fast
+from .device import autocast, cpu_has_bf16
+from .distributed import from_environment
 from .history import History
 from .run_checks import check_history, check_sizes, check_state, load_into
 from .monitor import Monitor
@@ -47,6 +49,7 @@ class GanRun:
     mixed_precision: bool = True
     map_precision: str | None = None  # None: bfloat16 where native, else float32
     eval_samples: int = 10000
+    compile: bool = False  # CUDA only: torch.compile the networks (eager if compiling fails)
     recipe: str = "explore"
     # each None takes the recipe's value (training/recipe.py); set, it overrides it
     ema: float | None = None
@@ -104,8 +107,18 @@ def _epoch_seed(seed: int, epoch: int) -> int:
 def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
               classifier_path: Path | None = None, evaluate_at_end: bool = True, quiet: bool = False,
               log=print, should_stop=None, max_minutes: float = 0.0) -> dict:
-    """Train (or resume) a GAN; returns the paths written and the final figures."""
-    device = pick_device(run.device)
+    """Train (or resume) a GAN; returns the paths written and the final figures.
+
+    Started by torchrun (``WORLD_SIZE`` > 1) it is one of several processes of one run
+    (training/distributed.py): each trains on its share of every global batch and rank 0
+    alone monitors and writes."""
+    procs = from_environment(run.device)
+    device = procs.device
+    if procs.active and run.unroll > 0:
+        raise ValueError("--unroll is not supported with several processes (torchrun); use one process")
+    if not procs.main:  # one process reports and writes: the others train their share quietly
+        log, quiet, evaluate_at_end = (lambda *_: None), True, False
+    fast.configure(device)
     try:  # fail before any work if the run folder cannot take the files
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -118,16 +131,16 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
     folder = resolve_data_dir(data)
     train = load_split("train", folder)
     n = check_sizes(run, len(train), str(folder))  # epochs, batch size and limit against the data, before any work
-    x_all = to_gan_range(train.images[:n]).to(device)
+    x_all = fast.images(to_gan_range(train.images[:n]), device)
     y_all = torch.from_numpy(train.labels[:n]).long().to(device)
     classifier = load_checkpoint(classifier_path or Path("checkpoints/classifier.pt"), expect="classifier")
     clf_model = classifier.model.to(device)
 
     torch.manual_seed(run.seed)  # the initial weights depend on the seed alone
-    G = Generator(config).to(device)
-    D = Discriminator(config, conditioning=run.d_conditioning, minibatch_std=run.minibatch_std).to(device)
-    opt_g = torch.optim.Adam(G.parameters(), lr=run.lr, betas=(run.beta1, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=run.lr, betas=(run.beta1, 0.999))
+    G = fast.prepare(Generator(config), device)
+    D = fast.prepare(Discriminator(config, conditioning=run.d_conditioning, minibatch_std=run.minibatch_std), device)
+    opt_g = fast.adam(G.parameters(), run.lr, (run.beta1, 0.999), device)
+    opt_d = fast.adam(D.parameters(), run.lr, (run.beta1, 0.999), device)
     average = WeightAverage(G, run.ema) if run.ema > 0 else None
     unroller = Unroller(D, opt_d, run.unroll) if run.unroll > 0 else None
     monitor = Monitor(config, clf_model, x_all, run.seed, precision=run.map_precision)
@@ -154,8 +167,11 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
                       config.to_dict(), classifier.digest)
         history.truncate(start_epoch)
         log(f"resuming {name} after epoch {start_epoch}")
-    steps = (n + run.batch_size - 1) // run.batch_size
+    steps = procs.steps(n, run.batch_size)
     total_steps = steps * run.epochs
+    # what the steps run: DistributedDataParallel copies under torchrun, compiled on CUDA when asked
+    G_step = fast.CompiledOrEager(procs.wrap(G), run.compile, device, log, f"{name} generator")
+    D_step = fast.CompiledOrEager(procs.wrap(D), run.compile, device, log, f"{name} discriminator")
     use_amp = run.mixed_precision
     shown = average.model if average is not None else G  # what is monitored, evaluated and saved
 
@@ -171,7 +187,8 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
     timings: list[dict] = []  # per epoch of this call: training and monitoring seconds
     stopped_early = False
     for epoch in range(start_epoch, run.epochs):
-        if (should_stop and should_stop()) or (max_minutes and time.perf_counter() - wall_start > 60 * max_minutes):
+        if procs.any(bool((should_stop and should_stop())
+                          or (max_minutes and time.perf_counter() - wall_start > 60 * max_minutes))):
             stopped_early = True
             log(f"{name}: stopping after epoch {epoch} ({'time budget' if max_minutes else 'asked to stop'})")
             break
@@ -188,14 +205,15 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
                 for group in opt.param_groups:
                     group["lr"] = run.lr * factor
             idx = perm[i * run.batch_size:(i + 1) * run.batch_size]
-            real, real_y = x_all[idx], y_all[idx]
-            b = len(idx)
+            b = len(idx)  # the global batch: every process draws the same noise and labels
             z = torch.rand(b, run.latent_dim, device=device) * 2 - 1
             fake_y = torch.randint(0, 10, (b,), device=device) if run.conditional else None
+            idx, z, fake_y = procs.shard(idx, z, fake_y)  # this process's rows (all of them alone)
+            real, real_y = x_all[idx], y_all[idx]
             real_y = real_y if run.conditional else None
             with autocast(device, use_amp):
-                fake = G(z, fake_y)
-            d_loss = d_loss_of(D, real, real_y, fake.detach(), fake_y)
+                fake = G_step(z, fake_y)
+            d_loss = d_loss_of(D_step, real, real_y, fake.detach(), fake_y)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
@@ -224,6 +242,9 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
         G.eval()
         if average is not None:
             average.recalibrate(run.latent_dim, run.conditional, device)
+        g_losses, d_losses = procs.mean(g_losses), procs.mean(d_losses)
+        if not procs.main:
+            continue
         t_mon = time.perf_counter()
         record = monitor.epoch_record(shown, prev_map)
         timings.append({"epoch": epoch + 1, "train_seconds": train_seconds,
@@ -238,6 +259,8 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
         history.weak_judge_acc.append(record["weak_judge_acc"])
         history.seconds.append(time.perf_counter() - t0)
         meta = _meta(run, device, epoch + 1, seconds, folder)
+        if procs.active:
+            meta["processes"] = procs.world
         digest = save_checkpoint(paths["checkpoint"], "cgan" if run.conditional else "gan", config.to_dict(), shown, meta)
         history.generator_digest = digest
         history.save(paths["history"])
@@ -262,6 +285,7 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
                                       samples=run.eval_samples)
         write_card(paths["checkpoint"], command=" ".join(shlex.quote(a) for a in ["latent-explorer"] + sys.argv[1:]))
         result["evaluation"] = figures
+    procs.close()
     return result
 
 
