@@ -138,7 +138,7 @@ def _private(model: torch.nn.Module) -> torch.nn.Module:
 class Projector:
     """Projects targets into one model's latent box; keeps its coarse grids between calls."""
 
-    def __init__(self, engine: Engine, weights: Weights = Weights(), starts: int = 6, steps: int = 20,
+    def __init__(self, engine: Engine, weights: Weights = Weights(), starts: int = 4, steps: int = 16,
                  lr: float = 0.05, per_axis: int | None = None) -> None:
         if engine.latent_dim > 4:
             raise ValueError(f"projection searches latent sizes up to 4; this model has {engine.latent_dim}")

@@ -7,6 +7,9 @@
     xvfb-run -s "-screen 0 1600x1000x24" python tools/screenshot.py checkpoints/gan2d.pt --history \
         --point -0.84,0.54 -o assets/window-history-gan2d.png
 
+    # the Find a digit dock with a drawn 7 found on the map, and its nearest training images
+    xvfb-run -s "-screen 0 1600x1000x24" python tools/screenshot.py gan2d --find 7 -o assets/window-find-gan2d.png
+
     # every shipped model in checkpoints/ -> assets/window-<name>.png
     xvfb-run -s "-screen 0 1600x1000x24" python tools/screenshot.py --shipped assets
 
@@ -57,6 +60,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="show the 'Inside the generator' dock on this tab")
     p.add_argument("--compare", action="store_true",
                    help="show the Compare generators dock (the same point through the activation variants)")
+    p.add_argument("--find", metavar="DIGIT_OR_IMAGE",
+                   help="show the Find a digit dock: draw a built-in stroke digit (0, 1, 3, 7) on its pad, or "
+                        "load this image file, then search and wait for the answer and the nearest training images")
+    p.add_argument("--data", help="MNIST folder for --find's nearest training images (default: the usual one)")
     p.add_argument("--ablate", action="append", default=[], metavar="LAYER:CHANNELS",
                    help="layer edit in force, e.g. act2:rows=3-5 (repeatable; see render --ablate)")
     return p.parse_args(argv)
@@ -118,6 +125,43 @@ def shoot_shipped(folder: Path, extra: list[str]) -> int:
         done += 1
     print(f"{done - failed} of {done} screenshots written to {folder}")
     return 1 if failed or not done else 0
+
+
+# Strokes for --find, in pad cells (x right, y down), drawn with the pad's brush.
+STROKES = {
+    "7": [[(6.5, 6.5), (21.5, 6.5), (14.0, 22.5)], [(10.0, 14.5), (18.5, 14.5)]],
+    "1": [[(15.0, 5.5), (13.0, 22.5)]],
+    "0": [[(14.0, 5.5), (9.5, 8.5), (8.0, 14.0), (9.5, 20.0), (14.0, 22.5), (18.5, 20.0), (20.0, 14.0),
+           (18.5, 8.5), (14.0, 5.5)]],
+    "3": [[(8.5, 7.0), (13.0, 5.5), (18.5, 7.5), (17.0, 12.0), (12.0, 14.0), (18.5, 16.0), (19.0, 20.5),
+           (13.5, 22.5), (8.0, 20.5)]],
+}
+
+
+def find_digit(app, window, args: argparse.Namespace) -> None:
+    """Draw (or load) a digit in the Find dock, search, and wait for the answer and the neighbours."""
+    from PySide6.QtCore import Qt
+
+    dock = window.find_dock
+    panel = dock.panel
+    if args.data:
+        panel.data_dir = args.data
+    dock.show()
+    dock.raise_()
+    window.resizeDocks([dock], [int(0.42 * window.width())], Qt.Orientation.Horizontal)
+    if args.find in STROKES:
+        panel.pad.brush = 1.2
+        for line in STROKES[args.find]:
+            for a, b in zip(line[:-1], line[1:]):
+                panel.pad.stroke(a, b)
+    elif not panel.load_image(Path(args.find)):
+        return
+    panel.find()
+    start = time.monotonic()
+    while (panel.job is not None or panel.index_job is not None) and time.monotonic() - start < args.timeout:
+        settle(app, 0.2)
+    if panel.result is not None:
+        print(f"find: {panel.result.sentence()}")
 
 
 def walk_to(app, window, args: argparse.Namespace) -> None:
@@ -206,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         start = time.monotonic()
         while not dock.panel.columns and time.monotonic() - start < 60:
             settle(app, 0.2)
+    if args.find:
+        find_digit(app, window, args)
     window.renderer.render_now()
     settle(app, 1.0)
     start = time.monotonic()

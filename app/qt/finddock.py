@@ -223,6 +223,7 @@ class FindPanel(Panel):
         self.index_error = ""
         self.index_limit: int | None = None  # index only the first N training images (tests)
         self.data_dir: str | None = None     # MNIST folder (default: the usual data folder)
+        self.grid_per_axis: int | None = None  # coarse grid size (default: the projector's choice)
         self.overlays: list[CandidateOverlay] = []
         self._overlay_area = None
         self.last_query_ms = 0.0
@@ -401,13 +402,13 @@ class FindPanel(Panel):
         digit = self.state.digit if (m.conditional and self.digit_choice.currentIndex() == 1) else None
         key = m.checkpoint.digest
         projector = self.projector if self.projector_key == key else None
-        engine = m.engine
+        engine, per_axis = m.engine, self.grid_per_axis
 
         def work(cancelled, progress):
             pr = projector
             if pr is None:
                 progress(0.0, "computing the coarse grid (once per model)…")
-                pr = Projector(engine, weights)
+                pr = Projector(engine, weights, per_axis=per_axis)
                 pr.prepare(digit, cancelled)
             pr.weights = weights
             progress(0.5, "searching…")
@@ -547,8 +548,9 @@ class FindPanel(Panel):
         self.neighbours = nb
         g = self.index.gauge(float(nb.distances[0]), space)
         self.gauge.setText(f"Nearest at {g.distance:.3f}; a real test digit's nearest training digit is typically "
-                           f"{g.median:.3f} (5-95%: {g.p5:.3f}-{g.p95:.3f}): {g.verdict()}. "
-                           f"[query {self.last_query_ms:.1f} ms]")
+                           f"{g.median:.3f} (5-95%: {g.p5:.3f}-{g.p95:.3f}): {g.verdict()}.")
+        self.gauge.setToolTip(f"Distances: {'classifier features (unit length)' if space == 'feature' else 'RMS pixel'}"
+                              f"; this query took {self.last_query_ms:.1f} ms")
 
     def _start_index(self) -> None:
         if self.index_job is not None or self.index_error:
