@@ -329,7 +329,7 @@ class FindPanel(Panel):
         self.neighbours_box = QGroupBox("Nearest MNIST training images (current image)")
         self.neighbours_box.setCheckable(True)
         self.neighbours_box.setChecked(True)
-        self.neighbours_box.toggled.connect(lambda _on: self.refresh_neighbours())
+        self.neighbours_box.toggled.connect(self._neighbours_toggled)
         nb = QVBoxLayout(self.neighbours_box)
         top = QHBoxLayout()
         top.addWidget(QLabel("in"))
@@ -551,6 +551,11 @@ class FindPanel(Panel):
                            f"{g.median:.3f} (5-95%: {g.p5:.3f}-{g.p95:.3f}): {g.verdict()}.")
         self.gauge.setToolTip(f"Distances: {'classifier features (unit length)' if space == 'feature' else 'RMS pixel'}"
                               f"; this query took {self.last_query_ms:.1f} ms")
+
+    def _neighbours_toggled(self, on: bool) -> None:
+        if on:
+            self.index_error = ""  # turning it on again retries a failed index (e.g. MNIST downloaded since)
+        self.refresh_neighbours()
 
     def _start_index(self) -> None:
         if self.index_job is not None or self.index_error:
