@@ -93,7 +93,7 @@ def load_into(path: Path, state: dict, targets: dict) -> None:
         try:
             target.load_state_dict(state[key])
         except (RuntimeError, ValueError, KeyError, TypeError, IndexError, AttributeError, OverflowError) as exc:
-            first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+            first = " ".join(line.strip() for line in str(exc).splitlines()[:3])[:240] or type(exc).__name__
             raise _fail(path, f"{key} does not fit this run's networks: {first}") from None
 
 
