@@ -28,6 +28,16 @@ def add_commands(sub) -> None:
     b.add_argument("--block", type=int, default=16384,
                    help="cells per resumable block of the full builder (finished blocks are kept in OUT.partial; "
                         "running the same command again after an interruption resumes; default 16384)")
+    rb = asub.add_parser("rebuild", help="rebuild atlases in place with their own grid (e.g. ones made by an older "
+                                          "version); no file: every atlas in the shipped checkpoints folder")
+    rb.add_argument("atlases", nargs="*", help="atlas files (*.atlas.h5) beside their checkpoints")
+    rb.add_argument("--classifier", default=str(CHECKPOINTS / "classifier.pt"))
+    rb.add_argument("--outdated-only", action="store_true", help="skip atlases this version reads already")
+    cal = sub.add_parser("calibrate", help="calibrate the classifier's 'not a digit' check (writes "
+                                           "CLASSIFIER.ood.npz) and print its figures")
+    cal.add_argument("--classifier", default=str(CHECKPOINTS / "classifier.pt"))
+    cal.add_argument("--data")
+    cal.add_argument("--force", action="store_true", help="replace an existing calibration file")
     e = sub.add_parser("evaluate", help="recompute a generator's evaluation figures")
     e.add_argument("checkpoint")
     e.add_argument("--classifier", default=str(CHECKPOINTS / "classifier.pt"))
@@ -58,8 +68,63 @@ def default_atlas_path(checkpoint: Path) -> Path:
     return checkpoint.with_name(checkpoint.stem + ".atlas.h5")
 
 
+def cmd_atlas_rebuild(args) -> int:
+    """Rebuild each atlas beside its checkpoint (``X.atlas.h5`` <- ``X.pt``) with the same
+    resolution, method and precision, replacing the file atomically when done."""
+    from latent_explorer.models.atlas import AtlasError, VERSION, build_atlas, read_header
+    from latent_explorer.models.checkpoint import load_checkpoint
+    from latent_explorer.training.progress import Progress
+
+    paths = [Path(p) for p in args.atlases] or sorted(CHECKPOINTS.glob("*.atlas.h5"))
+    if not paths:
+        raise UsageError(f"no atlas files given and none in {CHECKPOINTS}")
+    c = load_checkpoint(args.classifier, expect="classifier")
+    for path in paths:
+        if not path.name.endswith(".atlas.h5"):
+            raise UsageError(f"{path}: not an atlas file name (*.atlas.h5)")
+        head = read_header(path)
+        if args.outdated_only and head["version"] == VERSION:
+            print(f"skip {path}: already format version {VERSION}")
+            continue
+        ckpt = path.with_name(path.name[:-len(".atlas.h5")] + ".pt")
+        if not ckpt.exists():
+            raise AtlasError(f"{path}: its checkpoint {ckpt.name} is not beside it")
+        g = load_checkpoint(ckpt, expect=("gan", "cgan"))
+        method, stride = "full", 4
+        if head["method"].startswith("adaptive"):
+            method = "adaptive"
+            digits = "".join(ch for ch in head["method"] if ch.isdigit())
+            stride = int(digits) if digits else 4
+        bar = Progress(1, f"atlas {ckpt.stem} {head['resolution']}", unit="pts")
+
+        def progress(done: int, total: int, bar=bar) -> None:
+            bar.total = max(1, total)
+            bar.update(done - bar.done)
+
+        atlas = build_atlas(g, c, head["resolution"], path, method=method, precision=head["precision"],
+                            progress=progress, stride=stride)
+        bar.close()
+        print(f"rebuilt {path}: {atlas.labels.size:,} cells ({atlas.method}, {atlas.seconds:.1f} s), "
+              f"no digit on {atlas.no_digit_share():.1%}")
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    from latent_explorer.training.calibrate_digitness import calibrate, default_out
+
+    from .cli_output import refuse_existing
+
+    out = default_out(args.classifier)
+    refuse_existing([out], args.force)
+    calibrate(args.classifier, args.data, out)
+    return 0
+
+
 def cmd_atlas(args) -> int:
     import torch
+
+    if args.atlas_cmd == "rebuild":
+        return cmd_atlas_rebuild(args)
 
     from latent_explorer.models.atlas import build_atlas, check_grid
     from latent_explorer.models.checkpoint import load_checkpoint
@@ -106,7 +171,8 @@ def cmd_atlas(args) -> int:
     area = atlas.digit_area()
     print(f"saved {out}: {atlas.labels.size:,} cells, {atlas.evaluations:,} generator evaluations, "
           f"{atlas.seconds:.1f} s ({atlas.method})")
-    print("digit area: " + "  ".join(f"{i}:{100 * s:.1f}%" for i, s in enumerate(area)))
+    print("digit area: " + "  ".join(f"{i}:{100 * s:.1f}%" for i, s in enumerate(area))
+          + f"  no digit:{100 * atlas.no_digit_share():.1f}%")
     return 0
 
 
@@ -175,4 +241,4 @@ def cmd_bench(args) -> int:
     return 0
 
 
-COMMANDS = {"bench": cmd_bench, "atlas": cmd_atlas, "evaluate": cmd_evaluate, "card": cmd_card, "report": cmd_report}
+COMMANDS = {"bench": cmd_bench, "atlas": cmd_atlas, "calibrate": cmd_calibrate, "evaluate": cmd_evaluate, "card": cmd_card, "report": cmd_report}

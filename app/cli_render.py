@@ -86,7 +86,7 @@ def cmd_render(args) -> int:
                        map_title=slice_title(engine.latent_dim, axes, point, digit), ablations=ablations)
     save_figure(fig, out)
     edit = f" with {'; '.join(a.describe() for a in ablations)}" if ablations else ""
-    print(f"wrote {out}: {model.name} at {point}{edit}: image class {frame.predicted} ({frame.confidence:.1%})")
+    print(f"wrote {out}: {model.name} at {point}{edit}: image class {frame.describe()}")
     return 0
 
 

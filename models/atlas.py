@@ -26,12 +26,40 @@ from .checkpoint import Checkpoint
 from .sampling import BATCH, bulk_copy, grid_axis, label_points
 
 FORMAT = "latent-explorer-atlas"
-VERSION = 1
+VERSION = 2  # 2: labels 0..10, where 10 means "no digit" (the classifier's check, models/digitness.py)
+NO_DIGIT = 10
 MAX_CELLS = 50_000_000
 
 
 class AtlasError(Exception):
     """An atlas file is missing, damaged or belongs to another generator/classifier."""
+
+
+class AtlasOutdated(AtlasError):
+    """An atlas written by an older version of the format: it can be rebuilt, not read."""
+
+
+def rebuild_command(path: str | os.PathLike) -> str:
+    """The one command that rebuilds an atlas file in place with its own grid."""
+    return f"latent-explorer atlas rebuild {path}"
+
+
+def read_header(path: str | os.PathLike) -> dict:
+    """The attributes a rebuild needs (version, resolution, method, precision), read without
+    loading any cells; raises AtlasError for a file that is not an atlas."""
+    path = Path(path)
+    try:
+        with h5safe.open_file(path, AtlasError, "atlas") as f:
+            if h5safe.get_str(f.attrs, "format", "") != FORMAT:
+                raise AtlasError(f"{path}: not a latent-explorer atlas")
+            return {"version": h5safe.get_number(f.attrs, "version", int, -1),
+                    "resolution": h5safe.get_number(f.attrs, "resolution", int, 0),
+                    "method": h5safe.get_str(f.attrs, "method", "full"),
+                    "precision": h5safe.get_str(f.attrs, "precision", "float32") or "float32"}
+    except AtlasError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError, OverflowError) as exc:
+        raise AtlasError(f"{path}: damaged or not an atlas ({str(exc)[:200]})") from None
 
 
 class Cancelled(Exception):
@@ -40,8 +68,8 @@ class Cancelled(Exception):
 
 @dataclass
 class Atlas:
-    labels: np.ndarray  # uint8, (R,)*d or (10,)+(R,)*d for conditional models
-    confidence: np.ndarray  # float16, same shape
+    labels: np.ndarray  # uint8 0..10 (10: no digit), (R,)*d or (10,)+(R,)*d for conditional models
+    confidence: np.ndarray  # float16, same shape: the closest digit's probability
     latent_dim: int
     conditional: bool
     resolution: int
@@ -95,7 +123,12 @@ class Atlas:
 
     def digit_area(self, digit: int | None = None) -> list[float]:
         labels = self.volume(digit)[0] if (self.conditional and digit is not None) else self.labels
-        return (np.bincount(labels.ravel(), minlength=10)[:10] / labels.size).tolist()
+        return (np.bincount(labels.ravel(), minlength=NO_DIGIT + 1)[:10] / labels.size).tolist()
+
+    def no_digit_share(self, digit: int | None = None) -> float:
+        """The share of cells where the classifier's check finds no digit."""
+        labels = self.volume(digit)[0] if (self.conditional and digit is not None) else self.labels
+        return float(np.count_nonzero(labels == NO_DIGIT) / max(1, labels.size))
 
     def check_belongs(self, generator_digest: str | None, classifier_digest: str | None) -> None:
         name = self.path or "atlas"
@@ -116,8 +149,8 @@ class Atlas:
             raise ValueError(f"{math.prod(shape):,} cells is more than the loader reads ({MAX_CELLS:,})")
         if self.labels.shape != shape or self.confidence.shape != shape:
             raise ValueError(f"labels {self.labels.shape} / confidence {self.confidence.shape} do not match {shape}")
-        if self.labels.max(initial=0) > 9:
-            raise ValueError("labels outside 0..9")
+        if self.labels.max(initial=0) > NO_DIGIT:
+            raise ValueError("labels outside 0..10")
 
     def save(self, path: str | os.PathLike) -> None:
         path = Path(path)
@@ -152,6 +185,9 @@ def load_atlas(path: str | os.PathLike, generator_digest: str | None = None,
             if h5safe.get_str(f.attrs, "format", "") != FORMAT:
                 raise AtlasError(f"{path}: not a latent-explorer atlas")
             version = h5safe.get_number(f.attrs, "version", int, -1)
+            if 1 <= version < VERSION:
+                raise AtlasOutdated(f"{path}: this atlas (format version {version}) was made before the classifier "
+                                    f"could say 'not a digit'; rebuild it with '{rebuild_command(path)}'")
             if version != VERSION:
                 raise AtlasError(f"{path}: atlas version {version} is not supported")
             d, r = h5safe.get_number(f.attrs, "latent_dim", int), h5safe.get_number(f.attrs, "resolution", int)
@@ -181,8 +217,8 @@ def load_atlas(path: str | os.PathLike, generator_digest: str | None = None,
     except (OSError, KeyError, ValueError, TypeError, RuntimeError, OverflowError, IndexError) as exc:
         # RuntimeError covers HDF5's own errors and RecursionError (deeply nested JSON)
         raise AtlasError(f"{path}: damaged or not an atlas ({str(exc)[:200]})") from None
-    if labels.max(initial=0) > 9:
-        raise AtlasError(f"{path}: labels outside 0..9")
+    if labels.max(initial=0) > NO_DIGIT:
+        raise AtlasError(f"{path}: labels outside 0..10")
     atlas.check_belongs(generator_digest, classifier_digest)
     return atlas
 
@@ -271,7 +307,7 @@ def build_full(generator: Checkpoint, classifier: Checkpoint, resolution: int, *
 def _resume_partial(partial: Path, key: str, labels, conf, done, block: int) -> None:
     """Fill ``labels``, ``conf`` and ``done`` from a ``.partial`` file, checked like any input:
     a FIFO, device or folder under its name is refused (AtlasError); a file that is
-    damaged, made for other arguments, or holds labels outside 0..9 or confidences outside
+    damaged, made for other arguments, or holds labels outside those the loader accepts or confidences outside
     [0, 1] in its finished blocks is ignored, and the build starts over (overwriting it)."""
     from .regular import check_regular
 
@@ -287,7 +323,7 @@ def _resume_partial(partial: Path, key: str, labels, conf, done, block: int) -> 
     except (AtlasError, OSError, KeyError, ValueError, TypeError, RuntimeError, OverflowError, IndexError):
         return  # unreadable or damaged: start over
     finished = np.repeat(dn, block)[:len(lab)]
-    if lab[finished].max(initial=0) > 9 or not np.all((cf[finished] >= 0) & (cf[finished] <= 1)):
+    if lab[finished].max(initial=0) > NO_DIGIT or not np.all((cf[finished] >= 0) & (cf[finished] <= 1)):
         return  # values no build writes: start over
     labels[:], conf[:], done[:] = lab, cf, dn
 

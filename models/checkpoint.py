@@ -298,8 +298,10 @@ def _check_shapes(path: Path, expected: dict[str, torch.Tensor], state: dict[str
         raise CheckpointError(f"{path}: weights do not match the config ({'; '.join(parts)[:300]})")
 
 
-def load_checkpoint(path: str | os.PathLike, expect: str | tuple[str, ...] | None = None) -> Checkpoint:
-    """Load and validate a checkpoint; ``expect`` restricts the accepted kinds."""
+def load_checkpoint(path: str | os.PathLike, expect: str | tuple[str, ...] | None = None,
+                    digit_check: bool = True) -> Checkpoint:
+    """Load and validate a checkpoint; ``expect`` restricts the accepted kinds.  A classifier
+    gets its "not a digit" calibration from beside it unless ``digit_check`` is False."""
     path = Path(path)
     payload = read_payload(path)
     kind, config, state, meta = _validated_header(path, payload)
@@ -324,7 +326,15 @@ def load_checkpoint(path: str | os.PathLike, expect: str | tuple[str, ...] | Non
             raise CheckpointError(f"{path}: weight {name} holds NaN or infinite values")
     model.eval()
     config = {**config, **model.config.to_dict()}  # defaults filled in: every key the network was built from
-    return Checkpoint(path=path, kind=kind, config=config, model=model, meta=meta, digest=state_digest(state))
+    digest = state_digest(state)
+    if kind == "classifier" and digit_check:  # its "not a digit" calibration, from <stem>.ood.npz beside it (models/digitness.py)
+        from .digitness import CalibrationError, attach
+
+        try:
+            attach(model, path, digest)
+        except CalibrationError as exc:
+            raise CheckpointError(str(exc)) from None
+    return Checkpoint(path=path, kind=kind, config=config, model=model, meta=meta, digest=digest)
 
 
 def describe(path: str | os.PathLike) -> str:

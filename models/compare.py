@@ -32,6 +32,7 @@ class Column:
     image: np.ndarray  # (28, 28) in [-1, 1]
     predicted: int
     confidence: float
+    is_digit: bool = True  # the classifier's "not a digit" check (predicted is then the closest digit)
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ class Comparison:
             columns.append(Column(name=engine.checkpoint.name,
                                   activation=str(engine.checkpoint.config.get("activation", "leaky_relu")),
                                   image=frame.image, predicted=frame.predicted,
-                                  confidence=float(frame.probs[frame.predicted])))
+                                  confidence=float(frame.probs[frame.predicted]), is_digit=frame.is_digit))
         return columns
 
     def rows(self) -> list[Row]:

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .checkpoint import Checkpoint
+from .digitness import NO_DIGIT, Verdict, describe, judge, judge_tensor
 from .networks import Generator
 
 # Layers whose output is a flat 12544-vector, shown as 256 x 7 x 7 maps.
@@ -97,6 +98,8 @@ class Frame:
     activations: dict[str, np.ndarray] = field(default_factory=dict)  # layer -> (C, H, W)
     reference_image: np.ndarray | None = None  # without ablations (only when ablations are set)
     seconds: float = 0.0
+    is_digit: bool = True  # the classifier's "not a digit" check (models/digitness.py)
+    digit_score: float = float("nan")  # > 0: not a digit; NaN without a calibration
 
     @property
     def predicted(self) -> int:
@@ -105,6 +108,15 @@ class Frame:
     @property
     def confidence(self) -> float:
         return float(np.max(self.probs))
+
+    @property
+    def label(self) -> int:
+        """The predicted digit, or ``NO_DIGIT`` (10) when the image is not a digit."""
+        return self.predicted if self.is_digit else NO_DIGIT
+
+    def describe(self) -> str:
+        """``7 (97%)`` or ``not a digit (closest: 1, 97%)``."""
+        return describe(self.predicted, self.confidence, self.is_digit)
 
 
 class Engine:
@@ -181,11 +193,13 @@ class Engine:
             ref, _ = self._forward(z, labels, False, ())
             reference = ref[0, 0].float().cpu().numpy()
         with torch.inference_mode():
-            probs = F.softmax(self.classifier(image).float(), dim=1)[0].cpu().numpy()
+            probs_t, score_t = judge_tensor(self.classifier, image)
+        probs, score = probs_t[0].cpu().numpy(), float(score_t[0])
         acts = {k: v[0].float().cpu().numpy() for k, v in captured.items()}
         return Frame(point=np.asarray(request.point, np.float32), digit=request.digit,
                      image=image[0, 0].float().cpu().numpy(), probs=probs, activations=acts,
-                     reference_image=reference, seconds=time.perf_counter() - t0)
+                     reference_image=reference, seconds=time.perf_counter() - t0,
+                     is_digit=not score > 0, digit_score=score)
 
     @torch.inference_mode()
     def images(self, points: np.ndarray, digits: np.ndarray | None = None,
@@ -209,6 +223,11 @@ class Engine:
         x = torch.as_tensor(np.asarray(images, np.float32), device=self.device).reshape(-1, 1, 28, 28)
         out = [F.softmax(self.classifier(x[i:i + 2048]).float(), 1).cpu().numpy() for i in range(0, len(x), 2048)]
         return np.concatenate(out) if out else np.empty((0, 10), np.float32)
+
+    def judge(self, images: np.ndarray) -> Verdict:
+        """Closest digit, confidence, is-a-digit and score for images (N, 28, 28) in [-1, 1]
+        (:func:`models.digitness.judge`; ``.map_labels`` has 10 where there is no digit)."""
+        return judge(self.classifier, images)
 
 
 def apply_ablations(x: torch.Tensor, ablations: list[Ablation]) -> torch.Tensor:

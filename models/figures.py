@@ -15,7 +15,7 @@ from matplotlib.patches import Patch
 
 from .engine import Frame
 from .fileio import atomic_path
-from .maps import PALETTE, axis_name, cell_extent, colour_map, index_to_coord, readable_on, regions
+from .maps import PALETTE, axis_name, cell_extent, colour_map, index_to_coord, label_name, readable_on, regions
 
 
 def _hex(digit: int) -> str:
@@ -33,7 +33,7 @@ def draw_map(ax, labels: np.ndarray, confidence: np.ndarray | None, axes: tuple[
     if label_regions:
         for r in regions(labels):
             colour = tuple(c / 255 for c in readable_on(rgb[int(r.row), int(r.col)]))
-            ax.text(index_to_coord(r.row, res), index_to_coord(r.col, res), str(r.digit), ha="center",
+            ax.text(index_to_coord(r.row, res), index_to_coord(r.col, res), label_name(r.digit), ha="center",
                     va="center", fontsize=12, fontweight="bold", color=colour)
     if point is not None:
         px, py = float(point[axes[0]]), float(point[axes[1]])
@@ -82,11 +82,13 @@ def point_figure(frame: Frame, labels: np.ndarray, confidence: np.ndarray | None
     ax_map.set_title(map_title)
     ax_leg = fig.add_subplot(grid[:, 2])
     ax_leg.axis("off")
-    ax_leg.legend(handles=[Patch(color=colours[d], label=str(d)) for d in range(10)], loc="center",
+    ax_leg.legend(handles=[Patch(color=colours[d], label=str(d)) for d in range(10)]
+                  + [Patch(color=_hex(10), label="no digit")], loc="center",
                   title="digit", frameon=False)
     digit = f", generated as {frame.digit}" if frame.digit is not None else ""
     fig.suptitle(f"{model}  |  point {_format_point(frame.point)}{digit}  |  "
-                 f"image class {frame.predicted} ({frame.confidence:.1%})"
+                 + (f"image class {frame.predicted} ({frame.confidence:.1%})" if frame.is_digit else
+                    f"image class: not a digit (closest: {frame.predicted}, {frame.confidence:.0%})")
                  + (f"\nablated: {ablation_text(ablations)}" if ablations else ""), fontsize=13)
     return fig
 

@@ -10,14 +10,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .digitness import NO_DIGIT
 from .engine import Engine
 from .sampling import grid_axis
 
-# matplotlib's tab10, one colour per digit 0..9 (RGB, 0..255).
+# matplotlib's tab10, one colour per digit 0..9 (RGB, 0..255), then one neutral dark slate for
+# label 10, "no digit" (models/digitness.py: the classifier's check says the image is not a digit).
 PALETTE = np.array([
     (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
     (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
+    (52, 56, 64),
 ], dtype=np.uint8)
+NO_DIGIT_NAME = "no digit"
 AXIS_NAMES = ("x", "y", "z", "w")
 
 
@@ -33,16 +37,24 @@ def readable_on(rgb) -> tuple[int, int, int]:
 
 
 def text_colour(digit: int) -> tuple[int, int, int]:
-    """Black or white, whichever reads better on the digit's full colour."""
+    """Black or white, whichever reads better on the digit's full colour (10: no digit)."""
     return readable_on(PALETTE[digit])
+
+
+def label_name(label: int) -> str:
+    """``"7"`` for a digit, ``"no digit"`` for label 10."""
+    return NO_DIGIT_NAME if int(label) == NO_DIGIT else str(int(label))
 
 
 def colour_map(labels: np.ndarray, confidence: np.ndarray | None = None, shade: float = 1.0) -> np.ndarray:
     """RGB uint8 image (same shape as ``labels`` + 3): each cell in its digit's colour,
-    blended towards white by ``shade * (1 - confidence)``, so unsure cells look pale."""
-    rgb = PALETTE[np.clip(labels, 0, 9).astype(np.intp)].astype(np.float32)
+    blended towards white by ``shade * (1 - confidence)``, so unsure cells look pale;
+    "no digit" cells (label 10) in the neutral colour, never shaded."""
+    lab = np.clip(labels, 0, NO_DIGIT).astype(np.intp)
+    rgb = PALETTE[lab].astype(np.float32)
     if confidence is not None and shade > 0:
         w = np.clip(shade * (1.0 - np.asarray(confidence, np.float32)), 0.0, 1.0)[..., None]
+        w = np.where(lab[..., None] == NO_DIGIT, 0.0, w)
         rgb = rgb * (1.0 - w) + 255.0 * w
     return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
 
@@ -107,9 +119,9 @@ def compute_slice(engine: Engine, axes: tuple[int, int], point, digit: int | Non
     ga, gb = np.meshgrid(ax, ax, indexing="ij")
     pts[:, a], pts[:, b] = ga.ravel(), gb.ravel()
     digits = None if not engine.conditional else np.full(len(pts), int(digit if digit is not None else 0))
-    probs = engine.classify(engine.images(pts, digits))
-    labels = probs.argmax(1).astype(np.uint8).reshape(resolution, resolution)
-    conf = probs.max(1).astype(np.float32).reshape(resolution, resolution)
+    verdict = engine.judge(engine.images(pts, digits))
+    labels = verdict.map_labels.reshape(resolution, resolution)  # 10 where there is no digit
+    conf = verdict.confidence.reshape(resolution, resolution)
     return labels, conf
 
 

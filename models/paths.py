@@ -82,14 +82,22 @@ class Strip:
     clipped: np.ndarray
     images: np.ndarray  # (steps, 28, 28) in [-1, 1]
     probs: np.ndarray  # (steps, 10)
-    crossings: list[Crossing] = field(default_factory=list)
+    crossings: list[Crossing] = field(default_factory=list)  # digit 10: a stretch with no digit
     digit: int | None = None  # conditional: the label used along a point walk
     label_walk: tuple[int, int] | None = None  # conditional: (from digit, to digit) with fixed noise
     ablations: tuple = ()
+    is_digit: np.ndarray | None = None  # (steps,) the classifier's check (models/digitness.py); None: all
+
+    @property
+    def closest(self) -> np.ndarray:
+        """The classifier's closest digit per frame (0..9)."""
+        return self.probs.argmax(1)
 
     @property
     def digits(self) -> np.ndarray:
-        return self.probs.argmax(1)
+        """The label per frame: the digit, or 10 (no digit) where the check finds none."""
+        closest = self.probs.argmax(1)
+        return closest if self.is_digit is None else np.where(self.is_digit, closest, 10)
 
     @property
     def confidence(self) -> np.ndarray:
@@ -102,17 +110,18 @@ class Strip:
             rec = {"t": float(self.t[i])}
             rec.update({axis_name(k): float(v) for k, v in enumerate(self.points[i])})  # x, y, z, w: the window's names
             rec.update({"digit": int(self.digits[i]), "confidence": float(self.confidence[i]),
-                        "clipped": bool(self.clipped[i])})
+                        "clipped": bool(self.clipped[i]), "closest": int(self.closest[i])})
             out.append(rec)
         return out
 
 
 def _labels_along(engine: Engine, a, b, t: np.ndarray, kind: str, digit: int | None,
                   label_walk: tuple[int, int] | None, ablations=()) -> np.ndarray:
+    """Labels along the path: the digit, or 10 where the classifier's check finds no digit."""
     if label_walk is not None:
-        return engine.classify(label_walk_images(engine, a, label_walk, t, ablations)).argmax(1)
+        return engine.judge(label_walk_images(engine, a, label_walk, t, ablations)).map_labels
     pts, _ = points_at(a, b, t, kind)
-    return engine.classify(engine.images(pts, digit, ablations)).argmax(1)
+    return engine.judge(engine.images(pts, digit, ablations)).map_labels
 
 
 def crossings(engine: Engine, a, b, kind: str = "lerp", digit: int | None = None, samples: int = 1025,
@@ -177,8 +186,10 @@ def make_strip(engine: Engine, a, b, steps: int, kind: str = "lerp", digit: int 
         if len(a) != engine.latent_dim:
             raise ValueError(f"A has {len(a)} coordinates, the model has a {engine.latent_dim}-D latent space")
         images = engine.images(pts, digit, ablations)
-    probs = engine.classify(images)
+    verdict = engine.judge(images)
+    probs = verdict.probs
     cross = crossings(engine, a, b, kind, digit, samples=fine_samples, label_walk=label_walk, ablations=ablations)
     return Strip(model=model, a=np.asarray(a, np.float32), b=np.asarray(b if b is not None else a, np.float32),
                  kind=kind if label_walk is None else "label", t=t, points=pts, clipped=clipped, images=images,
-                 probs=probs, crossings=cross, digit=digit, label_walk=label_walk, ablations=tuple(ablations))
+                 probs=probs, crossings=cross, digit=digit, label_walk=label_walk, ablations=tuple(ablations),
+                 is_digit=verdict.is_digit)

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .atlas import Atlas, AtlasError, load_atlas
+from .atlas import VERSION as ATLAS_VERSION, Atlas, AtlasError, load_atlas, read_header
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, read_payload
 from .engine import Engine
 
@@ -164,6 +164,7 @@ class LoadedModel:
     engine: Engine
     atlas: Atlas | None = None
     notes: tuple[str, ...] = ()
+    outdated_atlas: Path | None = None  # the atlas beside the checkpoint, made by an older format: rebuild it
 
     @property
     def path(self) -> Path | None:
@@ -208,4 +209,20 @@ def open_model(path: str | os.PathLike, classifier: Checkpoint, atlas: str | os.
 
         raise AtlasError(f"{found.path}: a {kind(found.latent_dim, found.conditional)} atlas does not fit a "
                          f"{kind(engine.latent_dim, engine.conditional)} model")
-    return LoadedModel(checkpoint=ckpt, engine=engine, atlas=found, notes=tuple(notes))
+    return LoadedModel(checkpoint=ckpt, engine=engine, atlas=found, notes=tuple(notes),
+                       outdated_atlas=outdated_atlas(ckpt) if find and atlas is None else None)
+
+
+def outdated_atlas(checkpoint: Checkpoint) -> Path | None:
+    """The atlas file beside the checkpoint when an older format version wrote it (it
+    can only be rebuilt: ``latent-explorer atlas rebuild FILE``), else None."""
+    if checkpoint.path is None:
+        return None
+    beside = checkpoint.path.with_name(checkpoint.path.stem + ".atlas.h5")
+    if not beside.is_file():
+        return None
+    try:
+        version = read_header(beside)["version"]
+    except AtlasError:
+        return None
+    return beside if 1 <= version < ATLAS_VERSION else None

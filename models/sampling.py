@@ -70,12 +70,16 @@ def classify(classifier: nn.Module, images: torch.Tensor, batch: int = 2048) -> 
 def label_points(generator: nn.Module, classifier: nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
                  batch: int = BATCH, precision: str = "float32",
                  progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Classifier digit (uint8) and confidence (float32) for each latent point."""
+    """Classifier digit (uint8; ``NO_DIGIT`` = 10 where the image is not a digit, see
+    :mod:`models.digitness`) and confidence of the closest digit (float32) for each latent point."""
+    from .digitness import NO_DIGIT, judge_tensor
+
     digits, confs = [], []
     for i in range(0, len(z), batch):
         lb = labels[i:i + batch] if labels is not None else None
-        probs = classify(classifier, generate(generator, z[i:i + batch], lb, batch, precision))
+        probs, score = judge_tensor(classifier, generate(generator, z[i:i + batch], lb, batch, precision))
         conf, dig = probs.max(dim=1)
+        dig = torch.where(score.to(dig.device) > 0, torch.full_like(dig, NO_DIGIT), dig)
         digits.append(dig.to(torch.uint8).cpu().numpy())
         confs.append(conf.cpu().numpy())
         if progress:

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from .fileio import atomic_write_bytes
 from .figures import save_figure
+from .maps import label_name
 from .paths import Strip
 
 FORMATS = ("png", "svg", "pdf", "gif", "csv", "json")
@@ -24,6 +25,13 @@ FORMATS = ("png", "svg", "pdf", "gif", "csv", "json")
 
 def _fmt(point) -> str:
     return "(" + ", ".join(f"{float(v):.2f}" for v in point) + ")"
+
+
+def _frame_label(strip: Strip, i: int) -> str:
+    """``7  97%`` or ``no digit (1)`` (the classifier's closest digit) under frame ``i``."""
+    if int(strip.digits[i]) == 10:
+        return f"no digit ({int(strip.closest[i])})"
+    return f"{int(strip.digits[i])}  {100 * strip.confidence[i]:.0f}%"
 
 
 def strip_title(strip: Strip) -> str:
@@ -45,7 +53,7 @@ def strip_figure(strip: Strip, dpi: float = 100) -> Figure:
     row = n * tile + (n - 1) * gap
     width = max(6.0, row + 2 * margin)
     caption_h = 0.135 * (3 if strip.label_walk is None else 2) + 0.1
-    regions = "  ".join(f"{c.digit} [{c.t_enter:.3f}-{c.t_leave:.3f}]" for c in strip.crossings)
+    regions = "  ".join(f"{label_name(c.digit)} [{c.t_enter:.3f}-{c.t_leave:.3f}]" for c in strip.crossings)
     note = f"regions crossed (t): {regions}" + ("   * clipped to the box" if strip.clipped.any() else "")
     lines = textwrap.wrap(note, width=max(40, int(width * 15))) or [""]
     title_h, regions_h = 0.36, 0.16 * len(lines) + 0.1
@@ -62,7 +70,7 @@ def strip_figure(strip: Strip, dpi: float = 100) -> Figure:
         ax.set_yticks([])
         mark = "*" if strip.clipped[i] else ""
         coords = "" if strip.label_walk is not None else "\n(" + ", ".join(f"{v:.2f}" for v in strip.points[i]) + ")"
-        ax.set_xlabel(f"t={strip.t[i]:.2f}{mark}{coords}\n{int(strip.digits[i])}  {100 * strip.confidence[i]:.0f}%",
+        ax.set_xlabel(f"t={strip.t[i]:.2f}{mark}{coords}\n{_frame_label(strip, i)}",
                       fontsize=7, labelpad=3)
     fig.text(0.5, 0.06 / height, "\n".join(lines), ha="center", va="bottom", fontsize=7)
     return fig
@@ -79,8 +87,7 @@ def gif_bytes(strip: Strip, scale: int = 6, ms_per_frame: int = 160) -> bytes:
         img = Image.fromarray(px, "L").resize((size, size), Image.NEAREST).convert("RGB")
         canvas = Image.new("RGB", (size, size + 22), "white")
         canvas.paste(img, (0, 0))
-        ImageDraw.Draw(canvas).text((4, size + 4), f"t={strip.t[i]:.2f}  {int(strip.digits[i])} "
-                                                   f"{100 * strip.confidence[i]:.0f}%", fill="black")
+        ImageDraw.Draw(canvas).text((4, size + 4), f"t={strip.t[i]:.2f}  {_frame_label(strip, i)}", fill="black")
         frames.append(canvas)
     buf = io.BytesIO()
     frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=ms_per_frame, loop=0)

@@ -667,7 +667,7 @@ def test_atlas_structure(atlas_spec, work, data):
     atlas = _expect(load_atlas, path, AtlasError)
     if atlas is not None:
         shape = ((10,) if atlas.conditional else ()) + (atlas.resolution,) * atlas.latent_dim
-        assert atlas.labels.shape == atlas.confidence.shape == shape and atlas.labels.max() <= 9
+        assert atlas.labels.shape == atlas.confidence.shape == shape and atlas.labels.max() <= 10
         assert atlas.labels.dtype == np.uint8 and atlas.confidence.dtype == np.float16
         assert isinstance(atlas.extra, dict) and isinstance(atlas.generator_digest, str)
 
@@ -682,7 +682,7 @@ def test_history_structure(history_spec, work, data):
     if h is not None:
         n, p, r = h.epochs, len(h.planes), h.map_resolution
         assert len(h.g_loss) == len(h.d_loss) == len(h.maps) == len(h.map_conf) == len(h.seconds) == n
-        assert all(m.shape == (p, r, r) and m.max(initial=0) <= 9 for m in h.maps)
+        assert all(m.shape == (p, r, r) and m.max(initial=0) <= 10 for m in h.maps)
         assert all(g.shape == (64, 28, 28) for g in h.grids)
         assert isinstance(h.config, dict) and isinstance(h.name, str)
         json.dumps(h.config)

@@ -58,16 +58,21 @@ def test_opens_on_the_2d_gan_with_its_atlas(qtbot, window):
     names = [window.model_combo.itemText(i).split()[0] for i in range(window.model_combo.count())]
     assert names == ["gan2d", "gan3d", "gan4d", "cgan2d"]  # shipped order; no classifier, no junk file
     readout = window.readout_panel
-    assert readout.digit.text() == str(st.frame.predicted)
-    assert f"Image class: {st.frame.predicted}" == readout.title.text()
+    if st.frame.is_digit:
+        assert readout.digit.text() == str(st.frame.predicted)
+        assert f"Image class: {st.frame.predicted}" == readout.title.text()
+    else:  # the classifier's check finds no digit in this random generator's image
+        assert readout.digit.text() == "–"
+        assert readout.title.text() == (f"Image class: not a digit (closest: {st.frame.predicted}, "
+                                        f"{st.frame.confidence:.0%})")
     np.testing.assert_allclose(readout.probs, st.frame.probs)
     assert window.image_panel.pixels.shape == (28, 28)
     cell = window.point_panel.cell.text()
     label, conf = st.atlas.label_at(st.point)
-    assert "(4, 4)" in cell and f"digit <b>{label}</b>" in cell
+    assert "(4, 4)" in cell and (f"digit <b>{label}</b>" if label != 10 else "<b>no digit</b>") in cell
     areas = window.map_area.panel(AreasPanel)
-    assert areas.shares == pytest.approx(st.atlas.digit_area())
-    assert areas.bars[label].value() == round(1000 * st.atlas.digit_area()[label])
+    assert areas.shares == pytest.approx(st.atlas.digit_area() + [st.atlas.no_digit_share()])
+    assert areas.bars[label].value() == round(1000 * areas.shares[label])
     assert [m.text() for m in areas.marks].index("◀") == label
 
 

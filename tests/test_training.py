@@ -29,7 +29,8 @@ def test_tiny_run_products_load_back_and_agree(tmp_path, mnist_dir, classifier_p
     clf = load_checkpoint(classifier_path)
     assert ck.meta["epochs"] == 2 and ck.meta["training_images"] == 256
     ev = ck.meta["evaluation"]
-    assert 0 <= ev["strong_judge_error"] <= 0.5 and abs(sum(ev["digit_share"]) - 1) < 1e-6
+    assert 0 <= ev["strong_judge_error"] <= 0.5
+    assert abs(sum(ev["digit_share"]) + ev["not_digit_share"] - 1) < 1e-6  # digits and "not a digit" share all
     assert ev["frechet_distance"] > 0
     card = (tmp_path / "gan2d.md").read_text()
     assert card.count("strong judge") == 2  # the evaluation row and the gap it leaves
@@ -87,7 +88,27 @@ def test_conditional_tiny_run(tmp_path, mnist_dir, classifier_path):
     hist = History.load(result["history"])
     assert [p[2] for p in hist.planes] == list(range(10))
     assert hist.maps[0].shape == (10, 32, 32)
-    assert ck.config["conditional"] is True
+    assert ck.config["conditional"] is True and ck.config["conditioning"] == "hidden"
+    assert ck.meta["recipe"] == "explore" and ck.meta["d_conditioning"] == "projection"
+    # the trained generator's output depends on both the label and the noise
+    g = ck.model.eval()
+    z = torch.rand(8, 3, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    with torch.no_grad():
+        by_z = g(z, torch.full((8,), 4))
+        by_label = g(z[:1].expand(10, -1), torch.arange(10))
+    assert float((by_z - by_z[:1]).abs().mean()) > 1e-3
+    assert float((by_label - by_label[:1]).abs().mean()) > 1e-3
+
+
+def test_reference_recipe_keeps_the_study_loop(tmp_path, mnist_dir, classifier_path):
+    run = GanRun(latent_dim=2, conditional=True, epochs=1, seed=3, recipe="reference", **TINY)
+    assert (run.ema, run.lr_decay, run.minibatch_std, run.unroll) == (0.0, 0.0, False, 0)
+    result = train_gan(run, data=str(mnist_dir), out=tmp_path, classifier_path=classifier_path,
+                       evaluate_at_end=False, quiet=True, log=lambda *_: None)
+    ck = load_checkpoint(result["checkpoint"], expect="cgan")
+    assert ck.config["conditioning"] == "shift" and ck.meta["d_conditioning"] == "mask"
+    with pytest.raises(ValueError, match="recipe"):
+        GanRun(recipe="fancy")
 
 
 def test_grid_axis_covers_the_box():

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from latent_explorer.models.checkpoint import load_checkpoint, read_payload, save_payload
+from latent_explorer.models.digitness import judge
 from latent_explorer.models.networks import sample_latent
 from latent_explorer.models.sampling import classify, generate
 
@@ -112,18 +113,21 @@ def evaluate_generator(generator: nn.Module, config: dict, classifier: nn.Module
     z = sample_latent(total, d, g)
     labels = (torch.arange(total) % 10)[torch.randperm(total, generator=g)] if conditional else None
     fake = generate(generator, z, labels)
-    probs = classify(classifier, fake[:samples])
-    conf, digit = probs.max(1)
+    verdict = judge(classifier, fake[:samples])  # closest digit, confidence and the "not a digit" check
+    conf, digit = torch.from_numpy(verdict.confidence), torch.from_numpy(verdict.label).long()
+    is_digit = torch.from_numpy(verdict.is_digit)
     figures: dict = {
         "samples": samples,
-        "confident_share": float((conf >= CONFIDENT).float().mean()),
-        "digit_share": (torch.bincount(digit, minlength=10).float() / samples).tolist(),
+        # shares of all samples; only images the check accepts as digits count as confident or as a digit
+        "not_digit_share": float((~is_digit).float().mean()),
+        "confident_share": float(((conf >= CONFIDENT) & is_digit).float().mean()),
+        "digit_share": (torch.bincount(digit[is_digit], minlength=10).float() / samples).tolist(),
     }
-    figures["digits_present"] = int((torch.bincount(digit, minlength=10) > 0).sum())
+    figures["digits_present"] = int((torch.bincount(digit[is_digit], minlength=10) > 0).sum())
     figures["blank_share"] = float(((fake[:samples] > 0).flatten(1).sum(1) < BLANK_PIXELS).float().mean())
     real_test = to_gan_range(test.images)
     if conditional:
-        figures["conditional_agreement"] = float((digit == labels[:samples]).float().mean())
+        figures["conditional_agreement"] = float(((digit == labels[:samples]) & is_digit).float().mean())
         figures["within_label_spread"] = within_label_spread(generator, d, real_test, test.labels, seed)
     figures["frechet_distance"] = frechet_distance(features(classifier, real_test), features(classifier, fake[:samples]))
     ridx = torch.randperm(len(train), generator=g)[:judge_samples]

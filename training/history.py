@@ -157,8 +157,8 @@ class History:
             # ValueError covers h5safe's checks and bad JSON; RuntimeError HDF5's own errors and
             # RecursionError (deeply nested JSON)
             raise HistoryError(f"{path}: damaged or not a history file ({str(exc)[:200]})") from None
-        if any(m.max(initial=0) > 9 for m in h.maps):
-            raise HistoryError(f"{path}: class maps hold values outside 0..9")
+        if any(m.max(initial=0) > 10 for m in h.maps):  # 10: no digit (histories recorded before it hold 0..9)
+            raise HistoryError(f"{path}: class maps hold values outside 0..10")
         h.check_belongs(generator_digest, classifier_digest, path)
         return h
 

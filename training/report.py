@@ -64,7 +64,7 @@ def report_data(history: History, evaluation: dict | None, threshold: float = SE
             "map_change_rate": [None if not math.isfinite(v) else v for v in history.change_rate],
             "weak_judge_accuracy": history.weak_judge_acc,
             "seconds": history.seconds,
-            "digits_on_map": [int(len(np.unique(m))) for m in history.maps],
+            "digits_on_map": [int(len(np.setdiff1d(np.unique(m), [10]))) for m in history.maps],  # 10: no digit
         },
         "evaluation": evaluation or {},
     }

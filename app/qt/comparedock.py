@@ -216,9 +216,11 @@ class ComparePanel(LazyPanel):
         last = self.table.columnCount() - 1
         for (title, image, caption), col in zip(self._tile_widgets, self.columns):
             image.setPixmap(to_pixmap(col.image, TILE))
-            caption.setText(f"digit {col.predicted} ({col.confidence:.2f})")
+            caption.setText(f"digit {col.predicted} ({col.confidence:.2f})" if col.is_digit else
+                            f"not a digit (closest: {col.predicted}, {col.confidence:.0%})")
         for r, col in enumerate(self.columns):
-            self.table.setItem(r, last, QTableWidgetItem(f"{col.predicted} ({col.confidence:.2f})"))
+            self.table.setItem(r, last, QTableWidgetItem(f"{col.predicted} ({col.confidence:.2f})" if col.is_digit
+                                                         else f"no digit ({col.predicted})"))
 
     def shutdown(self) -> None:
         """Wait for a running load (called when the window closes)."""

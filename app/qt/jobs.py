@@ -13,7 +13,7 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from latent_explorer.models.atlas import Atlas, Cancelled, build_atlas, choose_method
+from latent_explorer.models.atlas import Atlas, Cancelled, build_atlas, choose_method, read_header
 from latent_explorer.models.checkpoint import Checkpoint
 from latent_explorer.models.registry import cached_atlas_path, quick_resolution
 
@@ -119,6 +119,32 @@ class AtlasService(QObject):
         self.started.emit(f"Building a {'10 × ' if model.conditional else ''}{res}^{model.latent_dim} atlas "
                           f"for {model.name} ({cells:,} cells)")
         job.start(QThread.Priority.LowPriority)
+
+    def rebuild(self) -> None:
+        """Rebuild the current model's outdated atlas file in place, with its own grid and
+        builder (one click; the same as ``latent-explorer atlas rebuild FILE``)."""
+        model = self.state.model
+        path = getattr(model, "outdated_atlas", None)
+        if model is None or path is None:
+            return
+        head = read_header(path)
+        self.cancel()  # an on-demand build for the same model is not needed any more
+        method = "adaptive" if head["method"].startswith("adaptive") else "full"
+        job = AtlasBuild(model.checkpoint, model.classifier, head["resolution"], path, method, parent=self)
+        job.progress.connect(lambda done, total, j=job: self._progress(j, done, total))
+        job.built.connect(lambda atlas, j=job: self._rebuilt(j, atlas))
+        job.cancelled.connect(lambda j=job: self._ended(j, "Atlas rebuild cancelled: the old file is unchanged."))
+        job.failed.connect(lambda msg, j=job: self._ended(j, f"Atlas rebuild failed: {msg}"))
+        job.finished.connect(lambda j=job: self._reap(j))
+        self.job = job
+        self.started.emit(f"Rebuilding {path.name} ({head['resolution']} per axis)")
+        job.start(QThread.Priority.LowPriority)
+
+    def _rebuilt(self, job: "AtlasBuild", atlas: Atlas) -> None:
+        model = self.state.model
+        if job is self.job and model is not None and atlas.path == getattr(model, "outdated_atlas", None):
+            model.outdated_atlas = None
+        self._built(job, atlas)
 
     def cancel(self) -> None:
         """Stop the running build (it ends at its next batch)."""

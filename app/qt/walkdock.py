@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDockWid
                                QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from latent_explorer.models.maps import axis_name
+from latent_explorer.models.maps import axis_name, label_name
 from latent_explorer.models.paths import SLERP_HELP
 
 from .state import ExplorerState
@@ -214,12 +214,12 @@ class WalkPanel(QWidget):
             self.strip_view.set_frames([], [], [])
             self.regions.setRowCount(0)
             return
-        captions = [f"t={t:.2f}{'*' if c else ''}\n{d}  {100 * p:.0f}%"
-                    for t, c, d, p in zip(strip.t, strip.clipped, strip.digits, strip.confidence)]
+        captions = [f"t={t:.2f}{'*' if c else ''}\n" + (f"{d}  {100 * p:.0f}%" if d != 10 else f"no digit ({k})")
+                    for t, c, d, k, p in zip(strip.t, strip.clipped, strip.digits, strip.closest, strip.confidence)]
         self.strip_view.set_frames(strip.images, captions, [int(d) for d in strip.digits])
         self.regions.setRowCount(len(strip.crossings))
         for r, c in enumerate(strip.crossings):
-            for k, text in enumerate((str(c.digit), f"{c.t_enter:.3f}", f"{c.t_leave:.3f}")):
+            for k, text in enumerate((label_name(c.digit), f"{c.t_enter:.3f}", f"{c.t_leave:.3f}")):
                 item = QTableWidgetItem(text)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.regions.setItem(r, k, item)
@@ -227,7 +227,10 @@ class WalkPanel(QWidget):
 
     def region_rows(self) -> list[tuple[int, float, float]]:
         """The crossed-regions table as numbers (for tests)."""
-        return [(int(self.regions.item(r, 0).text()), float(self.regions.item(r, 1).text()),
+        def label(text: str) -> int:
+            return 10 if text == label_name(10) else int(text)
+
+        return [(label(self.regions.item(r, 0).text()), float(self.regions.item(r, 1).text()),
                  float(self.regions.item(r, 2).text())) for r in range(self.regions.rowCount())]
 
     def _hovered(self, index: int) -> None:
@@ -246,7 +249,7 @@ class WalkPanel(QWidget):
             return
         crossed = {c.digit for c in w.strip.crossings}
         self._driving = True
-        self.state.set_option("hidden_digits", frozenset(range(10)) - crossed)
+        self.state.set_option("hidden_digits", frozenset(range(11)) - crossed)  # 10: no digit
 
 
 class WalkDock(QDockWidget):

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
+from latent_explorer.models.atlas import rebuild_command
+
 from ..jobs import AtlasService, atlas_size
 from ..state import ExplorerState
 from .base import Panel
@@ -28,10 +30,13 @@ class AtlasStatusPanel(Panel):
         self.build = QPushButton("Build atlas")
         self.build.setObjectName("atlas_build")
         self.build.setToolTip("Label a grid over the latent box with the classifier, for the maps")
-        for w in (self.label, self.bar, self.cancel, self.build):
+        self.rebuild = QPushButton("Rebuild atlas")
+        self.rebuild.setObjectName("atlas_rebuild")
+        for w in (self.label, self.bar, self.cancel, self.build, self.rebuild):
             lay.addWidget(w)
         self.cancel.clicked.connect(service.cancel)
         self.build.clicked.connect(service.build)
+        self.rebuild.clicked.connect(service.rebuild)
         self.bind(service.started, self._started)
         self.bind(service.progress, self._progress)
         self.bind(service.finished, self._finished)
@@ -62,12 +67,20 @@ class AtlasStatusPanel(Panel):
         self.bar.setVisible(busy)
         self.cancel.setVisible(busy)
         missing = self.state.model is not None and self.state.atlas is None
-        self.build.setVisible(missing and not busy)
+        outdated = getattr(self.state.model, "outdated_atlas", None)
+        rebuilding = busy and self.service.job is not None and outdated is not None and self.service.job.out == outdated
+        self.rebuild.setVisible(outdated is not None and not rebuilding)
+        if outdated is not None:
+            self.rebuild.setToolTip(f"{outdated.name} was made before the classifier could say 'not a digit'; "
+                                    f"rebuild it in place with its own grid (the same as "
+                                    f"'{rebuild_command(outdated)}')")
+        self.build.setVisible(missing and not busy and outdated is None)
         if not busy and self.state.atlas is not None and not self.label.text():
             a = self.state.atlas
             self.label.setText(f"Atlas: {atlas_size(a)} cells ({a.method})"
                                + (f", {a.path.name}" if a.path else ""))
         if missing and not busy and not self.label.text():
-            self.label.setText("No atlas for this model: the maps are empty.")
+            self.label.setText(f"{outdated.name} is from an older version (no 'not a digit'): rebuild it."
+                               if outdated is not None else "No atlas for this model: the maps are empty.")
         if self.state.model is None:
             self.label.setText("")

@@ -303,7 +303,7 @@ class HistoryView(QWidget):
         self.grid_label.setPixmap(to_pixmap(self.grid_pixels))
         self.map_label.setPixmap(to_pixmap(self.map_pixels))
         self.map_label.setToolTip(f"{plane_title(h.planes[plane])}: each cell in its digit's colour, "
-                                  f"pale where the classifier is unsure")
+                                  f"pale where the classifier is unsure, dark slate where it sees no digit")
         self.epoch_label.setText(f"epoch {e + 1} / {h.epochs}")
         self.plane_label.setText(f"{plane_title(h.planes[plane])}, paler = less sure")
         self.epoch_line.setValue(e + 1)

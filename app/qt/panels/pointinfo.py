@@ -45,5 +45,6 @@ class PointInfoPanel(Panel):
         digit, conf = atlas.label_at(st.point, st.atlas_digit_or_none())
         size = "×".join([str(atlas.resolution)] * atlas.latent_dim)
         whose = f" in digit {st.atlas_digit}'s atlas" if st.conditional else ""
-        set_text(self.cell, f"Atlas cell {tuple(idx)} of {size}{whose}: digit <b>{digit}</b> "
-                          f"(confidence {conf:.0%})")
+        what = (f"digit <b>{digit}</b> (confidence {conf:.0%})" if digit != 10 else  # 10: no digit
+                "<b>no digit</b> (the classifier's check)")
+        set_text(self.cell, f"Atlas cell {tuple(idx)} of {size}{whose}: {what}")

@@ -1,4 +1,5 @@
-"""The classifier's verdict: the predicted digit, large, and all ten probabilities."""
+"""The classifier's verdict: the predicted digit, large, and all ten probabilities; or
+"not a digit (closest: 1, 97%)" when the classifier's check finds no digit."""
 from __future__ import annotations
 
 import numpy as np
@@ -72,12 +73,19 @@ class ReadoutPanel(Panel):
         else:
             self.probs = np.asarray(frame.probs, np.float32).copy()
             k = frame.predicted
-            self.digit.setText(str(k))
-            if self._badge != k:  # restyling a widget is slow: only when the digit changes
-                self._badge = k
-                self.digit.setStyleSheet(digit_css(k) + "border-radius: 8px;")
-            self.title.setText(f"Image class: {k}")
+            label = frame.label  # the digit, or 10: not a digit
+            self.digit.setText(str(k) if label == k else "–")
+            if self._badge != label:  # restyling a widget is slow: only when the digit changes
+                self._badge = label
+                self.digit.setStyleSheet(digit_css(label) + "border-radius: 8px;")
             order = np.argsort(self.probs)[::-1]
             runner = order[1]
-            self.detail.setText(f"{frame.confidence:.1%} sure, next {runner} ({self.probs[runner]:.1%})")
+            if frame.is_digit:
+                self.title.setText(f"Image class: {k}")
+                self.detail.setText(f"{frame.confidence:.1%} sure, next {runner} ({self.probs[runner]:.1%})")
+            else:
+                self.title.setText(f"Image class: not a digit (closest: {k}, {frame.confidence:.0%})")
+                self.detail.setText("")
+            self.digit.setToolTip("" if frame.is_digit else "The classifier's check finds no digit in this image; "
+                                  "the bars show its probabilities for the closest digits")
         self.bars.setOpts(height=self.probs, pens=self._pens[frame.predicted if frame is not None else None])

@@ -1,4 +1,4 @@
-"""The digit legend: ten colour swatches, one per digit."""
+"""The digit legend: ten colour swatches, one per digit, and one for "no digit"."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
@@ -24,6 +24,14 @@ class DigitLegend(QWidget):
             sw.setStyleSheet(digit_css(d) + "font-weight: bold; border-radius: 3px;")
             lay.addWidget(sw)
             self.swatches.append(sw)
+        none = QLabel("no digit")
+        none.setObjectName("legend_no_digit")
+        none.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        none.setFixedHeight(20)
+        none.setStyleSheet(digit_css(10) + "font-weight: bold; border-radius: 3px; padding: 0 4px;")
+        none.setToolTip("The classifier's check finds no digit there (blank, blob, noise or a blend)")
+        lay.addWidget(none)
+        self.no_digit = none
         hint = QLabel("paler = classifier less sure")
         hint.setStyleSheet("color: #666;")
         lay.addSpacing(8)

@@ -1,0 +1,248 @@
+"""The classifier's "not a digit" decision: a post-hoc Mahalanobis check on its own features.
+
+No second network and no change to the classifier's weights (its digest stays the same).
+For each of two layers of the classifier, the class means and one shared covariance of the
+features of the MNIST training set give every image its Mahalanobis distance to the nearest
+class (Lee et al. 2018, "A simple unified framework for detecting out-of-distribution
+samples and adversarial attacks"):
+
+* ``penultimate``: the 128-wide features of :meth:`DigitClassifier.embed`;
+* ``block4``: the mean and standard deviation of every channel of the last convolution
+  block (before its pooling), 2 x 64 values; it sees blends, blobs and noise that the
+  penultimate layer maps close to a digit.
+
+Each log distance is standardised with the mean and spread of held-apart training digits;
+the image's ``score`` is the larger of the two minus the ``threshold``, and an image with
+``score > 0`` is *not a digit*.  The threshold accepts 99.5% of the held-apart training
+digits.  The calibration lives beside the classifier (``classifier.ood.npz``, written by
+``latent-explorer calibrate``; plain arrays, loaded without pickle, every size checked) and
+names the digest of the classifier it was made for.
+
+The API, used by the engine, the atlas builders, the training monitor and the evaluation::
+
+    verdict = judge(classifier_module, images)  # images (N, 1, 28, 28) torch, in [-1, 1]
+    verdict.label       # uint8 (N,): the closest digit 0..9 (the classifier's argmax)
+    verdict.confidence  # float32 (N,): its softmax probability
+    verdict.is_digit    # bool (N,)
+    verdict.score       # float32 (N,): > 0 means not a digit (NaN without a calibration)
+    verdict.map_labels  # uint8 (N,): the label, or NO_DIGIT (10) where it is not a digit
+    verdict.probs       # float32 (N, 10)
+
+``load_checkpoint`` attaches the calibration to a classifier as ``model.digitness``
+(a plain attribute, not part of the state dict).  A classifier without one (a freshly
+trained one, before ``latent-explorer calibrate``) judges every image a digit.
+"""
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+NO_DIGIT = 10  # the label value meaning "not a digit" in label arrays (maps, atlases, histories)
+FORMAT = "latent-explorer-digitness"
+VERSION = 1
+LAYERS = ("penultimate", "block4")
+MAX_FILE_BYTES = 4 << 20
+SUFFIX = ".ood.npz"
+
+
+class CalibrationError(Exception):
+    """A calibration file is missing, damaged or belongs to another classifier."""
+
+
+def calibration_path(classifier_path: str | os.PathLike) -> Path:
+    """``checkpoints/classifier.pt`` -> ``checkpoints/classifier.ood.npz``."""
+    p = Path(classifier_path)
+    return p.with_name(p.stem + SUFFIX)
+
+
+@dataclass
+class Calibration:
+    """Per layer: class means (10, D), shared precision (D, D), log-distance mean and spread;
+    one threshold on the larger standardised score."""
+
+    classifier_digest: str
+    means: dict[str, np.ndarray]
+    precision: dict[str, np.ndarray]
+    zstats: dict[str, tuple[float, float]]
+    threshold: float
+    info: dict
+    path: Path | None = None
+
+    def __post_init__(self) -> None:
+        # precision = L L^T: distances become plain squared norms after one matrix product
+        self._chol = {k: torch.from_numpy(np.linalg.cholesky(self.precision[k].astype(np.float64))) for k in LAYERS}
+        self._mL = {k: torch.from_numpy(self.means[k].astype(np.float64)) @ self._chol[k] for k in LAYERS}
+
+    def log_distance(self, layer: str, feats: torch.Tensor) -> torch.Tensor:
+        """log of the smallest squared Mahalanobis distance to a class mean, (N,) float64."""
+        fl = feats.double().cpu() @ self._chol[layer]
+        m = self._mL[layer]
+        d2 = (fl * fl).sum(1, keepdim=True) - 2 * fl @ m.T + (m * m).sum(1)[None, :]
+        return torch.log(d2.min(1).values.clamp_min(1e-9))
+
+    def scores(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The decision score (N,) float64: > 0 is not a digit."""
+        z = [(self.log_distance(k, feats[k]) - self.zstats[k][0]) / self.zstats[k][1] for k in LAYERS]
+        return torch.stack(z).max(0).values - self.threshold
+
+    def save(self, path: str | os.PathLike) -> None:
+        from .fileio import atomic_write_bytes
+        import io
+
+        arrays = {"format": np.array(FORMAT), "version": np.array(VERSION, np.int64),
+                  "classifier_digest": np.array(self.classifier_digest), "threshold": np.array(self.threshold),
+                  "info": np.array(json.dumps(self.info))}
+        for k in LAYERS:
+            arrays[f"means_{k}"] = self.means[k].astype(np.float64)
+            arrays[f"precision_{k}"] = self.precision[k].astype(np.float64)
+            arrays[f"zstats_{k}"] = np.array(self.zstats[k], np.float64)
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        atomic_write_bytes(path, buf.getvalue())
+        self.path = Path(path)
+
+
+def load_calibration(path: str | os.PathLike, classifier_digest: str | None = None,
+                     feature_sizes: dict[str, int] | None = None) -> Calibration:
+    """Read and check a calibration file (no pickle; sizes, shapes and values checked)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CalibrationError(f"{path}: file not found")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise CalibrationError(f"{path}: {path.stat().st_size:,} bytes is too large for a digit-check calibration")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            def get(key: str, shape=None) -> np.ndarray:
+                if key not in z.files:
+                    raise CalibrationError(f"{path}: '{key}' is missing")
+                a = z[key]
+                if shape is not None and a.shape != shape:
+                    raise CalibrationError(f"{path}: '{key}' has shape {a.shape}, expected {shape}")
+                return a
+
+            if str(get("format", ())) != FORMAT:
+                raise CalibrationError(f"{path}: not a digit-check calibration")
+            if int(get("version", ())) != VERSION:
+                raise CalibrationError(f"{path}: calibration version {int(get('version', ()))} is not supported")
+            digest = str(get("classifier_digest", ()))
+            means, prec, zstats = {}, {}, {}
+            for k in LAYERS:
+                m = get(f"means_{k}")
+                if m.ndim != 2 or m.shape[0] != 10 or not 1 <= m.shape[1] <= 4096:
+                    raise CalibrationError(f"{path}: 'means_{k}' has shape {m.shape}, expected (10, D)")
+                dim = m.shape[1]
+                if feature_sizes and feature_sizes.get(k) != dim:
+                    raise CalibrationError(f"{path}: layer {k} has {dim} features here, the classifier gives "
+                                           f"{feature_sizes.get(k)}")
+                means[k] = m.astype(np.float64)
+                prec[k] = get(f"precision_{k}", (dim, dim)).astype(np.float64)
+                zs = get(f"zstats_{k}", (2,)).astype(np.float64)
+                zstats[k] = (float(zs[0]), float(zs[1]))
+                if not (np.isfinite(means[k]).all() and np.isfinite(prec[k]).all() and np.isfinite(zs).all()
+                        and zs[1] > 0):
+                    raise CalibrationError(f"{path}: layer {k} holds non-finite or invalid values")
+            threshold = float(get("threshold", ()))
+            info = json.loads(str(get("info", ())))
+            if not np.isfinite(threshold) or not isinstance(info, dict):
+                raise CalibrationError(f"{path}: invalid threshold or info")
+    except CalibrationError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError, RecursionError) as exc:
+        raise CalibrationError(f"{path}: damaged or not a calibration ({str(exc)[:200]})") from None
+    if classifier_digest and digest != classifier_digest:
+        raise CalibrationError(f"{path}: made for another classifier (calibration {digest[:12]}, classifier "
+                               f"{classifier_digest[:12]}); run 'latent-explorer calibrate' to redo it")
+    try:
+        return Calibration(digest, means, prec, zstats, threshold, info, path)
+    except np.linalg.LinAlgError:
+        raise CalibrationError(f"{path}: a precision matrix is not positive definite") from None
+
+
+def _split_index(model: nn.Module) -> int:
+    """Index in ``model.body`` of the second max-pool: features before it are ``block4``."""
+    pools = [i for i, m in enumerate(model.body) if isinstance(m, nn.MaxPool2d)]
+    return pools[1]
+
+
+def feature_sizes(model: nn.Module) -> dict[str, int]:
+    return {"penultimate": int(model.config.features), "block4": 4 * int(model.config.width)}
+
+
+@torch.inference_mode()
+def features(model: nn.Module, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """The two layers' features and the logits for images (N, 1, 28, 28) in [-1, 1] (eval mode)."""
+    k = _split_index(model)
+    h = model.body[:k](x)
+    block4 = torch.cat([h.mean((2, 3)), h.std((2, 3))], 1).float()
+    pen = model.body[k:](h)
+    logits = model.head(pen)
+    return {"penultimate": pen.float(), "block4": block4}, logits.float()
+
+
+@dataclass
+class Verdict:
+    """The classifier's answer for N images (see the module docstring)."""
+
+    probs: np.ndarray
+    label: np.ndarray
+    confidence: np.ndarray
+    is_digit: np.ndarray
+    score: np.ndarray
+
+    @property
+    def map_labels(self) -> np.ndarray:
+        return np.where(self.is_digit, self.label, NO_DIGIT).astype(np.uint8)
+
+
+def judge_tensor(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Softmax probabilities (N, 10) and scores (N,) float64 (NaN without a calibration)."""
+    model.eval()
+    feats, logits = features(model, x)
+    probs = F.softmax(logits, dim=1)
+    cal: Calibration | None = getattr(model, "digitness", None)
+    if cal is None:
+        return probs, torch.full((len(x),), float("nan"), dtype=torch.float64)
+    return probs, cal.scores(feats)
+
+
+def judge(model: nn.Module, images, batch: int = 2048) -> Verdict:
+    """Closest digit, confidence, is-a-digit and score for images (N, 1, 28, 28) or (N, 28, 28)."""
+    x = torch.as_tensor(np.asarray(images, np.float32) if not isinstance(images, torch.Tensor) else images)
+    x = x.reshape(-1, 1, 28, 28).float()
+    device = next(model.parameters()).device
+    probs, scores = [], []
+    for i in range(0, len(x), batch):
+        p, s = judge_tensor(model, x[i:i + batch].to(device))
+        probs.append(p.cpu().numpy())
+        scores.append(s.cpu().numpy())
+    probs_a = np.concatenate(probs) if probs else np.empty((0, 10), np.float32)
+    score = np.concatenate(scores).astype(np.float32) if scores else np.empty(0, np.float32)
+    return Verdict(probs=probs_a.astype(np.float32), label=probs_a.argmax(1).astype(np.uint8) if len(probs_a) else
+                   np.empty(0, np.uint8), confidence=probs_a.max(1, initial=0).astype(np.float32),
+                   is_digit=~(score > 0), score=score)
+
+
+def attach(model: nn.Module, classifier_path: str | os.PathLike | None, digest: str) -> None:
+    """Load ``<classifier>.ood.npz`` if present and attach it as ``model.digitness``
+    (raises :class:`CalibrationError` for a damaged or foreign file)."""
+    model.digitness = None
+    if classifier_path is None:
+        return
+    path = calibration_path(classifier_path)
+    if path.exists():
+        model.digitness = load_calibration(path, digest, feature_sizes(model))
+
+
+def describe(closest: int, confidence: float, is_digit: bool) -> str:
+    """``7 (97%)`` or ``not a digit (closest: 1, 97%)``."""
+    if is_digit:
+        return f"{closest} ({confidence:.0%})"
+    return f"not a digit (closest: {closest}, {confidence:.0%})"
