@@ -59,6 +59,7 @@ def test_wheel_in_a_fresh_venv_has_the_models(tmp_path):
     for stem in ("classifier", "gan2d", "gan3d", "gan4d", "cgan2d", "cgan3d"):
         assert f"latent_explorer/checkpoints/{stem}.pt" in names
     assert "latent_explorer/checkpoints/gan2d.atlas.h5" in names
+    assert "latent_explorer/checkpoints/classifier.ood.npz" in names  # the "not a digit" calibration
     assert not any(n.split("/")[0] in ("app", "models", "training", "checkpoints") for n in names), \
         "the wheel installs a generic top-level package"
 
