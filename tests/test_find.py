@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from latent_explorer.models.checkpoint import load_checkpoint
@@ -263,6 +263,39 @@ def test_draw_find_and_visit_in_the_window(qtbot, make_window, monkeypatch, inde
     assert not panel.load_image(bad)
     assert "not-an-image.png" in shown[-1][1]
     np.testing.assert_array_equal(panel.pad.ink, ink)
+
+
+def test_candidates_on_the_3d_slices_visit_their_point(qtbot, make_window, monkeypatch):
+    from latent_explorer.app.qt.panels.slices3d import Slices3DPanel
+
+    w = make_window(model="gan3d")
+    panel = w.find_dock.panel
+    panel.grid_per_axis = 5
+    panel.neighbours_box.setChecked(False)  # this test is about the slices
+    w.find_dock.show()
+    panel.pad.stroke((8.0, 8.0), (20.0, 20.0))
+    qtbot.mouseClick(panel.find_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.result is not None and panel.job is None, timeout=120000)
+    assert w.state.point == pytest.approx(tuple(panel.result.best.point), abs=1e-6)
+    slices = w.map_area.panel(Slices3DPanel)
+    on_slices = [o for o in panel.overlays if any(o.view is v for v in slices.views)]
+    assert len(on_slices) == len(slices.views) == 3
+    cand = panel.result.candidates[0].point
+    for ov in on_slices:  # each slice shows the candidates on its own plane
+        u, v = ov.axes()
+        assert ov.markers.data[0]["x"] == pytest.approx(cand[u]) and ov.markers.data[0]["y"] == pytest.approx(cand[v])
+    # click the candidate that stands farthest from the others on its slice
+    pts = np.stack([m.point for m in panel.result.candidates])
+
+    def apart(ov, k):
+        u, v = ov.axes()
+        d = np.hypot(pts[:, u] - pts[k, u], pts[:, v] - pts[k, v])
+        return np.min(np.delete(d, k)) if len(pts) > 1 else 9.0
+
+    ov, k = max(((o, k) for o in on_slices for k in range(len(pts))), key=lambda ok: apart(*ok))
+    u, v = ov.axes()
+    qtbot.mouseClick(ov.view.viewport(), Qt.MouseButton.LeftButton, pos=ov.view.view_to_widget(pts[k, u], pts[k, v]))
+    assert w.state.point == pytest.approx(tuple(pts[k]), abs=1e-6)  # all three coordinates, not just the plane's
 
 
 # ---------------------------------------------------------------- command line

@@ -354,6 +354,7 @@ class FindPanel(Panel):
         outer.addWidget(self.neighbours_box)
         outer.addStretch(1)
         self._show_result()
+        self.digit_choice.setEnabled(state.conditional)
         self.bind(state.modelChanged, self.model_changed)
         self.bind(state.frameChanged, self.refresh_neighbours)
         self.bind(state.optionChanged, lambda _name: [ov.update() for ov in self.overlays])
@@ -518,6 +519,7 @@ class FindPanel(Panel):
 
     def model_changed(self) -> None:
         self.cancel()
+        self.digit_choice.setEnabled(self.state.conditional)
         self.result = None
         self.projector = self.projector_key = None
         self.overlays = []  # the map area (and its views) is rebuilt with the model
