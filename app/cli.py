@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -54,6 +55,8 @@ def _add_train(sub) -> None:
     g.add_argument("--max-minutes", type=float, default=0.0,
                    help="stop (and evaluate) after the first epoch that ends past this wall-clock budget")
     g.add_argument("--quiet", action="store_true")
+    g.add_argument("--compile", action="store_true",
+                   help="CUDA: torch.compile the networks (falls back to eager if compiling fails)")
     r = g.add_argument_group("recipe", "the training recipe (docs/training.md); each flag overrides one setting")
     r.add_argument("--recipe", default="explore", choices=["explore", "reference"],
                    help="explore (default): the recipe behind the shipped models; reference: the study's plain loop")
@@ -64,6 +67,9 @@ def _add_train(sub) -> None:
     r.add_argument("--unroll", type=int, help="judge the generator by a copy of D trained this many more steps")
     r.add_argument("--g-conditioning", choices=["hidden", "shift"], help="how the generator takes the label")
     r.add_argument("--d-conditioning", choices=["projection", "mask"], help="how the discriminator takes the label")
+    from .cli_train_all import add_train_all
+
+    add_train_all(tsub)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 EXTENSIONS = ("latent_explorer.app.cli_models", "latent_explorer.app.cli_render",
               "latent_explorer.app.cli_export", "latent_explorer.app.cli_compare",
-              "latent_explorer.app.cli_find")
+              "latent_explorer.app.cli_find", "latent_explorer.app.cli_install")
 
 
 def _extensions():
@@ -119,13 +125,17 @@ def cmd_train(args) -> int:
                                 args.data, out)
         print(f"saved {out}: test accuracy {meta['test_accuracy']:.4%} in {meta['seconds']:.0f} s")
         return 0
+    if args.what == "all":
+        from .cli_train_all import cmd_train_all
+
+        return cmd_train_all(args)
     from latent_explorer.training.train_gan import GanRun, train_gan
 
     run = GanRun(latent_dim=args.latent_dim, conditional=args.conditional, activation=args.activation,
                  epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                  device=args.device, limit=args.limit, name=args.name, recipe=args.recipe, ema=args.ema,
                  lr_decay=args.lr_decay, minibatch_std=args.minibatch_std, unroll=args.unroll,
-                 g_conditioning=args.g_conditioning, d_conditioning=args.d_conditioning)
+                 g_conditioning=args.g_conditioning, d_conditioning=args.d_conditioning, compile=args.compile)
     if not args.resume and not args.force:
         from latent_explorer.training.train_gan import run_paths
 
@@ -136,7 +146,8 @@ def cmd_train(args) -> int:
     result = train_gan(run, data=args.data, out=Path(args.out), resume=args.resume,
                        classifier_path=Path(args.classifier), evaluate_at_end=not args.no_eval,
                        quiet=args.quiet, max_minutes=args.max_minutes)
-    print(f"saved {result['checkpoint']}")
+    if int(os.environ.get("RANK", "0") or 0) == 0:  # under torchrun rank 0 alone writes and reports
+        print(f"saved {result['checkpoint']}")
     return 0
 
 
@@ -187,7 +198,8 @@ def known_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [CheckpointError, DataError, UsageError, OSError, ValueError, RuntimeError]
     try:
         from latent_explorer.models.atlas import AtlasError
-        errors.append(AtlasError)
+        from latent_explorer.models.model_archive import ArchiveError
+        errors += [AtlasError, ArchiveError]
     except ImportError:
         pass
     try:

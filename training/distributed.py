@@ -57,7 +57,7 @@ class Processes:
         from torch.nn.parallel import DistributedDataParallel
 
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(module, device_ids=ids, broadcast_buffers=True)
+        return DistributedDataParallel(module, device_ids=ids)  # buffers (BatchNorm) follow rank 0
 
     def any(self, flag: bool) -> bool:
         """True on every process when it is true on any (a stop asked for on rank 0 stops all)."""

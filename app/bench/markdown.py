@@ -183,6 +183,10 @@ def render_markdown(res: dict, plot: str | None = None) -> str:
                 f"Monitoring overhead for a full epoch: {100 * t['overhead']:+.1f}% (target <= 10%: "
                 f"{_verdict(t['overhead'] <= 0.10)}). No CUDA GPU was available for this run, so the H100 target "
                 "(>= 60,000 img/s) is not measured here.", ""]
+    if "training_cuda" in it:
+        from .cuda_training import markdown as cuda_markdown
+
+        out += cuda_markdown(it["training_cuda"])
     if "cold_start" in it:
         c = it["cold_start"]
         out += ["## 5. Cold start", "", f"From launching `latent-explorer` to the window showing its first frame "

@@ -95,6 +95,9 @@ def run_suite(quick: bool, models_dir: Path, data: str | None, only: set[str] | 
 
         res["items"]["training"] = engine_items.training_overhead(resolve_data_dir(data), models_dir / "classifier.pt",
                                                                   images=1024 if quick else 3840)
+        from .cuda_training import cuda_training
+
+        res["items"]["training_cuda"] = cuda_training(resolve_data_dir(data), models_dir / "classifier.pt", quick)
     if want("startup") or want("memory"):
         from .gui_items import cold_start, peak_memory
 
