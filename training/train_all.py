@@ -24,7 +24,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .train_gan import GanRun, run_paths, train_gan
 
 # name -> (GanRun fields, share of the budget, atlas resolution of the shipped atlas)
 MODELS: dict[str, tuple[dict, float, int]] = {
@@ -64,6 +63,12 @@ class TrainAll:
     def shares(self) -> dict[str, float]:
         total = sum(MODELS[m][1] for m in self.models)
         return {m: MODELS[m][1] / total for m in self.models}
+
+
+def run_paths(folder: Path, name: str) -> dict[str, Path]:
+    from .train_gan import run_paths as paths
+
+    return paths(folder, name)
 
 
 def model_files(folder: Path, name: str) -> dict[str, Path]:
@@ -143,8 +148,10 @@ def train_all(plan: TrainAll, log=print) -> Path:
     return archive
 
 
-def _train_one(plan: TrainAll, name: str, work: Path, deadline: float, start: float, log) -> tuple[GanRun, dict]:
+def _train_one(plan: TrainAll, name: str, work: Path, deadline: float, start: float, log) -> tuple:
     """One model: the probe epoch, then the epochs that fit before ``deadline``."""
+    from .train_gan import GanRun, train_gan
+
     fields = MODELS[name][0]
 
     def make(epochs: int) -> GanRun:
@@ -187,7 +194,7 @@ def _train_one(plan: TrainAll, name: str, work: Path, deadline: float, start: fl
     return run, info
 
 
-def _finish_one(plan: TrainAll, name: str, work: Path, run: GanRun, info: dict, classifier, device, start, log) -> dict:
+def _finish_one(plan: TrainAll, name: str, work: Path, run, info: dict, classifier, device, start, log) -> dict:
     """Evaluate, build the atlas (on the run's device, the CPU if that fails), write the card."""
     from latent_explorer.models.atlas import build_atlas
     from latent_explorer.models.checkpoint import load_checkpoint
@@ -206,7 +213,7 @@ def _finish_one(plan: TrainAll, name: str, work: Path, run: GanRun, info: dict, 
     try:
         ck.model.to(device), classifier.model.to(device)
         atlas = build_atlas(ck, classifier, resolution, files["atlas"], method="auto")
-    except RuntimeError as exc:  # a GPU that cannot take it: the CPU builds the same atlas
+    except Exception as exc:  # a GPU that cannot take it: the CPU builds the same atlas
         if device.type == "cpu":
             raise
         log(f"{_clock(start)}   {name}: atlas on {device.type} failed ({exc}); building it on the CPU")
@@ -221,7 +228,7 @@ def _finish_one(plan: TrainAll, name: str, work: Path, run: GanRun, info: dict, 
             "atlas_resolution": resolution, "command": command}
 
 
-def _equivalent_command(run: GanRun, plan: TrainAll, info: dict) -> str:
+def _equivalent_command(run, plan: TrainAll, info: dict) -> str:
     """The ``train gan`` command that makes the same model (what the card states)."""
     parts = ["latent-explorer", "train", "gan", "--latent-dim", str(run.latent_dim)]
     if run.conditional:
