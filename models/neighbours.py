@@ -238,10 +238,12 @@ def build_index(train_images: np.ndarray, train_labels: np.ndarray, test_images:
     if progress is not None:
         progress(0.92, "measuring test digits' nearest training digits")
     tf = index.embed(tests)
-    near = np.array([index._feature_search(q, 1)[1][0] for q in tf])
-    if cancelled is not None and cancelled():
-        raise Cancelled()
-    pix = np.array([index._pixel_search(t, 1)[1][0] for t in tests])
+    near, pix = np.empty(len(tests)), np.empty(len(tests))
+    for j in range(len(tests)):
+        if j % 100 == 0 and cancelled is not None and cancelled():
+            raise Cancelled()
+        near[j] = index._feature_search(tf[j], 1)[1][0]
+        pix[j] = index._pixel_search(tests[j], 1)[1][0]
     for row, d in enumerate((near, pix)):
         stats[row] = (np.median(d), np.percentile(d, 5), np.percentile(d, 95))
     return index

@@ -179,7 +179,12 @@ def test_a_training_image_is_its_own_nearest_neighbour(index_cache, classifier, 
 
 
 def test_the_index_cache_is_checked_and_rebuilt_when_damaged(index_cache, classifier, mnist_dir, tmp_path):
+    from latent_explorer.models.atlas import Cancelled
+
     folder = tmp_path / "cache"
+    with pytest.raises(Cancelled):
+        open_index(classifier, mnist_dir, cache=folder, limit=300, cancelled=lambda: True)
+    assert not (folder / "neighbours").exists() or not any((folder / "neighbours").iterdir())  # nothing cached
     first = open_index(classifier, mnist_dir, cache=folder, limit=300)
     path = cache_path(folder, first.key)
     assert path.is_file() and str(path).startswith(str(folder))

@@ -602,7 +602,7 @@ class FindPanel(Panel):
         for job in (self.job, self.index_job):
             if job is not None:
                 job.cancel()
-                job.wait(10000)
+                job.wait(30000)  # a search or an index batch notices the cancel within seconds
 
 
 class FindDock(QDockWidget):
