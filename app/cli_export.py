@@ -78,7 +78,10 @@ def cmd_export(args) -> int:
     a = _point(args.a)
     walk = None
     if args.label_walk:
-        walk = tuple(int(v) for v in args.label_walk.split(","))
+        try:
+            walk = tuple(int(v) for v in args.label_walk.split(","))
+        except ValueError:  # not whole numbers: refused below with the option named
+            walk = ()
         if len(walk) != 2 or not all(0 <= v <= 9 for v in walk):
             raise ValueError(f"--label-walk takes two digits FROM,TO, got {args.label_walk!r}")
         b = None

@@ -12,6 +12,12 @@ _KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character de
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
 
 
+def _a(what: str) -> str:
+    """``what`` with its article: 'a checkpoint file', 'an atlas file', 'an HDF5 file'."""
+    first = what.split(" ", 1)[0]
+    return ("an " if first[:1].lower() in "aeiou" or first in ("HDF5", "IDX", "MNIST") else "a ") + what
+
+
 def _kind(mode: int) -> str:
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
@@ -42,7 +48,7 @@ def check_regular(path: str | os.PathLike, error: type[Exception], what: str = "
         raise error(f"{path}: not a usable file name ({exc})") from None
     if not stat.S_ISREG(st.st_mode):
         kind = _kind(st.st_mode)
-        raise error(f"{path}: is {kind}, not a {what}; only regular files are read")
+        raise error(f"{path}: is {kind}, not {_a(what)}; only regular files are read")
     return st
 
 
@@ -60,7 +66,7 @@ def open_regular(path: str | os.PathLike, error: type[Exception], what: str = "f
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise error(f"{path}: is {_kind(st.st_mode)}, not a {what}; only regular files are read")
+            raise error(f"{path}: is {_kind(st.st_mode)}, not {_a(what)}; only regular files are read")
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:

@@ -195,7 +195,16 @@ def gap_lines(path: Path, ck, ev: dict, atlas: dict | None) -> list[str]:
 
 
 def write_card(path: Path, command: str | None = None, atlas: dict | None = None) -> Path:
+    from latent_explorer.models.checkpoint import CheckpointError
+    from latent_explorer.models.fileio import atomic_write_bytes
+
     path = Path(path)
     target = path.with_suffix(".md")
-    target.write_text(card_text(path, command, atlas))
+    try:
+        text = card_text(path, command, atlas)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:  # figures in the metadata
+        raise CheckpointError(f"{path}: its recorded figures are incomplete or damaged ({type(exc).__name__}: "
+                              f"{str(exc)[:120]}); run 'latent-explorer evaluate {path} --write' to record them "
+                              f"again") from None
+    atomic_write_bytes(target, text.encode())  # atomic; a FIFO or device under the card's name is replaced
     return target

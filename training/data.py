@@ -185,6 +185,9 @@ def load_split(split: str, data: str | os.PathLike | None = None) -> Split:
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     folder = resolve_data_dir(data)
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"{folder}: is a file, not a folder; --data names the folder that holds the four MNIST "
+                        f".gz files")
     img_path = folder / FILES[f"{split}_images"]
     lab_path = folder / FILES[f"{split}_labels"]
     for p in (img_path, lab_path):
