@@ -11,6 +11,18 @@ import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CLASSIFIER = ROOT / "checkpoints" / "classifier.pt"
+
+# Property-based tests are derandomised (the examples follow from each test's source), so a
+# red run is never luck and every run, here or in CI, draws the same cases; the failing
+# example and its reproduction blob are printed.  HYPOTHESIS_PROFILE=explore draws new ones.
+try:
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+    _hypothesis_settings.register_profile("explore", derandomize=False, print_blob=True)
+    _hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+except ImportError:  # the test extra is not installed: the property-based tests are skipped by their imports
+    pass
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
 

@@ -642,16 +642,17 @@ def _write_layout(path: Path, layout, elsewhere: Path) -> None:
 def _atlas_shape(attrs, key):
     try:
         d, r, cond = int(attrs["latent_dim"]), int(attrs["resolution"]), bool(attrs["conditional"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         return None
-    shape = ((10,) if cond else ()) + (r,) * d
-    return shape if key in ("labels", "confidence", "evaluated") and 0 < d < 9 and 0 < r < 5000 else None
+    if key not in ("labels", "confidence", "evaluated") or not (0 < d < 9 and 0 < r < 5000):
+        return None  # bounds first: (r,) * d for a drawn d of 10**18 would not fit in memory
+    return ((10,) if cond else ()) + (r,) * d
 
 
 def _history_shape(attrs, key):
     try:
         n, r = int(attrs["epochs"]), int(attrs["map_resolution"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         return None
     if not (0 <= n < 10 ** 6 and 0 < r < 10 ** 5):
         return None
@@ -686,3 +687,16 @@ def test_history_structure(history_spec, work, data):
         assert all(g.shape == (64, 28, 28) for g in h.grids)
         assert isinstance(h.config, dict) and isinstance(h.name, str)
         json.dumps(h.config)
+
+
+def test_property_tests_are_derandomised_and_the_shape_helpers_are_bounded():
+    """Every run draws the same examples (tests/conftest.py's profile), and the strategies'
+    own helpers never build a shape from an absurd drawn size."""
+    if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci":
+        assert settings.default.derandomize and FUZZ.derandomize and FUZZ.print_blob
+    for d in (10 ** 18, 2 ** 63 - 1, -1, 0, 9):
+        assert _atlas_shape({"latent_dim": d, "resolution": 4, "conditional": False}, "labels") is None
+    assert _atlas_shape({"latent_dim": float("inf"), "resolution": 4, "conditional": False}, "labels") is None
+    assert _atlas_shape({"latent_dim": 3, "resolution": 2 ** 40, "conditional": True}, "labels") is None
+    assert _atlas_shape({"latent_dim": 3, "resolution": 4, "conditional": True}, "labels") == (10, 4, 4, 4)
+    assert _history_shape({"epochs": float("inf"), "map_resolution": 4}, "epochs/map") is None

@@ -1,7 +1,9 @@
 """Is a real OpenGL 3-D view possible here?  Checked once, without ever crashing.
 
-The offscreen and minimal platforms have no OpenGL, and pyqtgraph's 3-D items need
-PyOpenGL; in those cases the app says why and shows the cube as slices only.
+The software-drawn cube is the default; the OpenGL cube is an upgrade when the optional
+PyOpenGL is installed (``pip install 'latent-explorer[gl]'``).  Without PyOpenGL the software
+cube is shown without a note; when PyOpenGL is there but OpenGL cannot run (the offscreen
+and minimal platforms, no context), the view says why under the software cube.
 """
 from __future__ import annotations
 
@@ -9,6 +11,14 @@ import functools
 import os
 
 NO_GL_PLATFORMS = ("offscreen", "minimal", "vnc", "linuxfb")
+# the software cube is the default view; OpenGL is an upgrade that needs the optional PyOpenGL
+UPGRADE = "For the OpenGL cube (smoother turning), install PyOpenGL: pip install 'latent-explorer[gl]'."
+
+
+def note_for(problem: str | None) -> str:
+    """What the 3-D view says under the software cube: nothing when only the optional
+    PyOpenGL is missing (that is the default view), else why OpenGL is not used."""
+    return "" if problem in (None, UPGRADE) else f"{problem} Showing a software rendering instead."
 
 
 @functools.lru_cache(maxsize=1)
@@ -24,8 +34,12 @@ def gl_problem() -> str | None:
     try:
         import OpenGL.GL  # noqa: F401  (only: can it be imported?)
         import pyqtgraph.opengl  # noqa: F401
-    except Exception as exc:  # ImportError, or a broken GL library underneath
-        return f"The 3-D view needs PyOpenGL (pip install PyOpenGL): {type(exc).__name__}: {exc}"
+    except ModuleNotFoundError as exc:
+        if exc.name == "OpenGL" or exc.name == "OpenGL.GL":
+            return UPGRADE  # the optional package is not installed: the software cube, quietly
+        return f"The OpenGL 3-D view cannot start: {type(exc).__name__}: {exc}"
+    except Exception as exc:  # a broken GL library underneath
+        return f"The OpenGL 3-D view cannot start: {type(exc).__name__}: {exc}"
     ctx = QOpenGLContext()
     if not ctx.create():
         return "The 3-D view needs OpenGL, but no OpenGL context could be created on this display."

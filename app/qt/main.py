@@ -18,6 +18,9 @@ def make_app() -> QApplication:
     """The QApplication (created once; GL contexts shared for the 3-D view)."""
     app = QApplication.instance()
     if app is None:
+        from .platformcheck import check
+
+        check()  # Linux/X11: name the missing system packages instead of Qt's abort
         QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
         app = QApplication(sys.argv[:1])
     app.setApplicationName("latent-explorer")

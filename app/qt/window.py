@@ -31,6 +31,8 @@ from .panels.pointinfo import PointInfoPanel
 from .panels.readout import ReadoutPanel
 from .panels.sliders import SlidersPanel
 from .renderer import Renderer
+from .screenfit import first_size, fit
+from .screenfit import install as install_screen_fit
 from .state import ExplorerState
 from .style import configure_pyqtgraph
 from .walkexport import install as install_walk
@@ -70,6 +72,7 @@ class MainWindow(QMainWindow):
         install_compare_dock(self)  # the same point through the activation variants
         install_find_dock(self)  # draw or load a digit, find it, nearest training images (Ctrl+F)
         self.walk.add_view_toggle()
+        install_screen_fit(self)  # docks scroll, come to the front when opened; the window stays on its screen
         self.state.modelChanged.connect(self._model_changed)
         # after a few idle seconds, hand the heap's freed pages back to the system: frames,
         # exports and worker results free memory that the C allocator would otherwise keep
@@ -108,10 +111,26 @@ class MainWindow(QMainWindow):
         self.digits_panel = DigitsPanel(self.state)
         self.sliders_panel = SlidersPanel(self.state)
         self.point_panel = PointInfoPanel(self.state)
+        # the image, the readout and the sliders always show; the image gives up height first,
+        # the digit chooser and the point's details scroll on short screens
+        self.image_panel.view.setMinimumSize(96, 96)
         col.addWidget(self.image_panel, 1)
-        for p in (self.readout_panel, self.digits_panel, self.sliders_panel, self.point_panel):
-            col.addWidget(p)
-        scroll = QScrollArea()  # small screens: the controls scroll instead of being cut off
+        col.addWidget(self.readout_panel)
+        col.addWidget(self.sliders_panel)
+        extras = QWidget()
+        extras_col = QVBoxLayout(extras)
+        extras_col.setContentsMargins(0, 0, 0, 0)
+        extras_col.addWidget(self.digits_panel)
+        extras_col.addWidget(self.point_panel)
+        extras_col.addStretch(1)
+        self.extras_scroll = QScrollArea()
+        self.extras_scroll.setObjectName("details_scroll")
+        self.extras_scroll.setWidget(extras)
+        self.extras_scroll.setWidgetResizable(True)
+        self.extras_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.extras_scroll.setMinimumHeight(40)
+        col.addWidget(self.extras_scroll)
+        scroll = QScrollArea()  # very small screens: the controls scroll instead of being cut off
         scroll.setWidget(left)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -122,7 +141,12 @@ class MainWindow(QMainWindow):
         self.right = QWidget()
         self.right_layout = QVBoxLayout(self.right)
         self.right_layout.setContentsMargins(6, 6, 6, 6)
-        self.splitter.addWidget(self.right)
+        maps = QScrollArea()  # maps that need more room than the screen has scroll; the window never grows
+        maps.setObjectName("maps_scroll")
+        maps.setWidget(self.right)
+        maps.setWidgetResizable(True)
+        maps.setFrameShape(QFrame.Shape.NoFrame)
+        self.splitter.addWidget(maps)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.setCentralWidget(self.splitter)
@@ -359,7 +383,7 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         else:
-            self.resize(1500, 920)
+            self.resize(first_size(self))
         state = self.settings.value("window/state")
         if isinstance(state, QByteArray):
             self.restoreState(state)
@@ -368,6 +392,10 @@ class MainWindow(QMainWindow):
             self.splitter.restoreState(split)
         else:
             self.splitter.setSizes([420, 1080])
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        fit(self)  # a size saved on a larger screen is cut to this one
 
     def save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())

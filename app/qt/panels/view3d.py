@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWi
 from latent_explorer.models.maps import atlas_cube, axis_name, colour_map
 from latent_explorer.models.voxels import visible_voxels
 
-from ..gl import gl_problem
+from ..gl import gl_problem, note_for
 from ..state import ExplorerState
 from ..style import digit_css, font
 from ..widgets.softcube import SoftCube
@@ -41,7 +41,9 @@ class View3DPanel(Panel):
         self.note.setObjectName("gl_note")
         if self.problem:
             # no OpenGL: say so, and draw the cube in software instead
-            self.note.setText(f"{self.problem} Showing a software rendering instead.")
+            self.note.setText(note_for(self.problem))  # nothing when only the optional PyOpenGL is missing
+            if not self.note.text():
+                self.note.hide()
             self.note.setWordWrap(True)
             self.note.setToolTip(self.problem)
             self.note.setStyleSheet("color: #666; font-size: 8pt;")

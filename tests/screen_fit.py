@@ -1,0 +1,151 @@
+"""The real window on a screen of a given size, with every combination of docks open:
+prints one JSON line per (model, docks) with what does not fit.  Run by test_screen_fit.py
+in a fresh process whose offscreen screen has that size:
+
+    QT_QPA_PLATFORM=offscreen:configfile=SCREEN.json python tests/screen_fit.py 1366x768 gan2d cgan3d [--some]
+
+(--some: no dock, each dock alone and all docks, instead of every combination.)
+
+Checked: the window's frame inside the screen's available area; every visible widget
+inside its parent (nothing clipped or pushed out, except content of a scroll area, which
+scrolls); the image, the readout and the sliders visible in the window; the maps at least
+as wide as the left column unless that is at its narrowest; a dock that was just opened visible (not a tab behind another).
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKS = {"layers": "Ctrl+L", "history": "Ctrl+H", "compare": "Ctrl+K", "walk": "Ctrl+J", "find": "Ctrl+F"}
+
+
+def screen_config(width: int, height: int, folder: Path) -> str:
+    """``QT_QPA_PLATFORM`` value for an offscreen screen of this size."""
+    path = Path(folder) / f"screen-{width}x{height}.json"
+    path.write_text(json.dumps({"screens": [{"name": "test", "x": 0, "y": 0, "width": width, "height": height,
+                                             "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
+    return f"offscreen:configfile={path}"
+
+
+def _inside_scroll_area(w, stop) -> bool:
+    from PySide6.QtWidgets import QAbstractScrollArea
+
+    p = w.parentWidget()
+    while p is not None and p is not stop:
+        if isinstance(p, QAbstractScrollArea):
+            return True
+        p = p.parentWidget()
+    return False
+
+
+def problems(window, just_opened=None) -> list[str]:
+    """What a user would see as broken in the window as it is now."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    out = []
+    avail = window.screen().availableGeometry()
+    frame = window.frameGeometry()
+    if not avail.contains(frame):
+        out.append(f"window {frame.width()}x{frame.height()} at ({frame.x()},{frame.y()}) is not inside the "
+                   f"available area {avail.width()}x{avail.height()}")
+    for w in window.findChildren(QWidget):
+        if not w.isVisible() or w.isWindow() or _inside_scroll_area(w, window) or w.visibleRegion().isEmpty():
+            continue  # hidden, scrolled content, or a dock tabbed behind another
+        parent = w.parentWidget()
+        if parent is None or type(parent).__name__ in ("QTabBar",):
+            continue  # a tab bar's own scroll buttons
+        g = w.geometry()
+        if not parent.rect().adjusted(-1, -1, 1, 1).contains(g):
+            out.append(f"{type(w).__name__} {w.objectName() or ''} {g.width()}x{g.height()}+{g.x()}+{g.y()} "
+                       f"sticks out of its {type(parent).__name__} {parent.objectName() or ''} "
+                       f"{parent.width()}x{parent.height()}")
+    win_rect = QRect(0, 0, window.width(), window.height())
+    must = [("image", window.image_panel.image_label if hasattr(window.image_panel, "image_label") else window.image_panel),
+            ("readout", window.readout_panel)]
+    must += [(f"slider {i}", s) for i, s in enumerate(window.sliders_panel.sliders)]
+    must += [(f"value box {i}", s) for i, s in enumerate(window.sliders_panel.spins)]
+    for name, w in must:
+        r = w.visibleRegion().boundingRect()
+        if not w.isVisible() or r.height() < min(w.height(), 12) or r.width() < min(w.width(), 40):
+            out.append(f"the {name} is not visible ({r.width()}x{r.height()} of {w.width()}x{w.height()} shown)")
+        elif not win_rect.contains(QRect(w.mapTo(window, r.topLeft()), r.size())):
+            out.append(f"the {name} lies outside the window")
+    left, maps = window.splitter.widget(0), window.splitter.widget(1)
+    if maps.width() < left.width() and left.width() > left.minimumWidth() + 2:
+        out.append(f"the maps ({maps.width()} px) are narrower than the left column ({left.width()} px), "
+                   f"which could give up {left.width() - left.minimumWidth()} px")
+    if just_opened is not None and just_opened.visibleRegion().isEmpty():
+        out.append(f"{just_opened.windowTitle()} was opened but is not visible")
+    QApplication.processEvents()
+    return out
+
+
+def run(size: str, models: list[str], every: bool = True) -> int:
+    from PySide6.QtGui import QKeySequence
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    from latent_explorer.app.qt.main import make_app
+    from latent_explorer.app.qt.settings import make_settings
+    from latent_explorer.app.qt.window import MainWindow
+
+    app = make_app()
+    width, height = (int(v) for v in size.split("x"))
+    geo = app.primaryScreen().geometry()
+    assert (geo.width(), geo.height()) == (width, height), f"the screen is {geo.width()}x{geo.height()}, not {size}"
+
+    def settle(ms: int = 20) -> None:
+        for _ in range(3):
+            QApplication.processEvents()
+            QTest.qWait(ms)
+
+    folder = ROOT / "checkpoints"
+    failed = 0
+    for model in models:
+        w = MainWindow(folder, folder / "classifier.pt", make_settings())
+        w.open_initial(model)
+        w.show()
+        settle(100)
+        docks = {name: getattr(w, f"{name}_dock", None) or (w.walk.dock if name == "walk" else None)
+                 for name in DOCKS}
+        docks = {k: v for k, v in docks.items() if v is not None}
+        names = sorted(docks)
+        combos = [c for r in range(len(names) + 1) for c in itertools.combinations(names, r)]
+        if not every:  # none, each one alone, all of them
+            combos = [c for c in combos if len(c) in (0, 1, len(names))]
+        for combo in combos:
+            if True:
+                for name in names:
+                    if docks[name].isVisible() and name not in combo:
+                        docks[name].toggleViewAction().trigger()
+                settle()
+                found = []
+                for name in combo:  # open them one by one with their shortcuts, as a user does
+                    if not docks[name].isVisible():
+                        QTest.keySequence(w, QKeySequence(DOCKS[name]))
+                        settle()
+                        found += [f"after {DOCKS[name]}: {p}" for p in problems(w, docks[name])]
+                found += problems(w)
+                failed += bool(found)
+                print(json.dumps({"model": model, "docks": list(combo), "window": [w.width(), w.height()],
+                                  "problems": sorted(set(found))}), flush=True)
+        w.atlases.shutdown()
+        w.close()
+        w.deleteLater()
+        settle()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("LATENT_EXPLORER_SETTINGS", str(Path(tempfile.mkdtemp()) / "settings.ini"))
+    os.environ.setdefault("LATENT_EXPLORER_CACHE", str(Path(tempfile.mkdtemp()) / "cache"))
+    every = "--some" not in sys.argv
+    args = [a for a in sys.argv[1:] if a != "--some"]
+    sys.exit(run(args[0], args[1:] or ["gan2d"], every))
