@@ -16,6 +16,7 @@ from latent_explorer.models.maps import axis_name
 from latent_explorer.models.voxels import box_edges, render_cube, rotation, to_screen, visible_voxels
 
 from ..style import font
+from .mapview import Ring
 
 SIZE = 360  # picture size in pixels (the view scales it)
 MAX_SIDE = 32  # voxels per cube edge; bigger atlases are subsampled
@@ -61,9 +62,10 @@ class SoftCube(pg.GraphicsView):
         for t in self.names:
             t.setFont(font(10, bold=True))
             self.box.addItem(t)
-        self.marker = pg.ScatterPlotItem(size=13, pen=pg.mkPen("w", width=2.5), brush=pg.mkBrush("k"))
+        self.marker = Ring(13, "w", 2.5)  # a Qt item: moving it repaints only around it
+        self.marker.setBrush(pg.mkBrush("k"))
         self.marker.setZValue(10)
-        self.box.addItem(self.marker)
+        self.box.addItem(self.marker, ignoreBounds=True)
         self.path_item = pg.PlotCurveItem(pen=pg.mkPen("#d01c8b", width=2.5))  # the walk, drawn on top
         self.path_item.setZValue(9)
         self.box.addItem(self.path_item)
@@ -96,7 +98,7 @@ class SoftCube(pg.GraphicsView):
 
     def set_point(self, point) -> None:
         self.point = np.asarray(point[:3], np.float64)
-        self._place_marker()
+        self._place_marker(path=False)  # the path does not move with the point
 
     def set_path(self, points: np.ndarray | None) -> None:
         """The walk's path (n, >= 3), drawn over the cube; None for none."""
@@ -108,9 +110,11 @@ class SoftCube(pg.GraphicsView):
         self.elevation = float(np.clip(self.elevation + d_elevation, -89, 89))
         self._timer.start()  # one redraw per event-loop pass, however fast the drag
 
-    def _place_marker(self) -> None:
+    def _place_marker(self, path: bool = True) -> None:
         c, r, _ = to_screen(self.point[None, :], rotation(self.azimuth, self.elevation), SIZE)
-        self.marker.setData(c, r)
+        self.marker.setPos(float(c[0]), float(r[0]))
+        if not path:
+            return
         if self.path is None:
             self.path_item.setData([], [])
         else:
