@@ -207,6 +207,8 @@ def cmd_card(args) -> int:
 def cmd_report(args) -> int:
     from latent_explorer.training.report import write_report
 
+    if args.out and args.out.endswith(("/", os.sep)):  # "-o reports/": a folder, made if missing
+        Path(args.out).mkdir(parents=True, exist_ok=True)
     paths = write_report(Path(args.checkpoint), Path(args.out) if args.out else None, overwrite=args.force)
     for p in paths.values():
         print(f"wrote {p}")
