@@ -245,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         handler = handler or module.COMMANDS.get(command)
     from . import cli_checks
 
+    cli_checks.safe_streams()  # a file name that is not valid text must not fail a print after the work is done
     try:
         cli_checks.check(args)  # every numeric option in its documented range, before any work
         return int(handler(args) or 0)

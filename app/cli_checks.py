@@ -49,6 +49,10 @@ RANGES: dict[tuple[str, str | None], dict[str, tuple]] = {
         "latent_dim": (1, 64, None), "epochs": (1, 100_000, None), "batch_size": (2, 4096, _batch),
         "lr": (("gt", 0.0), 1.0, None), "seed": (0, 2 ** 31 - 1, None), "limit": (0, MAX_ITEMS, None),
         "max_minutes": (0.0, 525_600.0, None)},
+    ("train", "all"): {
+        "minutes": (("gt", 0.0), 10_080.0, None), "batch_size": (2, 4096, _batch), "seed": (0, 2 ** 31 - 1, None),
+        "limit": (0, MAX_ITEMS, None), "atlas_resolution": (2, 4096, None),
+        "eval_samples": (100, 100_000, _eval_images)},
     ("atlas", "build"): {
         "resolution": (2, 4096, None), "stride": (1, 4096, None), "threads": (0, 1024, None),
         "block": (1, 50_000_000, None)},
@@ -115,6 +119,16 @@ def _subparser(parser, names):
             return None
         parser = sub.choices[name]
     return parser
+
+
+def safe_streams() -> None:
+    """Print what cannot be encoded (an undecodable file name, an emoji on an ASCII
+    terminal) as backslash escapes instead of failing with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):
+            pass
 
 
 _FILE_ARGS = ("file", "checkpoint", "model", "models", "atlas", "out", "classifier", "data")

@@ -55,7 +55,13 @@ class Ablation:
             if not eq:
                 key, val = "channels", part
             if key == "scale":
-                kw["scale"] = float(val)
+                try:
+                    kw["scale"] = float(val)
+                except ValueError:
+                    raise ValueError(f"bad scale {val!r} in ablation {text!r}") from None
+                if not -MAX_SCALE <= kw["scale"] <= MAX_SCALE:  # NaN fails too
+                    raise ValueError(f"scale {val} in ablation {text!r} must be a number from {-MAX_SCALE:g} to "
+                                     f"{MAX_SCALE:g}")
             elif key in ("channels", "rows", "cols"):
                 kw[key] = None if val == "*" else _parse_ranges(val, text)
             else:
@@ -63,17 +69,30 @@ class Ablation:
         return cls(**kw)
 
 
+MAX_INDEX = 4096  # above any layer's channels, rows or columns: bounds what an index list can expand to
+MAX_SCALE = 1000.0
+
+
 def _parse_ranges(text: str, whole: str) -> tuple[int, ...]:
     out: list[int] = []
     try:
         for part in text.split(","):
             if "-" in part:
-                a, b = part.split("-")
-                out.extend(range(int(a), int(b) + 1))
+                a, b = (int(v) for v in part.split("-"))
+                bounds = (a, b)
             elif part:
-                out.append(int(part))
+                a = b = int(part)
+                bounds = (a,)
+            else:
+                continue
+            if not all(0 <= v < MAX_INDEX for v in bounds) or len(out) + b - a + 1 > MAX_INDEX:
+                raise OverflowError
+            out.extend(range(a, b + 1))
     except ValueError:
         raise ValueError(f"bad index list {text!r} in ablation {whole!r}") from None
+    except OverflowError:
+        raise ValueError(f"index list {text[:40]!r} in ablation {whole[:60]!r}: indices must be 0..{MAX_INDEX - 1}, "
+                         f"at most {MAX_INDEX} of them") from None
     return tuple(out)
 
 

@@ -522,3 +522,42 @@ def test_pickles_and_huge_integers_get_the_right_message(tmp_path):
     with pytest.raises(CheckpointError, match="integer of more than 255 bytes") as info:
         load_checkpoint(huge)
     assert "code" not in str(info.value)
+
+
+# ------------------------------------------------------------------ found by a further attack (not in the issue)
+
+def test_ablation_lists_and_scales_are_bounded(tmp_path, capsys):
+    """``act2:0-999999999999`` tried to build a list of a trillion indices (MemoryError after a
+    minute); ``scale=nan`` or ``1e308`` rendered a NaN image reported as "class 0 (nan%)"."""
+    for spec, words in (("act2:0-999999999999", "0..4095"), ("act2:rows=0-99999999999", "0..4095"),
+                        ("act2:*:scale=nan", "-1000 to 1000"), ("act2:*:scale=1e308", "-1000 to 1000")):
+        with memory_ceiling():
+            refused(capsys, ["render", "--point", "0,0", "--ablate", spec, "-o", tmp_path / "p.png"], "--ablate",
+                    words)
+    assert not list(tmp_path.iterdir())
+
+
+def test_odd_inputs_found_by_the_second_attack_get_clear_messages(tmp_path, capsys, gen2d_path, mnist_dir):
+    # a damaged evaluation record: the card was a KeyError through the last resort
+    payload = read_payload(gen2d_path)
+    payload["meta"]["evaluation"] = {"frechet_distance": float("nan")}
+    ckpt = tmp_path / "g.pt"
+    save_payload(ckpt, payload)
+    refused(capsys, ["card", ckpt], str(ckpt), "incomplete or damaged", "evaluate")
+    # --label-walk with a non-number named the int() parse, not the option
+    refused(capsys, ["export", "strip", "--model", "cgan2d", "--label-walk", "3,x", "--a", "0,0", "-o",
+                     tmp_path / "s.png"], "--label-walk")
+    # --data naming a file
+    refused(capsys, ["train", "gan", "--data", ckpt, "--out", tmp_path / "run", "--epochs", 1], "is a file, not a folder")
+    # a card whose name is taken by a FIFO is replaced atomically, not opened (which blocked)
+    os.mkfifo(tmp_path / "h.md")
+    shutil.copy(SHIPPED / "gan2d.pt", tmp_path / "h.pt")
+    code, err = run_main(capsys, "card", tmp_path / "h.pt", "--force")
+    assert code == 0, err
+    assert (tmp_path / "h.md").is_file() and "gan2d" in (tmp_path / "h.md").read_text()
+    # unicode and undecodable names work end to end; a name too long for the file system is named
+    for name in ("é😀.png", os.fsdecode(b"\xff\xfe.png")):
+        code, err = run_main(capsys, "render", "--point", "0,0", "-o", tmp_path / name)
+        assert code == 0, err
+        assert (tmp_path / name).is_file()
+    refused(capsys, ["render", "--point", "0,0", "-o", tmp_path / ("a" * 300 + ".png")], "too long")
