@@ -30,13 +30,7 @@ def add_train_all(tsub) -> None:
 def cmd_train_all(args) -> int:
     from latent_explorer.training.train_all import MODELS, TrainAll, train_all
 
-    from .cli import UsageError
-
     models = tuple(m.strip() for m in args.models.split(",") if m.strip()) if args.models else tuple(MODELS)
-    if args.atlas_resolution is not None and not 2 <= args.atlas_resolution <= 4096:
-        raise UsageError(f"--atlas-resolution must be 2..4096, got {args.atlas_resolution}")
-    if not 1 <= args.eval_samples <= 100_000:
-        raise UsageError(f"--eval-samples must be 1..100,000, got {args.eval_samples}")
     plan = TrainAll(minutes=args.minutes, out=Path(args.out), data=args.data, device=args.device, limit=args.limit,
                     batch_size=args.batch_size, seed=args.seed, classifier=Path(args.classifier),
                     atlas_resolution=args.atlas_resolution, eval_samples=args.eval_samples, models=models,

@@ -165,10 +165,12 @@ def _train_one(plan: TrainAll, name: str, work: Path, deadline: float, start: fl
         return len(calls) > 1
 
     quiet_log = (lambda *_: None)
+    t_call = time.perf_counter()
     train_gan(make(PROBE_EPOCHS), plan.data, work, resume=False, classifier_path=plan.classifier,
               evaluate_at_end=False, quiet=True, log=quiet_log, should_stop=probe_stop)
     epoch_seconds = calls[1] - calls[0]
-    epochs = max(1, 1 + int((deadline - time.perf_counter()) // epoch_seconds))
+    setup = calls[0] - t_call  # loading data, classifier and state: the resumed call pays it again
+    epochs = max(1, 1 + int((deadline - time.perf_counter() - setup) // epoch_seconds))
     log(f"{_clock(start)}   {name}: first epoch {epoch_seconds:.1f} s -> {epochs} epoch(s) planned")
     info = {"epochs_planned": epochs, "first_epoch_seconds": round(epoch_seconds, 2), "stopped_early": False}
     if epochs == 1:  # no room for a second epoch: the rate never decayed (the card says 1 of 2 planned)
