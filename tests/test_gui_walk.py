@@ -35,7 +35,7 @@ def wait_strip(qtbot, w) -> None:
                 and np.allclose(s.a, req.a) and (req.label_walk is not None or np.allclose(s.b, req.b))
                 and s.label_walk == req.label_walk and (s.kind == req.kind or req.label_walk is not None))
 
-    qtbot.waitUntil(current, timeout=20000)
+    qtbot.waitUntil(current, timeout=60000)  # a wait, not a speed check: generous for a loaded machine
 
 
 def click(qtbot, view, x: float, y: float, modifier=Qt.KeyboardModifier.NoModifier) -> None:
@@ -89,9 +89,9 @@ def test_buttons_set_a_and_b_strip_regions_and_path(qtbot, window):
     assert len(panel.strip_view.tiles) == 7
     for tile, img in zip(panel.strip_view.tiles, expected):
         np.testing.assert_allclose(tile.pixels, img, atol=1e-5)
-    probs = st.model.engine.classify(expected)
-    for tile, p in zip(panel.strip_view.tiles, probs):
-        assert f"{p.argmax()}  {100 * p.max():.0f}%" in tile.caption.text()
+    verdict = st.model.engine.judge(expected)  # frames the classifier's check finds no digit in say so
+    for tile, p, ok in zip(panel.strip_view.tiles, verdict.probs, verdict.is_digit):
+        assert (f"{p.argmax()}  {100 * p.max():.0f}%" if ok else f"no digit ({p.argmax()})") in tile.caption.text()
     truth = strip_of(w).crossings
     assert [r[0] for r in panel.region_rows()] == [c.digit for c in truth]
     assert [r[1:] for r in panel.region_rows()] == pytest.approx([(c.t_enter, c.t_leave) for c in truth], abs=1e-3)
