@@ -166,8 +166,12 @@ class MainWindow(QMainWindow):
         self._action(p, "Go to the &origin", self.state.reset_point, "Ctrl+0")
         self._action(p, "&Random point", lambda: self.state.random_point(), "Ctrl+R")
         a = self.menuBar().addMenu("&Atlas")
-        self._action(a, "&Build the missing atlas", self.atlases.build, None)
-        self._action(a, "&Cancel atlas build", self.atlases.cancel, None)
+        self.build_atlas_action = self._action(a, "&Build the missing atlas", self.atlases.build, None)
+        self.cancel_atlas_action = self._action(a, "&Cancel atlas build", self.atlases.cancel, None)
+        a.aboutToShow.connect(self._update_atlas_actions)
+        for sig in (self.state.modelChanged, self.state.atlasChanged, self.atlases.started, self.atlases.idle,
+                    self.atlases.finished):
+            sig.connect(lambda *_: self._update_atlas_actions())
         h = self.menuBar().addMenu("&Help")
         self._action(h, "&About latent-explorer", self._about, None)
 
@@ -266,6 +270,12 @@ class MainWindow(QMainWindow):
         self.atlases.cancel()
         self.state.set_atlas(atlas)
         self.statusBar().showMessage(f"Atlas {path.name} loaded", 5000)
+
+    def _update_atlas_actions(self) -> None:
+        """Build only when the model has no atlas and none is being built; cancel only a build."""
+        st, busy = self.state, self.atlases.busy
+        self.build_atlas_action.setEnabled(st.model is not None and st.atlas is None and not busy)
+        self.cancel_atlas_action.setEnabled(busy)
 
     def _model_changed(self) -> None:
         self._rebuild_map_area()

@@ -26,7 +26,8 @@ class PointInfoPanel(Panel):
             w.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             w.setWordWrap(True)
             lay.addWidget(w)
-        for signal in (state.modelChanged, state.pointChanged, state.atlasChanged, state.atlasDigitChanged):
+        for signal in (state.modelChanged, state.pointChanged, state.atlasChanged, state.atlasDigitChanged,
+                       state.ablationsChanged):
             self.bind(signal, self.redraw)
         self.redraw()
 
@@ -47,4 +48,9 @@ class PointInfoPanel(Panel):
         whose = f" in digit {st.atlas_digit}'s atlas" if st.conditional else ""
         what = (f"digit <b>{digit}</b> (confidence {conf:.0%})" if digit != 10 else  # 10: no digit
                 "<b>no digit</b> (the classifier's check)")
-        set_text(self.cell, f"Atlas cell {tuple(idx)} of {size}{whose}: {what}")
+        # the map labels each cell by the image at the cell's centre, the readout above by this
+        # point's own image: say which is which, so two different digits do not read as a contradiction
+        edited = ("; the map shows the <b>unedited</b> generator (the layer edits apply to the image and the "
+                  "image class only)" if st.ablations else "")
+        set_text(self.cell, f"Map (atlas cell {tuple(idx)} of {size}{whose}, judged at the cell's centre): {what}"
+                            f" (the image class above is this point's own image){edited}")
