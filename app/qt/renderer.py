@@ -79,6 +79,7 @@ class _Worker(threading.Thread):
             with self._cond:
                 self.busy = False
             self._done(key, frame, error)
+            del engine, request, frame, error  # nothing of a finished render stays alive here
 
 
 class Renderer(QObject):
