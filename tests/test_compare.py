@@ -144,8 +144,11 @@ def test_dock_shows_the_point_through_every_variant(qtbot, compare_window):
         expected = engine.render(RenderRequest((0.6, -0.4), capture=False))
         np.testing.assert_array_equal(col.image, expected.image)
     captions = [panel.grid.itemAtPosition(2, i).widget().text() for i in range(4)]
-    assert captions == [f"digit {c.predicted} ({c.confidence:.2f})" for c in panel.columns]
-    assert panel.table.item(3, panel.table.columnCount() - 1).text() == captions[3].removeprefix("digit ")
+    assert captions == [f"digit {c.predicted} ({c.confidence:.2f})" if c.is_digit else
+                        f"not a digit (closest: {c.predicted}, {c.confidence:.0%})" for c in panel.columns]
+    last = panel.columns[3]
+    assert panel.table.item(3, panel.table.columnCount() - 1).text() == (
+        captions[3].removeprefix("digit ") if last.is_digit else f"no digit ({last.predicted})")
 
 
 def test_dock_follows_a_model_switch_and_stays_idle_while_hidden(qtbot, compare_window):
