@@ -167,7 +167,7 @@ class OverviewPanel(Panel):
             self._build_mosaic(axis, n)
         i = self.current_tile()
         x0, y0 = self._tile_origin(i)
-        pad = max(0.5, self.res * 0.05)
+        pad = max(0.5, self.res * 0.015)  # a thin margin: the frame stays below the tile's caption
         rect = QRectF(x0 - pad, y0 - pad, self.res + 2 * pad, self.res + 2 * pad)
         if self.frame.rect() != rect:
             self.frame.setRect(rect)
