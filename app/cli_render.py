@@ -3,7 +3,6 @@ without Qt."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from .cli import CHECKPOINTS, UsageError
 
