@@ -60,7 +60,7 @@ class GanRun:
     d_conditioning: str | None = None
 
     def __post_init__(self) -> None:
-        settings = resolve(self.recipe, **{k: getattr(self, k) for k in SETTINGS})
+        settings = resolve(self.recipe, self.conditional, **{k: getattr(self, k) for k in SETTINGS})
         for key, value in settings.items():  # stored resolved, so a state file says exactly what ran
             setattr(self, key, value)
 
@@ -269,7 +269,7 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
             "generator": G.state_dict(), "discriminator": D.state_dict(),
             "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
             **({"average": average.state_dict()} if average is not None else {})})
-        digits = np.bincount(record["map"].ravel(), minlength=10)
+        digits = np.bincount(record["map"].ravel(), minlength=11)[:10]  # 10 = "not a digit"
         log(f"{name} epoch {epoch + 1}/{run.epochs}: D {d_losses.mean():.3f} G {g_losses.mean():.3f} "
             f"map change {record['change_rate']:.3f} weak judge {record['weak_judge_acc']:.3f} "
             f"digits on map {int((digits > 0).sum())}/10 "
