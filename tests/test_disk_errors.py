@@ -305,7 +305,7 @@ def test_cli_atlas_build_onto_a_full_disk(tmp_path, generator_path, classifier_p
 def test_cli_render_export_to_unwritable_places(tmp_path, generator_path, classifier_path):
     def render(out: Path, limit=None):
         return _run(["render", "--model", str(generator_path), "--point", "0.1,-0.2", "--resolution", "8",
-                     "--classifier", str(classifier_path), "-o", str(out)], limit)
+                     "--classifier", str(classifier_path), "-o", str(out), "--force"], limit)
 
     _assert_cli_error(render(tmp_path / "nope" / "p.png"), tmp_path / "nope" / "p.png", "does not exist")
     with _readonly_folder(tmp_path) as folder:
