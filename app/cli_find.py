@@ -6,20 +6,13 @@ import json
 from pathlib import Path
 
 from .cli import CHECKPOINTS, UsageError
+from .cli_output import check_output
 from .cli_render import _point
 
 
 def _out(path: str | None, force: bool, example: str) -> Path | None:
-    if not path:
-        return None
-    out = Path(path)
-    if out.is_dir():
-        raise UsageError(f"{out}: is a folder; give a file name such as {out / example}")
-    if not out.parent.is_dir():
-        raise UsageError(f"{out}: folder {out.parent} does not exist")
-    if out.exists() and not force:
-        raise UsageError(f"{out}: already exists; pass --force to overwrite")
-    return out
+    """The output place, checked by the one overwrite rule (None when not asked for)."""
+    return check_output(path, force, example) if path else None
 
 
 def add_commands(sub) -> None:
