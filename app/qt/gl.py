@@ -28,10 +28,7 @@ def gl_problem() -> str | None:
         return "The 3-D view is switched off (LATENT_EXPLORER_NO_GL is set)."
     from PySide6.QtGui import QGuiApplication, QOpenGLContext
 
-    platform = QGuiApplication.platformName()
-    if platform in NO_GL_PLATFORMS:
-        return f"The 3-D view needs OpenGL, which the '{platform}' display platform does not offer."
-    try:
+    try:  # first: without the optional PyOpenGL the software cube is the quiet default, whatever the platform
         import OpenGL.GL  # noqa: F401  (only: can it be imported?)
         import pyqtgraph.opengl  # noqa: F401
     except ModuleNotFoundError as exc:
@@ -40,6 +37,9 @@ def gl_problem() -> str | None:
         return f"The OpenGL 3-D view cannot start: {type(exc).__name__}: {exc}"
     except Exception as exc:  # a broken GL library underneath
         return f"The OpenGL 3-D view cannot start: {type(exc).__name__}: {exc}"
+    platform = QGuiApplication.platformName()
+    if platform in NO_GL_PLATFORMS:
+        return f"The 3-D view needs OpenGL, which the '{platform}' display platform does not offer."
     ctx = QOpenGLContext()
     if not ctx.create():
         return "The 3-D view needs OpenGL, but no OpenGL context could be created on this display."
