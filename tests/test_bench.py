@@ -92,6 +92,16 @@ def test_cli_refuses_unknown_items_and_writes_nothing(tmp_path):
     assert not out.exists()
 
 
+def test_only_help_names_every_item():
+    from latent_explorer.app.bench.run import EXTRA_ITEMS
+    from latent_explorer.app.cli import build_parser
+
+    bench = build_parser()._subparsers._group_actions[0].choices["bench"]
+    text = next(a.help for a in bench._actions if "--only" in a.option_strings)
+    for item in ITEMS + EXTRA_ITEMS:
+        assert item in text, (item, text)
+
+
 def _frame_row(model, dock, every95, jump95):
     pct = lambda p95: {"p50_ms": p95 / 2, "p95_ms": p95, "max_ms": p95 * 2}  # noqa: E731
     return {"model": model, "activations": dock, "forward_ms": 2.0,
