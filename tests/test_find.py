@@ -178,6 +178,28 @@ def test_a_training_image_is_its_own_nearest_neighbour(index_cache, classifier, 
     assert 0 < p5 <= med <= p95
 
 
+def test_both_searches_are_exact_against_brute_force(index_cache, classifier, mnist_dir):
+    """The lower bounds (principal directions plus the residual's length) never drop a true
+    neighbour: blends of two training digits with noise, k = 1, 8 and 50, both spaces."""
+    index = open_index(classifier, mnist_dir, cache=index_cache, limit=LIMIT)
+    rng = np.random.default_rng(7)
+    flat01 = index.images.reshape(LIMIT, -1) / 255.0
+    for trial in range(12):
+        a, b = rng.choice(LIMIT, 2, replace=False)
+        w = rng.uniform(0.2, 0.8)
+        q01 = np.clip(w * flat01[a] + (1 - w) * flat01[b] + rng.normal(0, 0.1 * (trial % 3), 784), 0, 1)
+        q = (q01 * 2 - 1).reshape(28, 28).astype(np.float32)
+        feat = index.embed(q[None])[0]
+        brute = {"pixel": np.sqrt(np.mean((flat01 - q01.astype(np.float32)) ** 2, axis=1)),
+                 "feature": np.sqrt(np.sum((index.features - feat) ** 2, axis=1))}
+        for space, d in brute.items():
+            for k in (1, 8, 50):
+                nb = index.query(q, k, space)
+                want = np.sort(d)[:k]
+                np.testing.assert_allclose(nb.distances, want, atol=1e-5, err_msg=f"{space} k={k} trial {trial}")
+                np.testing.assert_allclose(d[nb.indices], nb.distances, atol=1e-5)
+
+
 def test_the_index_cache_is_checked_and_rebuilt_when_damaged(index_cache, classifier, mnist_dir, tmp_path):
     from latent_explorer.models.atlas import Cancelled
 
