@@ -114,3 +114,22 @@ def test_reference_recipe_keeps_the_study_loop(tmp_path, mnist_dir, classifier_p
 def test_grid_axis_covers_the_box():
     ax = grid_axis(64)
     assert ax[0] == -1 and ax[-1] == 1 and len(ax) == 64
+
+
+def test_r1_penalty_pulls_the_discriminator_towards_a_flat_response_on_real_images():
+    from latent_explorer.models.networks import Discriminator, GanConfig
+    from latent_explorer.training.recipe import r1_penalty
+
+    torch.manual_seed(0)
+    d = Discriminator(GanConfig(2)).eval()  # no dropout: the same function before and after
+    real = torch.rand(32, 1, 28, 28) * 2 - 1
+    opt = torch.optim.SGD(d.parameters(), lr=1e-4)
+    before = float(r1_penalty(d, real, None, 10.0))
+    for _ in range(5):
+        opt.zero_grad()
+        r1_penalty(d, real, None, 10.0).backward()
+        opt.step()
+    assert 0 < float(r1_penalty(d, real, None, 10.0)) < before
+    assert GanRun(latent_dim=2, epochs=1, r1=5.0).r1 == 5.0
+    with pytest.raises(ValueError, match="r1"):
+        GanRun(latent_dim=2, epochs=1, r1=-1.0)

@@ -29,7 +29,7 @@ from .history import History
 from .run_checks import check_history, check_sizes, check_state, load_into
 from .monitor import Monitor
 from .progress import Progress
-from .recipe import SETTINGS, Unroller, WeightAverage, lr_factor, resolve
+from .recipe import R1_EVERY, SETTINGS, Unroller, WeightAverage, lr_factor, r1_penalty, resolve
 
 
 @dataclass
@@ -56,6 +56,7 @@ class GanRun:
     lr_decay: float | None = None
     minibatch_std: bool | None = None
     unroll: int | None = None
+    r1: float | None = None
     g_conditioning: str | None = None
     d_conditioning: str | None = None
 
@@ -77,7 +78,7 @@ class GanRun:
 
 
 # the settings of runs saved before recipes existed (their state files do not name them)
-RECIPE_BEFORE = {"ema": 0.0, "lr_decay": 0.0, "minibatch_std": False, "unroll": 0,
+RECIPE_BEFORE = {"ema": 0.0, "lr_decay": 0.0, "minibatch_std": False, "unroll": 0, "r1": 0.0,
                  "g_conditioning": "shift", "d_conditioning": "mask"}
 
 
@@ -216,6 +217,8 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
             d_loss = d_loss_of(D_step, real, real_y, fake.detach(), fake_y)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
+            if run.r1 > 0 and i % R1_EVERY == 0:  # lazy R1 on this step's real images, gradients added to D's
+                r1_penalty(D_step, real, real_y, run.r1).backward()
             opt_d.step()
             judge = D
             if unroller is not None:
