@@ -17,11 +17,13 @@ Opens the real window (settings in a temporary file, so the user's are untouched
 for the atlas (building one if the model has none), moves the point, lets the views
 settle, then saves ``QWidget.grab()`` of the window as a PNG.  Under Xvfb with PyOpenGL
 the 3-D view is the OpenGL one; set LATENT_EXPLORER_NO_GL=1 (or use the offscreen
-platform) for the software-drawn cube.
+platform) for the software-drawn cube.  On the offscreen platform the screen is made the
+size of ``--size`` (its default screen of 800 x 800 would shrink the window to fit).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -191,6 +193,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     settings_file = Path(tempfile.mkdtemp(prefix="le-shot-")) / "settings.ini"
     os.environ["LATENT_EXPLORER_SETTINGS"] = str(settings_file)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":  # its default screen is 800 x 800: the window would be fitted to it
+        screen = settings_file.parent / "screen.json"
+        screen.write_text(json.dumps({"screens": [{"name": "shot", "x": 0, "y": 0, "width": width, "height": height,
+                                                   "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
+        os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={screen}"
     from PySide6.QtCore import Qt
 
     from latent_explorer.app.qt.main import CHECKPOINTS, make_app
@@ -203,7 +211,6 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow(CHECKPOINTS, Path(args.classifier), make_settings(), atlas_resolution=res)
     errors: list[str] = []
     window.show_error = lambda title, message: errors.append(f"{title}: {message}")  # no modal dialogs here
-    width, height = (int(v) for v in args.size.lower().split("x"))
     window.resize(width, height)
     window.show()
     if not window.open_path(resolve(args.checkpoint, CHECKPOINTS)):
