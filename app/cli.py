@@ -66,6 +66,9 @@ def _add_train(sub) -> None:
                    help="discriminator sees the batch's feature spread")
     r.add_argument("--unroll", type=int, help="judge the generator by a copy of D trained this many more steps")
     r.add_argument("--r1", type=float, help="R1 gradient penalty weight on real images, applied lazily (0 = off)")
+    r.add_argument("--class-entropy", type=float,
+                   help="unconditional models: weight of the class-entropy term (D learns the real digits' "
+                        "labels; G makes clear digits, every digit evenly; 0 = off)")
     r.add_argument("--g-conditioning", choices=["hidden", "shift"], help="how the generator takes the label")
     r.add_argument("--d-conditioning", choices=["projection", "mask"], help="how the discriminator takes the label")
     from .cli_train_all import add_train_all
@@ -136,6 +139,7 @@ def cmd_train(args) -> int:
                  epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                  device=args.device, limit=args.limit, name=args.name, recipe=args.recipe, ema=args.ema,
                  lr_decay=args.lr_decay, minibatch_std=args.minibatch_std, unroll=args.unroll, r1=args.r1,
+                 class_entropy=args.class_entropy,
                  g_conditioning=args.g_conditioning, d_conditioning=args.d_conditioning, compile=args.compile)
     if not args.resume and not args.force:
         from latent_explorer.training.train_gan import run_paths

@@ -187,7 +187,8 @@ class Discriminator(nn.Module):
     discriminator can see a batch that lacks variety.
     """
 
-    def __init__(self, config: GanConfig, conditioning: str = "projection", minibatch_std: bool = False) -> None:
+    def __init__(self, config: GanConfig, conditioning: str = "projection", minibatch_std: bool = False,
+                 class_head: bool = False) -> None:
         super().__init__()
         if conditioning not in DISCRIMINATOR_CONDITIONINGS:
             raise ValueError(f"unknown discriminator conditioning {conditioning!r}")
@@ -211,8 +212,12 @@ class Discriminator(nn.Module):
             nn.Flatten(),
         )
         self.head = nn.Linear(width + int(minibatch_std), 1)
+        # unconditional models, recipe setting class_entropy: a digit classifier on the same
+        # features, trained on the real images' labels (see training/recipe.py)
+        self.classes = nn.Linear(width, NUM_CLASSES) if class_head else None
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None, with_classes: bool = False):
+        """The real/fake logit; with ``with_classes`` also the class head's logits (N, 10)."""
         if self.conditioning is not None and labels is None:
             raise ValueError("a conditional discriminator needs digit labels")
         if self.conditioning == "mask":
@@ -225,6 +230,10 @@ class Discriminator(nn.Module):
         logit = self.head(h).squeeze(1)
         if self.conditioning == "projection":
             logit = logit + (self.projection(labels).to(phi.dtype) * phi).sum(1)
+        if with_classes:
+            if self.classes is None:
+                raise ValueError("this discriminator has no class head")
+            return logit, self.classes(phi)
         return logit
 
 

@@ -133,3 +133,25 @@ def test_r1_penalty_pulls_the_discriminator_towards_a_flat_response_on_real_imag
     assert GanRun(latent_dim=2, epochs=1, r1=5.0).r1 == 5.0
     with pytest.raises(ValueError, match="r1"):
         GanRun(latent_dim=2, epochs=1, r1=-1.0)
+
+
+def test_class_entropy_rewards_clear_digits_spread_evenly_and_is_for_unconditional_models():
+    import math
+
+    from latent_explorer.models.networks import Discriminator, GanConfig
+    from latent_explorer.training.recipe import class_entropy_loss
+
+    clear_even = torch.eye(10).repeat(4, 1) * 30  # 40 images, each one clear digit, every digit 4 times
+    clear_one = torch.zeros(40, 10)
+    clear_one[:, 3] = 30  # 40 clear 3s
+    unsure = torch.zeros(40, 10)  # 40 images, no digit preferred
+    assert float(class_entropy_loss(clear_even)) == pytest.approx(-math.log(10), abs=1e-3)
+    assert float(class_entropy_loss(clear_one)) == pytest.approx(0.0, abs=1e-3)
+    assert float(class_entropy_loss(unsure)) == pytest.approx(0.0, abs=1e-3)
+    logit, classes = Discriminator(GanConfig(2), class_head=True)(torch.zeros(5, 1, 28, 28), with_classes=True)
+    assert logit.shape == (5,) and classes.shape == (5, 10)
+    with pytest.raises(ValueError, match="class head"):
+        Discriminator(GanConfig(2))(torch.zeros(5, 1, 28, 28), with_classes=True)
+    assert GanRun(latent_dim=2, epochs=1, class_entropy=1.0).class_entropy == 1.0
+    with pytest.raises(ValueError, match="unconditional"):
+        GanRun(latent_dim=2, conditional=True, epochs=1, class_entropy=1.0)

@@ -55,16 +55,16 @@ class CompiledOrEager:
             except Exception as exc:  # pragma: no cover - depends on the installed compiler
                 log(f"torch.compile unavailable for {name} ({type(exc).__name__}: {exc}); running eager")
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
         if self.compiled is None or self.ok is False:
-            return self.eager(*args)
+            return self.eager(*args, **kwargs)
         if self.ok:
-            return self.compiled(*args)
+            return self.compiled(*args, **kwargs)
         try:  # first call: compiling happens here, before any weight is changed
-            out = self.compiled(*args)
+            out = self.compiled(*args, **kwargs)
         except Exception as exc:  # pragma: no cover - GPU only
             self.ok = False
             self.log(f"torch.compile failed for {self.name} ({type(exc).__name__}: {str(exc)[:200]}); running eager")
-            return self.eager(*args)
+            return self.eager(*args, **kwargs)
         self.ok = True
         return out

@@ -15,10 +15,10 @@ from torch import nn
 
 RECIPES: dict[str, dict] = {
     # the reference study's loop: Adam 2e-4 / 0.5, label smoothing 0.9, label shift and mask
-    "reference": {"ema": 0.0, "lr_decay": 0.0, "minibatch_std": False, "unroll": 0, "r1": 0.0,
+    "reference": {"ema": 0.0, "lr_decay": 0.0, "minibatch_std": False, "unroll": 0, "r1": 0.0, "class_entropy": 0.0,
                   "g_conditioning": "shift", "d_conditioning": "mask"},
     # the default: see docs/training.md for the measurements behind each setting
-    "explore": {"ema": 0.999, "lr_decay": 0.5, "minibatch_std": True, "unroll": 0, "r1": 0.0,
+    "explore": {"ema": 0.999, "lr_decay": 0.5, "minibatch_std": True, "unroll": 0, "r1": 0.0, "class_entropy": 0.0,
                 "g_conditioning": "hidden", "d_conditioning": "projection"},
 }
 SETTINGS = tuple(RECIPES["reference"])
@@ -51,6 +51,10 @@ def resolve(recipe: str, conditional: bool = True, **overrides) -> dict:
         raise ValueError(f"--unroll must be from 0 to 20, got {out['unroll']}")
     if not 0.0 <= float(out["r1"]) <= 1000.0:
         raise ValueError(f"--r1 must be from 0 to 1000, got {out['r1']}")
+    if not 0.0 <= float(out["class_entropy"]) <= 100.0:
+        raise ValueError(f"--class-entropy must be from 0 to 100, got {out['class_entropy']}")
+    if conditional and float(out["class_entropy"]) > 0:
+        raise ValueError("--class-entropy is for unconditional models (a conditional one is told its digit)")
     return out
 
 
@@ -74,6 +78,19 @@ def r1_penalty(disc: nn.Module, real: torch.Tensor, labels: torch.Tensor | None,
     logits = disc(real, labels).float()
     (grad,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
     return 0.5 * gamma * R1_EVERY * grad.pow(2).flatten(1).sum(1).mean()
+
+
+def class_entropy_loss(class_logits: torch.Tensor) -> torch.Tensor:
+    """The generator's class-entropy term (after CatGAN, Springenberg 2016): each fake image
+    should be one clear digit for the discriminator's class head (low entropy per image), and
+    the batch should hold every digit evenly (high entropy of the batch's mean prediction).
+    Returns mean_i H(p_i) - H(mean_i p_i); its minimum, -log 10, is a batch of confident,
+    evenly spread digits."""
+    logp = torch.log_softmax(class_logits.float(), 1)
+    p = logp.exp()
+    per_image = -(p * logp).sum(1).mean()
+    marginal = p.mean(0)
+    return per_image + (marginal * torch.log(marginal + 1e-8)).sum()
 
 
 class WeightAverage:

@@ -29,7 +29,8 @@ from .history import History
 from .run_checks import check_history, check_sizes, check_state, load_into
 from .monitor import Monitor
 from .progress import Progress
-from .recipe import R1_EVERY, SETTINGS, Unroller, WeightAverage, lr_factor, r1_penalty, resolve
+from .recipe import (R1_EVERY, SETTINGS, Unroller, WeightAverage, class_entropy_loss, lr_factor, r1_penalty,
+                     resolve)
 
 
 @dataclass
@@ -57,6 +58,7 @@ class GanRun:
     minibatch_std: bool | None = None
     unroll: int | None = None
     r1: float | None = None
+    class_entropy: float | None = None
     g_conditioning: str | None = None
     d_conditioning: str | None = None
 
@@ -78,7 +80,7 @@ class GanRun:
 
 
 # the settings of runs saved before recipes existed (their state files do not name them)
-RECIPE_BEFORE = {"ema": 0.0, "lr_decay": 0.0, "minibatch_std": False, "unroll": 0, "r1": 0.0,
+RECIPE_BEFORE = {"ema": 0.0, "lr_decay": 0.0, "minibatch_std": False, "unroll": 0, "r1": 0.0, "class_entropy": 0.0,
                  "g_conditioning": "shift", "d_conditioning": "mask"}
 
 
@@ -139,7 +141,9 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
 
     torch.manual_seed(run.seed)  # the initial weights depend on the seed alone
     G = fast.prepare(Generator(config), device)
-    D = fast.prepare(Discriminator(config, conditioning=run.d_conditioning, minibatch_std=run.minibatch_std), device)
+    classes = run.class_entropy > 0
+    D = fast.prepare(Discriminator(config, conditioning=run.d_conditioning, minibatch_std=run.minibatch_std,
+                                   class_head=classes), device)
     opt_g = fast.adam(G.parameters(), run.lr, (run.beta1, 0.999), device)
     opt_d = fast.adam(D.parameters(), run.lr, (run.beta1, 0.999), device)
     average = WeightAverage(G, run.ema) if run.ema > 0 else None
@@ -176,12 +180,20 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
     use_amp = run.mixed_precision
     shown = average.model if average is not None else G  # what is monitored, evaluated and saved
 
-    def d_loss_of(disc, real, real_y, fake, fake_y):
+    def d_loss_of(disc, real, real_y, fake, fake_y, digits=None):
+        """D's loss; with ``digits`` (the real images' labels, class_entropy on) also its class head's."""
         with autocast(device, use_amp):
-            d_real = disc(real, real_y).float()
+            if digits is not None:
+                d_real, d_classes = disc(real, real_y, with_classes=True)
+                d_real = d_real.float()
+            else:
+                d_real = disc(real, real_y).float()
             d_fake = disc(fake, fake_y).float()
-        return F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, run.real_label)) + \
+        loss = F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, run.real_label)) + \
             F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+        if digits is not None:
+            loss = loss + F.cross_entropy(d_classes.float(), digits)
+        return loss
     prev_map = history.maps[-1] if history.maps else None
     seconds = seconds_before
     wall_start = time.perf_counter()
@@ -214,7 +226,7 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
             real_y = real_y if run.conditional else None
             with autocast(device, use_amp):
                 fake = G_step(z, fake_y)
-            d_loss = d_loss_of(D_step, real, real_y, fake.detach(), fake_y)
+            d_loss = d_loss_of(D_step, real, real_y, fake.detach(), fake_y, y_all[idx] if classes else None)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             if run.r1 > 0 and i % R1_EVERY == 0:  # lazy R1 on this step's real images, gradients added to D's
@@ -224,14 +236,20 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
             if unroller is not None:
                 def shadow_step(disc, opt):
                     j = torch.randint(0, n, (b,), device=device)
-                    loss = d_loss_of(disc, x_all[j], y_all[j] if run.conditional else None, fake.detach(), fake_y)
+                    loss = d_loss_of(disc, x_all[j], y_all[j] if run.conditional else None, fake.detach(), fake_y,
+                                     y_all[j] if classes else None)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
                 judge = unroller.lookahead(shadow_step)
             with autocast(device, use_amp):
-                d_gen = judge(fake, fake_y).float()
+                d_gen = judge(fake, fake_y, with_classes=True) if classes else judge(fake, fake_y)
+            if classes:
+                d_gen, g_classes = d_gen
+            d_gen = d_gen.float()
             g_loss = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
+            if classes:
+                g_loss = g_loss + run.class_entropy * class_entropy_loss(g_classes)
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             opt_g.step()
