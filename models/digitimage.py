@@ -83,21 +83,37 @@ def load_digit_image(path: str | os.PathLike, fit: bool = True) -> np.ndarray:
 
     Refused with a DigitImageError naming the file: missing, unreadable, not an image,
     larger than ``MAX_FILE_BYTES`` or ``MAX_PIXELS`` (checked from the header before
-    decoding), empty (0 pixels) or blank."""
-    from PIL import Image, UnidentifiedImageError
+    decoding), empty (0 pixels) or blank; a FIFO, device or folder is refused before
+    anything is read."""
+    from .regular import open_regular
 
     path = Path(path)
-    if not path.exists():
-        raise DigitImageError(f"{path}: file not found")
-    if path.is_dir():
-        raise DigitImageError(f"{path}: is a folder, not an image file")
-    size = path.stat().st_size
-    if size == 0:
-        raise DigitImageError(f"{path}: is empty (0 bytes)")
-    if size > MAX_FILE_BYTES:
-        raise DigitImageError(f"{path}: {size:,} bytes is larger than the {MAX_FILE_BYTES:,}-byte limit for a digit image")
+    # only a regular file: a FIFO would hang the read, /dev/zero would feed it without end
+    with open_regular(path, DigitImageError, "image file") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size == 0:
+            raise DigitImageError(f"{path}: is empty (0 bytes)")
+        if size > MAX_FILE_BYTES:
+            raise DigitImageError(f"{path}: {size:,} bytes is larger than the {MAX_FILE_BYTES:,}-byte limit for a "
+                                  f"digit image")
+        rgba = _decode(path, fh)
+    grey = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+    alpha = rgba[..., 3]
+    if float(alpha.min()) < 0.98:  # transparency: the opaque strokes are the digit
+        if float(alpha.max()) < INK_FLOOR:
+            raise DigitImageError(f"{path}: is blank (fully transparent)")
+        ink = alpha
+    else:
+        ink = ink_from_grey(grey)
+    return mnist_like(ink, where=str(path), fit=fit)
+
+
+def _decode(path: Path, fh) -> np.ndarray:
+    """The open image file ``fh`` as RGBA floats in [0, 1]; its size checked before decoding."""
+    from PIL import Image, UnidentifiedImageError
+
     try:
-        with Image.open(path) as img:  # reads the header only
+        with Image.open(fh) as img:  # reads the header only
             w, h = img.size
             if w * h > MAX_PIXELS:
                 raise DigitImageError(f"{path}: {w} x {h} pixels is larger than the limit of {MAX_PIXELS:,} pixels "
@@ -115,12 +131,4 @@ def load_digit_image(path: str | os.PathLike, fit: bool = True) -> np.ndarray:
                               f"{exc})") from None
     except (OSError, ValueError, SyntaxError, MemoryError, EOFError) as exc:
         raise DigitImageError(f"{path}: damaged or unreadable image ({str(exc)[:160] or type(exc).__name__})") from None
-    grey = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
-    alpha = rgba[..., 3]
-    if float(alpha.min()) < 0.98:  # transparency: the opaque strokes are the digit
-        if float(alpha.max()) < INK_FLOOR:
-            raise DigitImageError(f"{path}: is blank (fully transparent)")
-        ink = alpha
-    else:
-        ink = ink_from_grey(grey)
-    return mnist_like(ink, where=str(path), fit=fit)
+    return rgba

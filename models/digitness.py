@@ -113,13 +113,16 @@ class Calibration:
 def load_calibration(path: str | os.PathLike, classifier_digest: str | None = None,
                      feature_sizes: dict[str, int] | None = None) -> Calibration:
     """Read and check a calibration file (no pickle; sizes, shapes and values checked)."""
+    from .regular import open_regular
+
     path = Path(path)
-    if not path.is_file():
-        raise CalibrationError(f"{path}: file not found")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise CalibrationError(f"{path}: {path.stat().st_size:,} bytes is too large for a digit-check calibration")
+    fh = open_regular(path, CalibrationError, "digit-check calibration")  # no FIFO, device or folder
+    size = os.fstat(fh.fileno()).st_size
+    if size > MAX_FILE_BYTES:
+        fh.close()
+        raise CalibrationError(f"{path}: {size:,} bytes is too large for a digit-check calibration")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with fh, np.load(fh, allow_pickle=False) as z:
             def get(key: str, shape=None) -> np.ndarray:
                 if key not in z.files:
                     raise CalibrationError(f"{path}: '{key}' is missing")

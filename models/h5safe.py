@@ -104,13 +104,20 @@ def get_number(attrs, name: str, kind: type, default=None):
     raise H5Problem(f"attribute '{name}' is not a single {kind.__name__} ({type(value).__name__})")
 
 
-def open_file(path: str | os.PathLike, error: type[Exception], what: str) -> h5py.File:
-    """``h5py.File(path, "r")`` for a regular file only (a FIFO or device would hang or
-    feed the HDF5 library without end); other files raise ``error`` naming the path."""
-    from .regular import check_regular
+@contextlib.contextmanager
+def open_file(path: str | os.PathLike, error: type[Exception], what: str) -> Iterator[h5py.File]:
+    """``with open_file(...) as f``: the HDF5 file ``path``, read only, if it is a regular
+    file (a FIFO or device would hang or feed the HDF5 library without end); other files
+    raise ``error`` naming the path.
 
-    check_regular(path, error, what)
-    return h5py.File(path, "r")
+    The path is opened once (:func:`.regular.open_regular`: checked on the open
+    descriptor) and HDF5 reads through that Python file object, so a file swapped for a
+    FIFO between the check and the read is never opened by HDF5 by name."""
+    from .regular import open_regular
+
+    with open_regular(path, error, what) as fh:
+        with h5py.File(fh, "r") as f:
+            yield f
 
 
 def get_object(group, key: str):

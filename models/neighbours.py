@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -292,11 +293,43 @@ def save_index(index: NeighbourIndex, path: Path) -> None:
                  pca_basis=index.pca_basis, pca_coords=index.pca_coords, stats=index.stats)
 
 
+_CACHED = ("key", "features", "pca_mean", "pca_basis", "pca_coords", "stats")
+
+
+def _declared_shapes_ok(z, n: int, width: int) -> bool:
+    """The shapes and types the cached file's entries declare, checked before any is read
+    (a crafted header could otherwise make the reader allocate without bound)."""
+    from numpy.lib import format as npy
+
+    if sorted(z.files) != sorted(_CACHED):
+        return False
+    head = {}
+    for name in _CACHED:
+        with z.zip.open(f"{name}.npy") as member:
+            version = npy.read_magic(member)
+            if version not in ((1, 0), (2, 0), (3, 0)):
+                return False
+            read = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+            head[name] = read(member)[0::2]  # (shape, dtype)
+    (k_shape, k_type), (b_shape, _) = head["key"], head["pca_basis"]
+    if k_shape != () or k_type.kind != "U" or k_type.itemsize > 4 * 256 or len(b_shape) != 2:
+        return False
+    want = {"features": (n, width), "pca_mean": (784,), "pca_basis": (784, b_shape[1]),
+            "pca_coords": (n, b_shape[1]), "stats": (2, 3)}
+    return (1 <= b_shape[1] <= 784
+            and all(head[k] == (shape, np.dtype(np.float32)) for k, shape in want.items()))
+
+
 def _load_cached(path: Path, key: str, images: np.ndarray, labels: np.ndarray,
                  classifier: Checkpoint) -> NeighbourIndex:
-    """Read a cached index; ValueError when it is damaged or belongs to other data."""
+    """Read a cached index; ValueError when it is damaged or belongs to other data.  Only a
+    regular file is read, and only after the shapes its entries declare are checked."""
+    from .regular import open_regular
+
     n = len(labels)
-    with np.load(path, allow_pickle=False) as z:
+    with open_regular(path, ValueError, "neighbour index cache") as fh, np.load(fh, allow_pickle=False) as z:
+        if not _declared_shapes_ok(z, n, int(classifier.model.config.features)):
+            raise ValueError("damaged (unexpected entries, shapes or types)")
         if str(z["key"]) != key:
             raise ValueError("built for other data or another classifier")
         arrays = {name: z[name] for name in ("features", "pca_mean", "pca_basis", "pca_coords", "stats")}
@@ -327,12 +360,13 @@ def open_index(classifier: Checkpoint, data: str | os.PathLike | None = None, ca
         images, labels = images[:limit], labels[:limit]
     key = index_key(data_checksum(images, labels), classifier, limit)
     path = cache_path(cache if cache is not None else cache_dir(), key)
-    if path.exists():
+    if os.path.lexists(path):
         try:
             return _load_cached(path, key, images, labels, classifier)
-        except (ValueError, OSError, KeyError, EOFError) as exc:
+        except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             if notes is not None:
-                notes.append(f"{path}: cached neighbour index not used ({str(exc)[:120]}); rebuilt")
+                why = str(exc).removeprefix(f"{path}: ")  # the regular-file check names the file itself
+                notes.append(f"{path}: cached neighbour index not used ({why[:160]}); rebuilt")
     index = build_index(images, labels, test.images, classifier, key, progress, cancelled)
     try:
         save_index(index, path)

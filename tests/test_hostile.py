@@ -13,6 +13,7 @@ import dataclasses
 import gzip
 import os
 import shutil
+import stat
 import struct
 import subprocess
 import sys
@@ -109,6 +110,91 @@ def test_fifos_devices_and_folders_are_refused_by_every_loader(tmp_path, capsys)
     with pytest.raises(DataError, match="FIFO"):
         load_split("train", data)
     refused(capsys, ["verify-data", "--data", data], "FIFO")
+
+
+def test_image_calibration_and_results_loaders_refuse_fifos_and_devices(tmp_path, capsys):
+    from latent_explorer.app.bench.run import merge_results
+    from latent_explorer.models.digitimage import DigitImageError, load_digit_image
+    from latent_explorer.models.digitness import CalibrationError, load_calibration
+
+    fifo_png, fifo_npz = tmp_path / "seven.png", tmp_path / "c.ood.npz"
+    for p in (fifo_png, fifo_npz):
+        os.mkfifo(p)
+    zero_png, zero_npz = tmp_path / "zero.png", tmp_path / "zero.ood.npz"
+    for p in (zero_png, zero_npz):
+        p.symlink_to("/dev/zero")
+    with watchdog(HANG):  # each of these hung (FIFO) or read the device before
+        for loader, error in ((load_digit_image, DigitImageError), (load_calibration, CalibrationError)):
+            for path, what in ((fifo_png, "FIFO"), (fifo_npz, "FIFO"), (zero_png, "character device"),
+                               (zero_npz, "character device"), (tmp_path, "folder")):
+                with pytest.raises(error, match=str(path)) as info:
+                    loader(path)
+                assert what in str(info.value), info.value
+        res = {"machine": {"date": "d", "hardware": "h"}, "command": "c", "quick": True, "items": {"find": {}}}
+        assert set(merge_results(fifo_npz, dict(res))["items"]) == {"find"}  # an unreadable earlier file: ignored
+    refused(capsys, ["project", fifo_png, "--model", "gan2d"], str(fifo_png), "FIFO")
+    refused(capsys, ["project", zero_png, "--model", "gan2d"], str(zero_png), "character device")
+
+
+def test_a_fifo_or_device_as_the_cached_neighbour_index_is_not_read(tmp_path, classifier, mnist_dir):
+    from latent_explorer.models.neighbours import cache_path, open_index
+
+    first = open_index(classifier, mnist_dir, cache=tmp_path, limit=100)
+    path = cache_path(tmp_path, first.key)
+    for make, what in ((os.mkfifo, "FIFO"), (lambda p: p.symlink_to("/dev/zero"), "character device")):
+        path.unlink()
+        make(path)
+        notes: list[str] = []
+        with watchdog(HANG):
+            again = open_index(classifier, mnist_dir, cache=tmp_path, limit=100, notes=notes)
+        assert notes and str(path) in notes[0] and what in notes[0] and "rebuilt" in notes[0], notes
+        assert path.is_file() and not path.is_symlink()  # the rebuilt index took its place
+        np.testing.assert_allclose(again.features, first.features, atol=1e-6)
+
+
+def test_a_cached_neighbour_index_declaring_huge_shapes_is_not_read(tmp_path, classifier, mnist_dir):
+    import io
+    import zipfile
+
+    from latent_explorer.models.neighbours import cache_path, open_index
+
+    first = open_index(classifier, mnist_dir, cache=tmp_path, limit=100)
+    path = cache_path(tmp_path, first.key)
+    with zipfile.ZipFile(path) as z:
+        entries = {n: z.read(n) for n in z.namelist()}
+    buf = io.BytesIO()  # features declaring 10^12 rows, with a few bytes of data
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f4", "fortran_order": False, "shape": (10 ** 12, 128)})
+    entries["features.npy"] = buf.getvalue() + b"\0" * 64
+    with zipfile.ZipFile(path, "w") as z:
+        for n, data in entries.items():
+            z.writestr(n, data)
+    notes: list[str] = []
+    open_index(classifier, mnist_dir, cache=tmp_path, limit=100, notes=notes)  # MemoryError before
+    assert notes and "damaged" in notes[0] and "rebuilt" in notes[0], notes
+
+
+def test_an_hdf5_file_swapped_for_a_fifo_after_the_check_is_never_opened_by_name(tmp_path, small_atlas,
+                                                                                   monkeypatch):
+    """The stat-then-open race: the atlas is replaced by a FIFO just before HDF5 opens it.
+    HDF5 reads through the descriptor opened (and checked) before, so the load gets the
+    atlas that was checked; opening the path by name blocked on the FIFO (with the GIL
+    held: the watchdog ends the run)."""
+    path = tmp_path / "a.atlas.h5"
+    shutil.copy(small_atlas, path)
+    expected = load_atlas(path).labels
+    real_file = h5py.File
+
+    def swap_then_open(name, *args, **kwargs):
+        if not stat.S_ISFIFO(os.lstat(path).st_mode):
+            path.unlink()
+            os.mkfifo(path)
+        return real_file(name, *args, **kwargs)
+
+    monkeypatch.setattr(h5py, "File", swap_then_open)
+    with watchdog(HANG):
+        atlas = load_atlas(path)
+    assert stat.S_ISFIFO(os.lstat(path).st_mode)  # the swap did happen before HDF5 opened the file
+    np.testing.assert_array_equal(atlas.labels, expected)
 
 
 def _inf_config_checkpoint(path: Path) -> Path:

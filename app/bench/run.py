@@ -130,8 +130,11 @@ def merge_results(previous_json: Path, res: dict) -> dict:
     so a merged file never passes off an old figure as new."""
     stamp = {"date": res["machine"]["date"], "command": res["command"], "quick": res["quick"],
              "hardware": res["machine"]["hardware"]}
+    from latent_explorer.models.regular import open_regular
+
     try:
-        old = json.loads(Path(previous_json).read_text())
+        with open_regular(previous_json, ValueError, "results file") as fh:  # a FIFO would hang the run
+            old = json.loads(fh.read(64 * 2 ** 20))
         if not isinstance(old, dict) or not isinstance(old.get("items"), dict):
             raise ValueError
     except (OSError, ValueError):
