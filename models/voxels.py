@@ -64,18 +64,13 @@ def render_cube(labels: np.ndarray, confidence: np.ndarray | None, azimuth: floa
     shade = 0.55 + 0.45 * (1 - (depth - depth.min()) / max(1e-9, np.ptp(depth)))
     colour = np.clip(colour * shade[:, None], 0, 255).astype(np.uint8)
     half = max(1, int(np.ceil(size / (2 * np.sqrt(3)) * 0.98 * 2 / (res - 1) * 0.62)))
-    offsets = np.arange(-half, half + 1)
-    dy, dx = np.meshgrid(offsets, offsets, indexing="ij")
-    r = np.rint(rows)[:, None].astype(np.int64) + dy.ravel()[None, :]
-    c = np.rint(cols)[:, None].astype(np.int64) + dx.ravel()[None, :]
-    ok = (r >= 0) & (r < size) & (c >= 0) & (c < size)
-    n = np.broadcast_to(np.arange(len(idx))[:, None], r.shape)
-    # keep, for every pixel, the nearest voxel covering it (the last one in far-to-near order)
-    flat = (r * size + c)[ok]
-    last = np.full(size * size, -1, np.int64)
-    np.maximum.at(last, flat, n[ok])
-    hit = last >= 0
-    img.reshape(-1, 3)[hit] = colour[last[hit]]
+    r, c = np.rint(rows).astype(np.int64), np.rint(cols).astype(np.int64)
+    r0, r1 = np.clip(r - half, 0, size).tolist(), np.clip(r + half + 1, 0, size).tolist()
+    c0, c1 = np.clip(c - half, 0, size).tolist(), np.clip(c + half + 1, 0, size).tolist()
+    # each voxel a square, far to near: every pixel ends with the nearest voxel covering it
+    # (a loop of slice fills is several times faster than a per-pixel z-buffer in numpy)
+    for k, rgb in enumerate(colour):
+        img[r0[k]:r1[k], c0[k]:c1[k]] = rgb
     return img
 
 

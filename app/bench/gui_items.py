@@ -55,6 +55,18 @@ def _timed_app_class():
     return TimedApplication
 
 
+SCREEN = (1920, 1080)  # the offscreen screen the frame benchmark's window is shown on
+WINDOW = (1500, 950)  # ... and the window's size (every map on screen)
+
+
+def _screen_config(folder: Path, width: int, height: int) -> str:
+    """``QT_QPA_PLATFORM`` value for an offscreen screen of this size."""
+    path = Path(folder) / f"screen-{width}x{height}.json"
+    path.write_text(json.dumps({"screens": [{"name": "bench", "x": 0, "y": 0, "width": width, "height": height,
+                                             "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
+    return f"offscreen:configfile={path}"
+
+
 def _window(models_dir: Path, settings_file: Path):
     from PySide6.QtCore import QCoreApplication, Qt
     from PySide6.QtWidgets import QApplication
@@ -65,8 +77,15 @@ def _window(models_dir: Path, settings_file: Path):
 
     os.environ["LATENT_EXPLORER_SETTINGS"] = str(settings_file)
     if QApplication.instance() is None:  # a first app of our own, to time each view's paints
+        platform = os.environ.get("QT_QPA_PLATFORM")
+        if platform == "offscreen":
+            # the offscreen platform's own screen (800 x 800) is smaller than the window, which
+            # then shrinks to it and scrolls most maps out of sight, where they are not painted
+            os.environ["QT_QPA_PLATFORM"] = _screen_config(settings_file.parent, *SCREEN)
         QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
         _timed_app_class()(sys.argv[:1])
+        if platform is not None:
+            os.environ["QT_QPA_PLATFORM"] = platform  # read once, at the start; child processes get the plain one
     app = make_app()
     win = MainWindow(models_dir, models_dir / "classifier.pt", make_settings(), autobuild_atlas=False)
     return app, win
@@ -202,10 +221,12 @@ def frame_latency(models: list[Path], moves: int = 500, paint_moves: int = 120) 
     """Scripted slider moves in the real window: drag-like steps and random jumps, with and
     without the layer heatmaps dock; then a pass of drag moves with each view's paint time."""
     rows = []
+    load_before = _loadavg()
     with tempfile.TemporaryDirectory() as tmp:
         app, win = _window(models[0].parent, Path(tmp) / "s.ini")
-        win.resize(1500, 950)
+        win.resize(*WINDOW)
         win.show()
+        screen = win.screen().availableGeometry()
         rng = np.random.default_rng(0)
         timed = hasattr(app, "clock")
         for path in models:
@@ -233,7 +254,8 @@ def frame_latency(models: list[Path], moves: int = 500, paint_moves: int = 120) 
         win.deleteLater()
         app.processEvents()
     return {"moves": moves, "drag_step": DRAG_STEP / 1000, "paint_moves": paint_moves, "rows": rows,
-            "load": _loadavg()}
+            "load": _loadavg(), "window": list(WINDOW), "screen": [screen.width(), screen.height()],
+            "load_before": load_before}
 
 
 def _loadavg() -> list[float] | None:

@@ -33,6 +33,10 @@ class Slice:
     def nbytes(self) -> int:
         return self.labels.nbytes + self.confidence.nbytes + self.rgb.nbytes
 
+    def has_regions(self, min_fraction: float) -> bool:
+        """True when the regions for this minimum size are already computed."""
+        return min_fraction in self._regions
+
     def regions(self, min_fraction: float) -> list:
         found = self._regions.get(min_fraction)
         if found is None:

@@ -83,9 +83,13 @@ class SlidersPanel(Panel):
         self.sync()
 
     def sync(self) -> None:
-        """Show the state's point without writing it back."""
+        """Show the state's point without writing it back; a control whose value stays
+        is not touched (a spin box repaints on every ``setValue``, even an unchanged one)."""
         for value, slider, spin in zip(self.state.point, self.sliders, self.spins):
-            for w, v in ((slider, round(value * STEPS)), (spin, value)):
+            for w, v, same in ((slider, round(value * STEPS), slider.value() == round(value * STEPS)),
+                               (spin, value, spin.value() == round(value, spin.decimals()))):
+                if same:
+                    continue
                 w.blockSignals(True)
                 w.setValue(v)
                 w.blockSignals(False)

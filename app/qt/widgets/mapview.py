@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsLineItem
 
 from latent_explorer.models.maps import cell_extent, colour_map, index_to_coord, label_name, readable_on, regions
 
 from ..style import font
+
+REGIONS_DELAY_MS = 150  # a plane first cut during a move gets its region digits this long after the last cut
 
 
 class PickViewBox(pg.ViewBox):
@@ -63,11 +65,21 @@ class Ring(QGraphicsEllipseItem):
         return np.array([self.pos().x()]), np.array([self.pos().y()])
 
 
-def _crosshair_line(colour: str, width: float) -> QGraphicsLineItem:
+CROSSHAIR_PX = 10000.0  # a crosshair line's half length in pixels: past any view; the view box clips it
+
+
+def _crosshair_line(colour: str, width: float, vertical: bool) -> QGraphicsLineItem:
+    """A dashed line through the item's position, drawn in pixels (it ignores the view's
+    scaling): its bounding box is then the line and its pen's pixel width, so moving it
+    repaints a thin band of the view, not all of it (a cosmetic pen's width counts in data
+    units in a scaled item's bounding box, which covered the whole plot)."""
     pen = pg.mkPen(colour, width=width, style=Qt.PenStyle.DashLine)
     pen.setCosmetic(True)
-    line = QGraphicsLineItem()
+    far = CROSSHAIR_PX
+    line = QGraphicsLineItem(QLineF(0, -far, 0, far) if vertical else QLineF(-far, 0, far, 0))
     line.setPen(pen)
+    line.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+    line.setVisible(False)  # until the first point
     return line
 
 
@@ -90,9 +102,9 @@ class MapView(pg.PlotWidget):
         self.addItem(self.image)
         self.lines: list[QGraphicsLineItem] = []  # vertical (white, black), then horizontal
         if crosshair:
-            for _ in range(2):
+            for vertical in (True, False):
                 for colour, width in (("w", 3), ("k", 1)):
-                    line = _crosshair_line(colour, width)
+                    line = _crosshair_line(colour, width, vertical)
                     self.addItem(line, ignoreBounds=True)
                     self.lines.append(line)
         size = 12 if compact else 18
@@ -117,12 +129,20 @@ class MapView(pg.PlotWidget):
         self._named = False
         self.scene().sigMouseMoved.connect(self._hovered)
         self.labels: np.ndarray | None = None
+        self._unlabelled = None  # a Slice shown without its region digits yet (see show_slice)
+        self._regions_timer = QTimer(self)
+        self._regions_timer.setSingleShot(True)
+        self._regions_timer.setInterval(REGIONS_DELAY_MS)
+        self._regions_timer.timeout.connect(self._label_regions)
         self.confidence: np.ndarray | None = None
         self.resolution = 0
         self._set_extent(-1.0, 1.0)
         if compact:
             for name in ("left", "bottom"):
                 self.getAxis(name).setStyle(tickFont=font(7))
+        for name in ("left", "bottom"):  # the axes never change on a move: a marker passing by
+            self.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # repaints from a picture
+
 
     def _set_extent(self, lo: float, hi: float) -> None:
         self.box.setRange(xRange=(lo, hi), yRange=(lo, hi), padding=0)
@@ -172,7 +192,22 @@ class MapView(pg.PlotWidget):
     def show_slice(self, plane) -> None:
         """Show a :class:`~latent_explorer.app.qt.slicecache.Slice` (cut, coloured and
         labelled once, whichever view shows it)."""
-        self._show(plane.labels, plane.confidence, plane.rgb, plane.regions(self.min_region))
+        if self.labels is None or plane.has_regions(self.min_region):
+            # the view's first map, or a plane labelled before: its digits at once
+            self._regions_timer.stop()
+            self._unlabelled = None
+            self._show(plane.labels, plane.confidence, plane.rgb, plane.regions(self.min_region))
+            return
+        # a plane cut for the first time while the point moves: the map at once, its region
+        # digits (connected regions, the costly part of a new cut) once the moves pause
+        self._unlabelled = plane
+        self._show(plane.labels, plane.confidence, plane.rgb, [])
+        self._regions_timer.start()
+
+    def _label_regions(self) -> None:
+        plane, self._unlabelled = self._unlabelled, None
+        if plane is not None and plane.labels is self.labels:  # still the plane shown
+            self._place_regions(plane.regions(self.min_region), plane.rgb, self.resolution)
 
     def _show(self, labels: np.ndarray, confidence: np.ndarray | None, rgb: np.ndarray, found: list) -> None:
         self.labels = labels
@@ -186,6 +221,9 @@ class MapView(pg.PlotWidget):
         self.resolution = res
         if self.message.textItem.toPlainText():
             self.message.setText("")
+        self._place_regions(found, rgb, res)
+
+    def _place_regions(self, found: list, rgb: np.ndarray, res: int) -> None:
         shown = 0
         if found:
             for r in found:
@@ -244,9 +282,9 @@ class MapView(pg.PlotWidget):
         for item in (self.ring_outer, self.ring_inner):
             item.setPos(x, y)
             item.setVisible(True)
-        far = 4.0  # beyond any extent; the view box clips the lines to the plot
-        for k, line in enumerate(self.lines):
-            line.setLine(QLineF(x, -far, x, far) if k < 2 else QLineF(-far, y, far, y))
+        for k, line in enumerate(self.lines):  # a vertical line stays put when only y changes, and so on
+            line.setPos(x, 0.0) if k < 2 else line.setPos(0.0, y)
+            line.setVisible(True)
 
     def region_texts(self) -> list[tuple[str, float, float]]:
         """The digits written on the map and where (for tests and screenshots)."""
