@@ -9,7 +9,10 @@ in a fresh process whose offscreen screen has that size:
 Checked: the window's frame inside the screen's available area; every visible widget
 inside its parent (nothing clipped or pushed out, except content of a scroll area, which
 scrolls); the image, the readout and the sliders visible in the window; the maps at least
-as wide as the left column unless that is at its narrowest; a dock that was just opened visible (not a tab behind another).
+as wide as the left column unless that is at its narrowest; a dock that was just opened visible (not a tab behind another);
+in the maps (``map_problems``): every legend entry whole, every plot title inside its plot, the
+small multiples' captions clear of each other and of the point's frame, and (with no dock
+open) the tiles filling a fair share of their panel (``MIN_TILE_SHARE``).
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKS = {"layers": "Ctrl+L", "history": "Ctrl+H", "compare": "Ctrl+K", "walk": "Ctrl+J", "find": "Ctrl+F"}
+MIN_TILE_SHARE = 0.4  # the 16 small multiples cover at least this much of their panel (no dock open)
 
 
 def screen_config(width: int, height: int, folder: Path) -> str:
@@ -41,6 +45,76 @@ def _inside_scroll_area(w, stop) -> bool:
             return True
         p = p.parentWidget()
     return False
+
+
+def _scene_rect(item, rect=None):
+    """An item's rect (default: its bounding rect) in scene (= view pixel) coordinates."""
+    return item.mapRectToScene(item.boundingRect() if rect is None else rect)
+
+
+def tile_share(overview) -> float:
+    """How much of the small multiples' plot the tiles cover."""
+    from PySide6.QtCore import QRectF
+
+    box = overview.box.sceneBoundingRect()
+    tile = overview.box.mapViewToScene(QRectF(0, 0, overview.res, overview.res)).boundingRect()
+    return len(overview.values) * tile.width() * tile.height() / max(1.0, box.width() * box.height())
+
+
+def map_problems(window) -> list[str]:
+    """What is cut off or covered in the map area: legend entries, plot titles, the small
+    multiples' captions."""
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QFontMetricsF
+    from PySide6.QtWidgets import QLabel, QScrollArea
+
+    from latent_explorer.app.qt.panels.overview import FRAME_PEN, OverviewPanel
+    from latent_explorer.app.qt.widgets.mapview import CAPTION_PT, MapView
+
+    out = []
+    area = window.map_area
+    legend = getattr(area, "legend", None)
+    scroll = window.findChild(QScrollArea, "maps_scroll")
+    scrolled = scroll is not None and scroll.horizontalScrollBar().isVisible()  # then the whole row scrolls
+    if legend is not None and legend.isVisible():
+        for entry in legend.findChildren(QLabel):
+            if not entry.isVisible():
+                continue
+            name = entry.text() or "a line swatch"
+            if not legend.rect().contains(entry.geometry()):
+                out.append(f"the legend's entry {name!r} lies outside the legend ({entry.geometry().right()} > "
+                           f"{legend.width()})")
+            elif not scrolled and entry.visibleRegion().boundingRect().size() != entry.size():
+                out.append(f"the legend's entry {name!r} is cut off")
+    for view in area.findChildren(MapView):
+        if not view.isVisible() or not view.caption or view.visibleRegion().isEmpty():
+            continue
+        label = view.getPlotItem().titleLabel
+        shown = label.item.toPlainText()
+        f = label.item.font()
+        f.setPointSizeF(CAPTION_PT)
+        width = QFontMetricsF(f).horizontalAdvance(shown)
+        r = _scene_rect(label.item)
+        if r.left() < -0.5 or r.right() > view.width() + 0.5 or width > view.width():
+            out.append(f"the title {shown!r} ({width:.0f} px) does not fit its {view.width()} px plot "
+                       f"(spans {r.left():.0f}..{r.right():.0f})")
+        if shown != view.caption and (not shown.endswith("…") or label.toolTip() != view.caption):
+            out.append(f"the title {view.caption!r} is shortened to {shown!r} without the full text in a tooltip")
+    ov = area.panel(OverviewPanel) if hasattr(area, "panel") else None
+    if ov is not None and ov.isVisible() and len(ov.values) and ov.frame.isVisible():
+        captions = [(t.textItem.toPlainText(), _scene_rect(t)) for t in ov.texts[:len(ov.values)]]
+        plot = QRectF(ov.box.sceneBoundingRect())
+        frame = ov.box.mapViewToScene(ov.frame.rect()).boundingRect().adjusted(
+            -FRAME_PEN / 2, -FRAME_PEN / 2, FRAME_PEN / 2, FRAME_PEN / 2)
+        for k, (text, r) in enumerate(captions):
+            if not plot.adjusted(-0.5, -0.5, 0.5, 0.5).contains(r):
+                out.append(f"the small multiple's caption {text!r} is cut off by its panel")
+            if r.intersects(frame):
+                out.append(f"the point's frame covers the caption {text!r}")
+            for other, r2 in captions[k + 1:]:
+                if r.intersects(r2):
+                    out.append(f"the small multiples' captions {text!r} and {other!r} overlap")
+    return out
 
 
 def problems(window, just_opened=None) -> list[str]:
@@ -82,6 +156,7 @@ def problems(window, just_opened=None) -> list[str]:
                    f"which could give up {left.width() - left.minimumWidth()} px")
     if just_opened is not None and just_opened.visibleRegion().isEmpty():
         out.append(f"{just_opened.windowTitle()} was opened but is not visible")
+    out += map_problems(window)
     QApplication.processEvents()
     return out
 
@@ -92,6 +167,7 @@ def run(size: str, models: list[str], every: bool = True) -> int:
     from PySide6.QtWidgets import QApplication
 
     from latent_explorer.app.qt.main import make_app
+    from latent_explorer.app.qt.panels.overview import OverviewPanel
     from latent_explorer.app.qt.settings import make_settings
     from latent_explorer.app.qt.window import MainWindow
 
@@ -132,6 +208,10 @@ def run(size: str, models: list[str], every: bool = True) -> int:
                         settle()
                         found += [f"after {DOCKS[name]}: {p}" for p in problems(w, docks[name])]
                 found += problems(w)
+                ov = w.map_area.panel(OverviewPanel)
+                if not combo and ov is not None and tile_share(ov) < MIN_TILE_SHARE:
+                    found.append(f"the small multiples cover {tile_share(ov):.0%} of their panel, "
+                                 f"under {MIN_TILE_SHARE:.0%}")
                 failed += bool(found)
                 print(json.dumps({"model": model, "docks": list(combo), "window": [w.width(), w.height()],
                                   "problems": sorted(set(found))}), flush=True)

@@ -66,11 +66,11 @@ def test_a_move_repaints_only_what_it_changed(qtbot, make_window):
     assert xy.image.image is not images[0]
     assert xz.image.image is images[1] and yz.image.image is images[2]
     assert yz.ring_inner.getData()[1][0] == pytest.approx(0.9)  # ... but their markers moved
-    assert slices.captions[0].startswith("xy slice at z = +1.00")  # the cut's cell, not the point
+    assert slices.captions[0].startswith("xy at z = +1.00")  # the cut's cell, not the point
     images = [v.image.image for v in slices.views]
     w.state.set_coordinate(2, 0.95)  # the same atlas cell: no slice is recut, no caption changes
     assert all(v.image.image is img for v, img in zip(slices.views, images))
-    assert slices.captions[0].startswith("xy slice at z = +1.00")
+    assert slices.captions[0].startswith("xy at z = +1.00")
     w.state.set_coordinate(0, 0.1)  # along x: the yz slice's marker stays where it was
     assert yz.ring_inner.getData()[0][0] == yz_marker[0][0]
     settle(qtbot, w)

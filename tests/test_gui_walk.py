@@ -345,3 +345,54 @@ def test_overview_draws_the_path_in_the_slices_it_crosses(qtbot, make_window):
     assert pieces == len(ov.values)  # one stretch per slice
     x0, y0 = ov._tile_origin(0)
     assert (x[0], y[0]) == pytest.approx((x0 + ov._to_pixel(-0.5, False), y0 + ov._to_pixel(-0.5, True)))
+
+
+def test_4d_slices_draw_the_walk_solid_only_where_it_passes(qtbot, make_window):
+    """On a slice of a 4-D model the walk is solid only within half an atlas cell of the
+    slice's fixed coordinates; the rest is a dashed projection that says so, A and B off
+    the slice are pale, and a slice the path never meets has no solid part at all."""
+    from latent_explorer.app.qt.panels.overview import OverviewPanel
+    from latent_explorer.app.qt.widgets.pathoverlay import PROJECTION_TIP
+
+    w = make_window(model="gan4d")  # the window builds a 4^4 atlas: cells at -1, -1/3, +1/3, +1
+    qtbot.waitUntil(lambda: w.state.atlas is not None, timeout=60000)
+    st, walk = w.state, w.state.walk
+    third = 1 / 3
+
+    def x_at(w4: float) -> float:  # x where the path's w is w4
+        return -0.8 + 1.6 * (w4 + 1) / 2
+
+    walk.set_a((-0.8, -0.6, third, -1.0))
+    walk.set_b((0.8, 0.6, third, 1.0))  # z stays at a cell centre, w runs through every cell
+    st.set_point((0.0, 0.0, third, 0.86))  # slices at w = +1: the path is in them for w >= 2/3 only
+    xy = w.map_area.panel(Slices3DPanel).paths[0]
+    x, y = xy.solid_xy()
+    x = x[np.isfinite(x)]
+    assert x.min() == pytest.approx(x_at(1 - third), abs=0.01) and x.max() == pytest.approx(0.8)
+    px, _ = xy.path_xy()
+    assert px[0] == pytest.approx(-0.8) and px[-1] == pytest.approx(0.8)  # the projection: all of it
+    assert xy.projection.isVisible() and xy.projection.toolTip() == PROJECTION_TIP
+    assert xy.projection.opts["pen"].style() == Qt.PenStyle.DashLine
+    a, b = xy.ends
+    assert a.fill.color().alpha() < 255 and "projected" in a.toolTip()  # A (w = -1) is not in this slice
+    assert b.fill.color().alpha() == 255 and not b.toolTip()
+    plane = w.map_area.panel(Map2DPanel).path  # the xy plane through the point: the same cut
+    np.testing.assert_allclose(plane.solid_xy()[0], xy.solid_xy()[0])
+    st.set_point((0.0, 0.0, third, -0.2))  # w = -1/3: the middle stretch
+    x = xy.solid_xy()[0]
+    x = x[np.isfinite(x)]
+    assert x.min() == pytest.approx(x_at(-2 * third), abs=0.01) and x.max() == pytest.approx(x_at(0.0), abs=0.01)
+    assert a.fill.color().alpha() < 255 and b.fill.color().alpha() < 255
+    st.set_point((0.0, 0.0, -1.0, 0.86))  # z = -1: the path (z = 1/3) never meets this xy slice
+    assert xy.solid_xy()[0].size == 0 and not len(xy.crossings.data)
+    assert xy.projection.isVisible() and xy.path_xy()[0].size
+    assert w.map_area.legend.walk_key[0].isVisible()  # the map legend explains solid and dashed
+    st.set_point((0.0, 0.0, third, 0.86))
+    ov = w.map_area.panel(OverviewPanel)  # xy tiles along z; tile 10 is at z = +1/3
+    assert ov.values[10] == pytest.approx(third)
+    x, y = ov.path_item.getData()
+    keep = np.isfinite(x)
+    assert keep.sum() > 0 and ov.projection_item.isVisible()
+    x0, _ = ov._tile_origin(10)
+    assert np.all((x[keep] >= x0) & (x[keep] <= x0 + ov.res))  # solid only in z = 1/3's tile ...
+    assert x[keep].min() == pytest.approx(x0 + ov._to_pixel(x_at(1 - third), False), abs=0.05)

@@ -40,6 +40,10 @@ class MapArea(QWidget):
             return
         self.legend = DigitLegend()
         lay.addWidget(self.legend)
+        if d >= 3:  # slices: the walk is solid where it lies in one, dashed where projected
+            state.walk.changed.connect(self._walk_changed)
+            self._walk_linked = True
+            self._walk_changed()
         if d == 2:
             row = QHBoxLayout()
             row.addWidget(self._keep(Map2DPanel(state)), 1)
@@ -79,6 +83,16 @@ class MapArea(QWidget):
         """The first panel of a class (for tests and screenshots)."""
         return next((p for p in self.panels if isinstance(p, kind)), None)
 
+    def _walk_changed(self) -> None:
+        walk = self.state.walk
+        self.legend.show_walk_key(walk.ready and walk.label_walk is None)
+
     def detach(self) -> None:
+        if getattr(self, "_walk_linked", False):
+            self._walk_linked = False
+            try:
+                self.state.walk.changed.disconnect(self._walk_changed)
+            except (RuntimeError, TypeError):
+                pass
         for p in self.panels:
             p.detach()

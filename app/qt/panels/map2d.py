@@ -16,7 +16,7 @@ from ..state import ExplorerState
 from ..style import font
 from ..walkstate import pick
 from ..widgets.mapview import MapView
-from ..widgets.pathoverlay import attach
+from ..widgets.pathoverlay import attach, slice_fixed
 from ..slicecache import slices
 from ..widgets.square import SquareBox, plot_box
 from .base import Panel
@@ -55,7 +55,7 @@ class Map2DPanel(Panel):
         for signal in (state.atlasChanged, state.atlasDigitChanged, state.pointChanged):
             self.bind(signal, self.redraw)
         self.bind(state.optionChanged, lambda name: name == "plane" and self.redraw())
-        self.path = attach(self, self.view, lambda: self.axes)
+        self.path = attach(self, self.view, lambda: self.axes, lambda: slice_fixed(state, state.point, self.axes))
         self.redraw()
 
     @property
@@ -88,7 +88,7 @@ class Map2DPanel(Panel):
                 f"{axis_name(i)} = {v:+.2f}" for i, v in zip(rest, cut))
             if caption != self.caption:
                 self.caption = caption
-                self.view.setTitle(caption, size="9pt")
+                self.view.set_caption(caption)
         else:
             set_text(self.title, f"Map of class areas{whose}")
         self.view.set_axis_names(axis_name(a), axis_name(b))
@@ -101,6 +101,7 @@ class Map2DPanel(Panel):
                 self._key = key
                 self.view.show_slice(slices.get(atlas, (a, b), st.point, st.atlas_digit_or_none()))
         self.view.set_point(st.point[a], st.point[b])
-        if hasattr(self, "path") and (a, b) != getattr(self, "_path_plane", None):
-            self._path_plane = (a, b)
-            self.path.update()  # the plane changed: project the walk again
+        plane = ((a, b), slice_fixed(st, st.point, (a, b)))
+        if hasattr(self, "path") and plane != getattr(self, "_path_plane", None):
+            self._path_plane = plane
+            self.path.update()  # the plane or its cut changed: which part of the walk lies in it too

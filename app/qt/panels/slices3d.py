@@ -14,7 +14,7 @@ from ..state import ExplorerState
 from ..style import font
 from ..walkstate import pick
 from ..widgets.mapview import MapView
-from ..widgets.pathoverlay import attach
+from ..widgets.pathoverlay import attach, slice_fixed
 from ..slicecache import slices
 from ..widgets.square import SquareBox, plot_box
 from .base import Panel
@@ -58,7 +58,9 @@ class Slices3DPanel(Panel):
         for signal in (state.atlasChanged, state.atlasDigitChanged, state.pointChanged):
             self.bind(signal, self.redraw)
         self.bind(state.optionChanged, lambda name: name in ("follow", "anchor") and self.redraw())
-        self.paths = [attach(self, v, lambda ab=ab: ab) for v, ab in zip(self.views, PLANES)]
+        self.paths = [attach(self, v, lambda ab=ab: ab, lambda ab=ab: slice_fixed(state, state.slice_point(), ab))
+                      for v, ab in zip(self.views, PLANES)]
+        self._path_keys: list[tuple | None] = [None] * 3
         self.redraw()
 
     def redraw(self) -> None:
@@ -85,10 +87,10 @@ class Slices3DPanel(Panel):
         set_text(self.title, f"{cube}{whose}: orthogonal slices" + ("" if follow else " (fixed)"))
         for k, (a, b) in enumerate(PLANES):
             c = 3 - a - b  # the axis the slice is cut across
-            caption = f"{axis_name(a)}{axis_name(b)} slice at {axis_name(c)} = {cut(c):+.2f}"
+            caption = f"{axis_name(a)}{axis_name(b)} at {axis_name(c)} = {cut(c):+.2f}"
             if caption != self.captions[k]:
                 self.captions[k] = caption
-                self.views[k].setTitle(caption, size="9pt")
+                self.views[k].set_caption(caption)
             view = self.views[k]
             if atlas is None:
                 self._keys[k] = None
@@ -99,3 +101,7 @@ class Slices3DPanel(Panel):
                     self._keys[k] = key
                     view.show_slice(slices.get(atlas, (a, b), where, st.atlas_digit_or_none()))
             view.set_point(st.point[a], st.point[b])
+            fixed = slice_fixed(st, where, (a, b))
+            if fixed != self._path_keys[k]:  # the slice moved: which part of the walk lies in it changed
+                self._path_keys[k] = fixed
+                self.paths[k].update()

@@ -9,13 +9,15 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFontMetricsF
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsLineItem
 
 from latent_explorer.models.maps import cell_extent, colour_map, index_to_coord, label_name, readable_on, regions
 
 from ..style import font
 
+
+CAPTION_PT = 9  # point size of a view's title
 REGIONS_DELAY_MS = 150  # a plane first cut during a move gets its region digits this long after the last cut
 
 
@@ -127,6 +129,9 @@ class MapView(pg.PlotWidget):
         self.addItem(self.hover, ignoreBounds=True)
         self.axis_names = ("x", "y")
         self._named = False
+        self.caption = ""  # the full title; the shown one is elided to the view's width
+        self._caption_shown: str | None = None
+        self.box.sigResized.connect(self._fit_caption)
         self.scene().sigMouseMoved.connect(self._hovered)
         self.labels: np.ndarray | None = None
         self._unlabelled = None  # a Slice shown without its region digits yet (see show_slice)
@@ -142,7 +147,6 @@ class MapView(pg.PlotWidget):
                 self.getAxis(name).setStyle(tickFont=font(7))
         for name in ("left", "bottom"):  # the axes never change on a move: a marker passing by
             self.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # repaints from a picture
-
 
     def _set_extent(self, lo: float, hi: float) -> None:
         self.box.setRange(xRange=(lo, hi), yRange=(lo, hi), padding=0)
@@ -178,6 +182,30 @@ class MapView(pg.PlotWidget):
         self.axis_names = (horizontal, vertical)
         self.setLabel("bottom", horizontal)
         self.setLabel("left", vertical)
+
+    def set_caption(self, text: str) -> None:
+        """The title above the plot, elided to fit the view (the full text in its tooltip)."""
+        if text != self.caption:
+            self.caption = text
+            self._fit_caption()
+
+    def caption_room(self) -> float:
+        """Width the title may take: it is centred over the plot and must stay inside the view."""
+        centre = self.mapFromScene(self.box.sceneBoundingRect().center()).x()
+        return max(0.0, 2 * min(centre, self.width() - centre) - 10)  # 10: the text item's margins
+
+    def _fit_caption(self) -> None:
+        if not self.caption:
+            return
+        label = self.getPlotItem().titleLabel
+        f = label.item.font()
+        f.setPointSizeF(CAPTION_PT)
+        shown = QFontMetricsF(f).elidedText(self.caption, Qt.TextElideMode.ElideRight, self.caption_room())
+        if shown != self._caption_shown:
+            self._caption_shown = shown
+            self.setTitle(shown, size=f"{CAPTION_PT:g}pt")
+            label.setMinimumWidth(0)  # the title never widens the plot past the view
+            label.setToolTip(self.caption if shown != self.caption else "")
 
     @property
     def min_region(self) -> float:

@@ -1,26 +1,53 @@
-"""The walk drawn on a MapView: the path projected onto the view's plane, A and B
-markers, and the point of the strip frame under the mouse."""
+"""The walk drawn on a MapView: the path on the view's plane, A and B markers, and the
+point of the strip frame under the mouse.
+
+On a slice (a plane with the other coordinates fixed, as in 3-D and 4-D models) the path
+is solid only where it lies in the slice (within half an atlas cell); the rest is its
+projection onto the slice, drawn thin and dashed, and a path that only pierces the slice
+gets a dot where it passes.  A and B off the slice are drawn pale."""
 from __future__ import annotations
 
 from typing import Callable
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
+
+from latent_explorer.models.slicepath import half_cell, split_path
 
 from ..style import font
 from .mapview import MapView
 
 PATH_COLOUR = "#d01c8b"
+PROJECTION_TIP = ("The walk's projection onto this slice (dashed): here the path does not pass through the slice, "
+                  "its other coordinates differ from the slice's")
+CROSSING_TIP = "Where the walk passes through this slice"
+
+Fixed = Callable[[], "tuple[dict[int, float], float] | None"]
+
+
+def projection_pen(width: float = 1.5) -> "pg.QtGui.QPen":
+    """The dashed, paler pen of a path's projection (also drawn in the legend)."""
+    colour = QColor(PATH_COLOUR)
+    colour.setAlpha(170)
+    pen = pg.mkPen(colour, width=width, style=Qt.PenStyle.DashLine)
+    return pen
 
 
 class PathOverlay:
     """Items on one view; ``update`` re-reads ``state.walk`` (the owner binds the signals)."""
 
-    def __init__(self, view: MapView, state, axes: Callable[[], tuple[int, int]]) -> None:
-        self.view, self.state, self.axes = view, state, axes
-        self.halo = pg.PlotDataItem(pen=pg.mkPen("w", width=5))
-        self.line = pg.PlotDataItem(pen=pg.mkPen(PATH_COLOUR, width=2.5))
+    def __init__(self, view: MapView, state, axes: Callable[[], tuple[int, int]], fixed: Fixed | None = None) -> None:
+        """``fixed()`` gives the slice's fixed coordinates and the tolerance within which
+        the path lies in it, or None when the view shows a whole plane."""
+        self.view, self.state, self.axes, self.fixed = view, state, axes, fixed
+        self.projection = pg.PlotDataItem(pen=projection_pen())
+        self.projection.setToolTip(PROJECTION_TIP)
+        self.halo = pg.PlotDataItem(pen=pg.mkPen("w", width=5), connect="finite")
+        self.line = pg.PlotDataItem(pen=pg.mkPen(PATH_COLOUR, width=2.5), connect="finite")
+        self.crossings = pg.ScatterPlotItem(size=11, pen=pg.mkPen("w", width=2), brush=pg.mkBrush(PATH_COLOUR))
+        self.crossings.setToolTip(CROSSING_TIP)
         self.frames = pg.ScatterPlotItem(size=6, pen=pg.mkPen("w", width=1), brush=pg.mkBrush(PATH_COLOUR))
         self.hover = pg.ScatterPlotItem(size=16, symbol="s", pen=pg.mkPen(PATH_COLOUR, width=3), brush=None)
         self.ends = []
@@ -28,33 +55,62 @@ class PathOverlay:
             t = pg.TextItem(name, color=QColor("#ffffff"), fill=pg.mkBrush(PATH_COLOUR), anchor=(0.5, 1.15))
             t.setFont(font(8 if view.compact else 10, bold=True))
             self.ends.append(t)
-        for z, item in enumerate((self.halo, self.line, self.frames, self.hover, *self.ends)):
+        self.split = None  # the last SlicePath (None: the whole path lies in the view's plane)
+        for z, item in enumerate((self.projection, self.halo, self.line, self.crossings, self.frames, self.hover,
+                                  *self.ends)):
             item.setZValue(10 + z)
             view.addItem(item, ignoreBounds=True)
         self.update()
 
     def path_xy(self) -> tuple[np.ndarray, np.ndarray]:
-        """The drawn path's coordinates on this plane (empty without a path)."""
-        x, y = self.line.getData()
+        """The path's projection on this plane (empty without a path): all of it, whether
+        it lies in the slice or not."""
+        x, y = self.projection.getData()
         return (np.zeros(0), np.zeros(0)) if x is None else (np.asarray(x), np.asarray(y))
+
+    def solid_xy(self) -> tuple[np.ndarray, np.ndarray]:
+        """The part drawn solid, in the slice (NaN between stretches; empty: none)."""
+        x, y = self.line.getData()
+        if x is None:
+            return np.zeros(0), np.zeros(0)
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        keep = np.isfinite(x)
+        return (x, y) if keep.any() else (np.zeros(0), np.zeros(0))
 
     def update(self) -> None:
         walk = self.state.walk
         u, v = self.axes()
-        fine = walk.fine_points()
         frames = walk.points()
+        fixed = self.fixed() if self.fixed is not None else None
+        fine = walk.fine_points(1025 if fixed else 129)  # dense: a crossing stretch is short
         if fine is None or max(u, v) >= fine.shape[1]:
-            for item in (self.halo, self.line, self.frames):
+            for item in (self.projection, self.halo, self.line, self.frames, self.crossings):
                 item.setData([], [])
             for t in self.ends:
                 t.setVisible(False)
+            self.split = None
         else:
+            self.split = split = split_path(fine, *fixed, (u, v)) if fixed else None
+            if split is None or split.whole:
+                solid, cross = fine[:, [u, v]], np.zeros((0, 2))
+            else:
+                solid, cross = split.solid, split.crossings
+            self.projection.setData(fine[:, u], fine[:, v])
+            self.projection.setVisible(split is not None and not split.whole)
             for item in (self.halo, self.line):
-                item.setData(fine[:, u], fine[:, v])
-            self.frames.setData(frames[:, u], frames[:, v])
+                item.setData(solid[:, 0], solid[:, 1])
+            self.crossings.setData(cross[:, 0], cross[:, 1])
+            on = split_path(frames, *fixed, (u, v)).on if fixed else np.ones(len(frames), bool)
+            self.frames.setData(frames[on, u], frames[on, v])
             for t, p in zip(self.ends, (walk.a, walk.b)):
                 t.setAnchor(((p[u] + 1) / 2, 1.15 if p[v] < 0.8 else -0.15))  # kept inside the box
                 t.setPos(p[u], p[v])
+                here = not fixed or bool(split_path(np.array([p]), *fixed, (u, v)).on[0])
+                colour = QColor(PATH_COLOUR)
+                colour.setAlpha(255 if here else 110)
+                t.fill = pg.mkBrush(colour)
+                t.setToolTip("" if here else f"{t.textItem.toPlainText()}, projected: it does not lie in this slice")
+                t.update()
                 t.setVisible(True)
         self.update_hover()
 
@@ -67,9 +123,23 @@ class PathOverlay:
             self.hover.setData([h[u]], [h[v]])
 
 
-def attach(panel, view: MapView, axes: Callable[[], tuple[int, int]]) -> PathOverlay:
-    """A PathOverlay on ``view`` kept up to date through the panel's bindings."""
-    overlay = PathOverlay(view, panel.state, axes)
+def slice_fixed(state, where, axes: tuple[int, int]) -> tuple[dict[int, float], float] | None:
+    """The coordinates a slice through ``where`` fixes for a view of ``axes`` (the atlas
+    cell's centres, as the slice shows them) and half a cell; None for a whole plane."""
+    rest = [i for i in range(len(where)) if i not in axes]
+    if not rest:
+        return None
+    atlas = state.atlas
+    if atlas is None:
+        return {i: float(where[i]) for i in rest}, half_cell(None)
+    idx = atlas.cell_index(where)
+    return {i: float(atlas.axis[idx[i]]) for i in rest}, half_cell(atlas.resolution)
+
+
+def attach(panel, view: MapView, axes: Callable[[], tuple[int, int]], fixed: Fixed | None = None) -> PathOverlay:
+    """A PathOverlay on ``view`` kept up to date through the panel's bindings (the panel
+    calls ``update`` when the slice moves)."""
+    overlay = PathOverlay(view, panel.state, axes, fixed)
     walk = panel.state.walk
     panel.bind(walk.changed, overlay.update)
     panel.bind(walk.hoverChanged, overlay.update_hover)
