@@ -1,17 +1,24 @@
 """``latent-explorer export strip``: the A-to-B walk as image, GIF, CSV and JSON files."""
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
 from .cli import CHECKPOINTS, UsageError
 
 
-def _point(text: str) -> tuple[float, ...]:
+def _point(text: str, option: str) -> tuple[float, ...]:
+    """``--a``/``--b`` as numbers in the latent box [-1, 1]; UsageError naming the option."""
     try:
-        return tuple(float(v) for v in text.split(","))
+        point = tuple(float(v) for v in text.split(","))
     except ValueError:
-        raise ValueError(f"expected comma-separated numbers, got {text!r}") from None
+        raise UsageError(f"{option}: expected comma-separated numbers such as -0.5,0.25, got {text!r}") from None
+    if not all(math.isfinite(v) for v in point):
+        raise UsageError(f"{option} {text}: every coordinate must be a finite number")
+    if any(abs(v) > 1 for v in point):
+        raise UsageError(f"{option} {text} lies outside the latent box [-1, 1]")
+    return point
 
 
 BESIDE = ""  # a bare --gif / --csv / --json: the file goes beside the strip
@@ -73,9 +80,10 @@ def cmd_export(args) -> int:
         raise UsageError("--steps must be between 2 and 200")
     for t in targets:
         check_output(t, args.force, "strip.png")
+    a = _point(args.a, "--a")  # points are checked before any model is loaded
+    b = _point(args.b, "--b") if args.b and not args.label_walk else None
     path = resolve(args.model, CHECKPOINTS)
     engine = Engine(load_checkpoint(path, expect=("gan", "cgan")), load_checkpoint(args.classifier, expect="classifier"))
-    a = _point(args.a)
     walk = None
     if args.label_walk:
         try:
@@ -86,12 +94,12 @@ def cmd_export(args) -> int:
             raise ValueError(f"--label-walk takes two digits FROM,TO, got {args.label_walk!r}")
         b = None
     else:
-        if not args.b:
+        if b is None:
             raise ValueError("--b is required (or --label-walk for conditional models)")
-        b = _point(args.b)
-        if len(a) != engine.latent_dim or len(b) != engine.latent_dim:
-            raise ValueError(f"{path.stem} has a {engine.latent_dim}-D latent space; A and B need "
-                             f"{engine.latent_dim} coordinates")
+    for option, point in (("--a", a), ("--b", b)):
+        if point is not None and len(point) != engine.latent_dim:
+            raise UsageError(f"{option} {getattr(args, option[2:])} has {len(point)} coordinate(s); {path.stem} has a "
+                             f"{engine.latent_dim}-D latent space, so it needs {engine.latent_dim}")
     ablations = tuple(Ablation.parse(t) for t in args.ablate)
     strip = make_strip(engine, a, b, args.steps, args.path, digit=args.digit, label_walk=walk, model=path.stem,
                        ablations=ablations)

@@ -362,6 +362,23 @@ def test_point_with_minus_inf_is_a_clear_refusal_not_a_usage_error(tmp_path, cap
     refused(capsys, ["render", "--point", "-inf,0", "-o", tmp_path / "p.png"], "-inf", "outside the latent box")
 
 
+@pytest.mark.parametrize("a,b,words", [
+    ("0,x", "1,1", ("--a", "'0,x'", "comma-separated numbers")),
+    ("", "1,1", ("--a", "comma-separated numbers")),
+    ("0,,0", "1,1", ("--a", "'0,,0'")),
+    ("nan,0", "1,1", ("--a nan,0", "finite")),
+    ("1e400,0", "1,1", ("--a 1e400,0", "finite")),
+    ("0,0", "-inf,0", ("--b -inf,0", "finite")),
+    ("5,0", "1,1", ("--a 5,0", "outside the latent box")),
+    ("0,0,0", "1,1", ("--a 0,0,0", "3 coordinate(s)", "2-D latent space")),
+    ("0,0", "1", ("--b 1", "1 coordinate(s)", "2-D")),
+])
+def test_strip_points_name_their_option(tmp_path, capsys, a, b, words):
+    out = tmp_path / "s.png"
+    refused(capsys, ["export", "strip", "--model", "gan2d", "--a", a, "--b", b, "-o", out], *words)
+    assert not out.exists()
+
+
 def test_the_last_resort_handler_names_the_command_and_the_file(capsys):
     from latent_explorer.app.cli_checks import last_resort
 
