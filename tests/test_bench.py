@@ -118,7 +118,16 @@ def test_frame_section_states_what_it_measures_and_each_verdict(small_results):
     md = render_markdown(dict(small_results, items={"frame_latency": fl}))
     assert "**to the marker**" in md and "**to the frame**" in md and "**every view**" in md
     assert "Machine load during the run (1, 5, 15 min): 1.50, 1.20, 1.00" in md
-    # before (the old bench's figures), drag and jump verdicts in one row per model and dock
-    assert "| gan3d | hidden | 24.9 (18.8) | 7.5 / 15.0 | 4.0 | 6.0 | met | 12.0 / 24.0 | met | 5.0 ms |" in md
-    assert "| gan3d | shown | 39.3 (28.7) | 13.0 / 26.0 | 4.0 | 6.0 | NOT met | 10.0 / 20.0 | met | 5.0 ms |" in md
-    assert "| gan3d | hidden | xy slice 1.25, image 0.50 |" in md  # slowest view first, negligible ones left out
+    # before and after, drag and jump verdicts in one row per model and dock, the first bench's figures last
+    from latent_explorer.app.bench.markdown import BEFORE_RUN
+
+    b = BEFORE_RUN["rows"][("gan3d", False)]
+    assert (f"| gan3d | hidden | {b[0]:.1f} / {b[1]:.1f} → 7.5 / 15.0 | 4.0 | 6.0 | met | {b[2]:.1f} / {b[3]:.1f} → "
+            f"12.0 / 24.0 | met | {b[4]:.1f} → 5.0 ms | 24.9 (18.8) |") in md
+    b = BEFORE_RUN["rows"][("gan3d", True)]
+    assert (f"| gan3d | shown | {b[0]:.1f} / {b[1]:.1f} → 13.0 / 26.0 | 4.0 | 6.0 | NOT met | {b[2]:.1f} / {b[3]:.1f} → "
+            f"10.0 / 20.0 | met | {b[4]:.1f} → 5.0 ms | 39.3 (28.7) |") in md
+    assert f"under load {', '.join(f'{v:.2f}' for v in BEFORE_RUN['load'])}" in md  # both runs' load
+    # slowest view first, negligible ones left out, the paint of all views before and after
+    assert (f"| gan3d | hidden | {BEFORE_RUN['rows'][('gan3d', False)][5]:.2f} → 1.75 | xy slice 1.25, image 0.50 |"
+            in md)
