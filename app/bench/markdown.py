@@ -42,19 +42,19 @@ BEFORE = {("gan2d", False): (10.09, 22.77, 33.5), ("gan2d", True): (19.65, 24.37
 # Before this round of frame-cost work (commit 20eded3: crosshairs that repainted their whole
 # plot, every value box set on every move, region digits of a new cut computed in the move,
 # the software cube drawn through a per-pixel z-buffer), measured by the same harness on the
-# same 1920x1080 offscreen screen, run at the same time as the "after" run of 2026-12-01 so
-# that both share the machine's load: (model, dock shown) -> (drag p50, drag p95, jump p50,
+# same 1920x1080 offscreen screen, in a quiet moment of the machine, minutes before the "after"
+# run of 2026-12-01 01:3x UTC: (model, dock shown) -> (drag p50, drag p95, jump p50,
 # jump p95, UI CPU per drag move p50, paint CPU per drag move summed over the views) ms.
-BEFORE_RUN = {"date": "2026-12-01 01:01 UTC", "commit": "20eded3", "load": (8.29, 8.49, 7.90),
+BEFORE_RUN = {"date": "2026-12-01 01:28 UTC", "commit": "20eded3", "load": (1.82, 1.96, 4.12),
               "command": "latent-explorer bench --quick --only frame", "rows": {
-                  ("gan2d", False): (273.8, 390.1, 284.7, 450.9, 12.0, 4.51),
-                  ("gan2d", True): (200.9, 282.9, 202.8, 274.0, 14.0, 7.51),
-                  ("gan3d", False): (376.8, 685.6, 298.4, 431.4, 18.6, 9.23),
-                  ("gan3d", True): (164.2, 256.9, 239.4, 364.9, 16.9, 13.11),
-                  ("gan4d", False): (262.0, 467.8, 448.3, 834.4, 15.0, 8.67),
-                  ("gan4d", True): (227.6, 338.2, 470.9, 717.6, 17.5, 11.40),
-                  ("cgan3d", False): (259.7, 407.6, 192.1, 282.6, 12.9, 6.54),
-                  ("cgan3d", True): (219.4, 367.1, 267.1, 345.1, 15.8, 9.90)}}
+                  ("gan2d", False): (11.5, 17.4, 13.8, 24.7, 6.2, 2.37),
+                  ("gan2d", True): (18.6, 20.4, 19.3, 29.2, 17.0, 8.81),
+                  ("gan3d", False): (14.7, 22.4, 16.0, 23.5, 9.4, 6.12),
+                  ("gan3d", True): (19.6, 26.4, 28.8, 38.9, 17.7, 10.96),
+                  ("gan4d", False): (15.5, 24.5, 31.5, 68.0, 10.4, 6.25),
+                  ("gan4d", True): (17.0, 23.8, 31.9, 53.0, 13.9, 8.38),
+                  ("cgan3d", False): (13.7, 19.4, 18.3, 22.4, 7.9, 4.79),
+                  ("cgan3d", True): (16.3, 23.2, 21.2, 22.0, 13.1, 9.40)}}
 DRAG_TARGET = {False: 16.0, True: 25.0}  # ms, p95 of every view showing the new point, by dock
 JUMP_TARGET = 25.0
 
@@ -101,8 +101,7 @@ def _frame_section(fl: dict) -> list[str]:
     load_was = ", ".join(f"{v:.2f}" for v in BEFORE_RUN["load"])
     out += ["", f"Before: the code of commit {BEFORE_RUN['commit']}, measured by the same harness (`"
             f"{BEFORE_RUN['command']}`, the same window on the same screen) on {BEFORE_RUN['date']} under load "
-            f"{load_was} (1, 5, 15 min) on 2 cores, at the same time as the after run when that is the run of "
-            "2026-12-01 01:01 UTC (both shared the load); after: this run" + (f", under load {', '.join(f'{v:.2f}' for v in load)}"
+            f"{load_was} (1, 5, 15 min) on 2 cores; after: this run" + (f", under load {', '.join(f'{v:.2f}' for v in load)}"
                                                                        if load else "")
             + ". Wall-clock figures follow the machine's load (other processes take most of the two cores), so "
             "compare the two runs by the UI thread's CPU time per drag move (p50), which the load changes less. "
