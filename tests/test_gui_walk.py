@@ -396,3 +396,10 @@ def test_4d_slices_draw_the_walk_solid_only_where_it_passes(qtbot, make_window):
     x0, _ = ov._tile_origin(10)
     assert np.all((x[keep] >= x0) & (x[keep] <= x0 + ov.res))  # solid only in z = 1/3's tile ...
     assert x[keep].min() == pytest.approx(x0 + ov._to_pixel(x_at(1 - third), False), abs=0.05)
+    cube = w.map_area.panel(View3DPanel)  # the 3-D cube at w = +1: the same rule
+    if cube.soft is not None:
+        on = cube.soft.path_on
+        assert on is not None and on.any() and not on.all()
+        assert cube.soft.projection_item.getData()[0].size and np.isnan(cube.soft.path_item.getData()[0]).any()
+    else:
+        assert (cube.path_line.color[:, 3] < 1).any() and (cube.path_line.color[:, 3] == 1).any()

@@ -10,6 +10,7 @@ import numpy as np
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from latent_explorer.models.maps import atlas_cube, axis_name, colour_map
+from latent_explorer.models.slicepath import half_cell, in_slice
 from latent_explorer.models.voxels import visible_voxels
 
 from ..gl import gl_problem, note_for
@@ -124,14 +125,36 @@ class View3DPanel(Panel):
         self.state.set_option("hidden_digits", hidden)
 
     def draw_path(self) -> None:
-        """The walk's path through the cube (its first three coordinates)."""
-        pts = self.state.walk.fine_points()
+        """The walk's path through the cube (its first three coordinates); in 4-D solid
+        only where it lies in the cube shown (within half a cell of its w), the rest a
+        projection (dashed in the software cube, faint in OpenGL)."""
+        st = self.state
+        pts = st.walk.fine_points(1025 if st.latent_dim > 3 else 129)
         if pts is not None and pts.shape[1] < 3:
             pts = None
+        on = None
+        if pts is not None and st.latent_dim > 3:
+            atlas = st.atlas
+            idx = atlas.cell_index(st.point) if atlas is not None else None
+            fixed = {i: float(atlas.axis[idx[i]]) if atlas is not None else st.point[i] for i in range(3, st.latent_dim)}
+            on = in_slice(pts, fixed, half_cell(atlas.resolution if atlas is not None else None))
+        self._path_cube = self._cube_of_path()
         if self.soft is not None:
-            self.soft.set_path(pts)
+            self.soft.set_path(pts, on)
+        elif pts is None:
+            self.path_line.setData(pos=np.zeros((0, 3), np.float32))
         else:
-            self.path_line.setData(pos=np.zeros((0, 3), np.float32) if pts is None else pts[:, :3])
+            colour = np.tile(np.array([0.82, 0.11, 0.55, 1.0], np.float32), (len(pts), 1))
+            if on is not None:
+                colour[~on, 3] = 0.25
+            self.path_line.setData(pos=pts[:, :3], color=colour)
+
+    def _cube_of_path(self) -> tuple:
+        st = self.state
+        if st.latent_dim <= 3:
+            return ()
+        return (id(st.atlas),) + (tuple(st.atlas.cell_index(st.point)[3:]) if st.atlas is not None
+                                  else tuple(st.point[3:]))
 
     def redraw(self) -> None:
         """Cheap on a move: the cube is redrawn only when the point leaves its cube (4-D)
@@ -144,6 +167,8 @@ class View3DPanel(Panel):
         rest = ", ".join(f"{axis_name(i)} = {float(atlas.axis[idx[i]]) if atlas is not None else st.point[i]:+.2f}"
                          for i in range(3, st.latent_dim))  # the cube's own w, not the point's
         set_text(self.title, "Class cube in 3-D" + (f" at {rest}" if rest else "") + " (drag to turn)")
+        if getattr(self, "_path_cube", None) is not None and self._cube_of_path() != self._path_cube:
+            self.draw_path()  # another cube: another part of the walk lies in it
         p = np.array(st.point[:3], np.float32)
         if self.soft is not None:
             self.soft.set_point(p)

@@ -66,10 +66,17 @@ class SoftCube(pg.GraphicsView):
         self.marker.setBrush(pg.mkBrush("k"))
         self.marker.setZValue(10)
         self.box.addItem(self.marker, ignoreBounds=True)
-        self.path_item = pg.PlotCurveItem(pen=pg.mkPen("#d01c8b", width=2.5))  # the walk, drawn on top
+        self.path_item = pg.PlotCurveItem(pen=pg.mkPen("#d01c8b", width=2.5), connect="finite")  # the walk, on top
         self.path_item.setZValue(9)
         self.box.addItem(self.path_item)
+        from .pathoverlay import PROJECTION_TIP, projection_pen
+
+        self.projection_item = pg.PlotCurveItem(pen=projection_pen())  # 4-D: where the walk is not in this cube
+        self.projection_item.setToolTip(PROJECTION_TIP.replace("slice", "cube"))
+        self.projection_item.setZValue(8)
+        self.box.addItem(self.projection_item)
         self.path: np.ndarray | None = None
+        self.path_on: np.ndarray | None = None  # per point: in the cube (None: all of it)
         self.box.setRange(QRectF(0, 0, SIZE, SIZE), padding=0.02)
         self.labels: np.ndarray | None = None
         self.confidence: np.ndarray | None = None
@@ -100,9 +107,11 @@ class SoftCube(pg.GraphicsView):
         self.point = np.asarray(point[:3], np.float64)
         self._place_marker(path=False)  # the path does not move with the point
 
-    def set_path(self, points: np.ndarray | None) -> None:
-        """The walk's path (n, >= 3), drawn over the cube; None for none."""
+    def set_path(self, points: np.ndarray | None, on: np.ndarray | None = None) -> None:
+        """The walk's path (n, >= 3), drawn over the cube; None for none.  ``on`` marks the
+        points that lie in the cube (4-D); the rest is drawn dashed, as a projection."""
         self.path = None if points is None else np.asarray(points, np.float64)[:, :3]
+        self.path_on = None if on is None or self.path is None or bool(np.all(on)) else np.asarray(on, bool)
         self._place_marker()
 
     def turn(self, d_azimuth: float, d_elevation: float) -> None:
@@ -117,9 +126,16 @@ class SoftCube(pg.GraphicsView):
             return
         if self.path is None:
             self.path_item.setData([], [])
+            self.projection_item.setData([], [])
         else:
             c, r, _ = to_screen(self.path, rotation(self.azimuth, self.elevation), SIZE)
-            self.path_item.setData(c, r)
+            on = self.path_on
+            if on is None:
+                self.path_item.setData(c, r)
+                self.projection_item.setData([], [])
+            else:
+                self.path_item.setData(np.where(on, c, np.nan), np.where(on, r, np.nan))
+                self.projection_item.setData(c, r)
 
     def _draw(self) -> None:
         rot = rotation(self.azimuth, self.elevation)
