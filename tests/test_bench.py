@@ -131,3 +131,41 @@ def test_frame_section_states_what_it_measures_and_each_verdict(small_results):
     # slowest view first, negligible ones left out, the paint of all views before and after
     assert (f"| gan3d | hidden | {BEFORE_RUN['rows'][('gan3d', False)][5]:.2f} → 1.75 | xy slice 1.25, image 0.50 |"
             in md)
+
+
+def test_regenerated_markdown_keeps_the_cuda_section_without_cuda_results(tmp_path):
+    """Section 4b comes from the generator: regenerating from results that hold no CUDA item
+    (the project's own results file, any CUDA item taken out, merged with a partial run as
+    `bench --only` does) states that there are no CUDA figures and how to measure them."""
+    old = json.loads((ROOT / "bench-results.json").read_text())
+    old["items"].pop("training_cuda", None)
+    (old.get("runs") or {}).pop("training_cuda", None)
+    path = tmp_path / "bench-results.json"
+    path.write_text(json.dumps(old))
+    new = {"machine": dict(machine(), date="2026-12-01 05:00 UTC"), "quick": True, "seconds": 3.0,
+           "command": "latent-explorer bench --only startup", "item_seconds": {"startup": 3.0},
+           "items": {"cold_start": {"median_s": 2.0, "runs": [2.0]}}}
+    md = render_markdown(merge_results(path, new))
+    section = md.split("## 4b. Training throughput on a CUDA GPU\n", 1)[1].split("\n## ", 1)[0]
+    assert "No CUDA device was available to any run behind these results" in section
+    assert "there are no CUDA figures" in section and "| batch |" not in section
+    assert "`latent-explorer bench --only training`" in section and "tools/gpu_train_all.sh" in section
+    assert md.index("## 4b.") < md.index("## 5. Cold start")  # in its place after section 4
+    # a run that looked for a GPU and found none is named with its date and command
+    stamp = {"date": "2026-12-01 04:00 UTC", "command": "latent-explorer bench --only training"}
+    md = render_markdown(dict(old, items={"training_cuda": {"available": False}}, runs={"training_cuda": stamp}))
+    assert ("No CUDA device was available to the run of 2026-12-01 04:00 UTC (`latent-explorer bench --only "
+            "training`), so there are no CUDA figures") in md
+
+
+def test_cuda_section_gives_the_figures_when_a_gpu_was_measured(small_results):
+    rows = [{"batch": 512, "compiled": False, "images_per_second": 120_000.0},
+            {"batch": 512, "compiled": True, "error": "RuntimeError: no compiler"}]
+    item = {"available": True, "device": "NVIDIA H200", "rows": rows, "best": rows[0], "project_images": 60_000,
+            "project_images_per_second": 50_000.0, "project_monitor_seconds": 0.1, "project_monitor_share": 0.05,
+            "target_images_per_second": 100_000}
+    md = render_markdown(dict(small_results, items={"training_cuda": item}))
+    section = md.split("## 4b. Training throughput on a CUDA GPU\n", 1)[1]
+    assert "No CUDA device" not in section and section.lstrip().startswith("NVIDIA H200:")
+    assert "| 512 | False | 120,000 |" in section and "| 512 | True | failed: RuntimeError: no compiler |" in section
+    assert "target >= 100,000: met" in section and "(5.0% of it; target <= 10%: met)" in section

@@ -97,12 +97,23 @@ def cuda_training(data, classifier_path: Path, quick: bool = False) -> dict:
             "target_images_per_second": TARGET_IMAGES_PER_SECOND}
 
 
-def markdown(item: dict) -> list[str]:
-    """The section of BENCHMARKS.md for this item."""
+def markdown(item: dict | None, run: dict | None = None) -> list[str]:
+    """The section of BENCHMARKS.md for this item: its figures, or, where the results hold no
+    CUDA result (``item`` None) or the run found no GPU, that there are none and how to get them.
+    ``run`` is the item's entry of the results' ``runs`` (date and command), when known."""
     out = ["## 4b. Training throughput on a CUDA GPU", ""]
-    if not item.get("available"):
-        return out + ["No CUDA GPU was available to this run, so there are no CUDA figures (target: >= 100,000 "
-                      "images/s for the 2-D GAN on an H100/H200-class GPU, monitoring <= 10% of an epoch).", ""]
+    if not item or not item.get("available"):
+        if not item:
+            who = "any run behind these results (none of them recorded a CUDA result)"
+        elif run and run.get("date"):
+            who = f"the run of {run['date']}" + (f" (`{run['command']}`)" if run.get("command") else "")
+        else:
+            who = "this run"
+        return out + [f"No CUDA device was available to {who}, so there are no CUDA figures: the CUDA fast path, "
+                      "`train all --device cuda` and NCCL training are not measured here. `latent-explorer bench "
+                      "--only training` measures them on a machine with a CUDA GPU (target: >= "
+                      f"{TARGET_IMAGES_PER_SECOND:,} images/s for the 2-D GAN on an H100/H200-class GPU, monitoring "
+                      "<= 10% of an epoch); `tools/gpu_train_all.sh` is the prepared `train all` run.", ""]
     out += [f"{item['device']}: the bare step of the explore recipe's 2-D networks (bfloat16 autocast, channels-last, "
             "fused Adam, data on the GPU), eager and compiled, by batch size.", "",
             "| batch | torch.compile | images/s |", "|---|---|---|"]
