@@ -117,6 +117,28 @@ def _extensions():
     return mods
 
 
+def _folders_made_by(path: Path) -> list[Path]:
+    """The folders that ``path.mkdir(parents=True)`` would create, deepest first: none when
+    ``path`` exists, or when the missing part of it holds '..' (then which folders it makes
+    is not plain from the names, so none is ever removed)."""
+    missing: list[Path] = []
+    p = path.absolute()
+    while not os.path.lexists(p) and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    return [] if any(m.name == ".." for m in missing) else missing
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first) while they are empty folders; rmdir never removes
+    anything inside, so a folder that got a file stays, and so do the ones above it."""
+    for f in folders:
+        try:
+            f.rmdir()
+        except OSError:
+            return
+
+
 def cmd_train(args) -> int:
     from .cli_output import refuse_existing
 
@@ -148,9 +170,14 @@ def cmd_train(args) -> int:
         if found:
             raise UsageError(f"{found[0]}: already exists; pass --resume to continue that run or --force to "
                              f"start again")
-    result = train_gan(run, data=args.data, out=Path(args.out), resume=args.resume,
-                       classifier_path=Path(args.classifier), evaluate_at_end=not args.no_eval,
-                       quiet=args.quiet, max_minutes=args.max_minutes)
+    made = _folders_made_by(Path(args.out))
+    try:
+        result = train_gan(run, data=args.data, out=Path(args.out), resume=args.resume,
+                           classifier_path=Path(args.classifier), evaluate_at_end=not args.no_eval,
+                           quiet=args.quiet, max_minutes=args.max_minutes)
+    except BaseException:  # a refused run (bad --data, classifier, sizes, ...) leaves no empty folder behind
+        _remove_if_empty(made)
+        raise
     if int(os.environ.get("RANK", "0") or 0) == 0:  # under torchrun rank 0 alone writes and reports
         print(f"saved {result['checkpoint']}")
     return 0

@@ -408,6 +408,30 @@ def test_training_sizes_are_checked_against_the_data_before_any_work(tmp_path, m
             "--limit 70000", "60,000")
 
 
+@pytest.mark.parametrize("argv,words", [
+    (["--conditional", "--class-entropy", "1"], ["--class-entropy", "unconditional"]),
+    (["--class-entropy", "-2"], ["--class-entropy", "-2"]),
+    (["--r1", "nan"], ["--r1", "finite"]),
+    (["--data", "{tmp}/no-mnist-here"], ["no-mnist-here", "train-images-idx3-ubyte.gz"]),
+    (["--data", "{mnist}", "--limit", "256", "--classifier", "{tmp}/missing.pt"], ["missing.pt"]),
+], ids=["conditional class-entropy", "class-entropy -2", "r1 nan", "no data", "no classifier"])
+def test_a_refused_training_run_leaves_no_new_folder(tmp_path, mnist_dir, capsys, argv, words):
+    """A refused `train gan` leaves no run folder it made (nor the parents it made); a folder
+    that was there before stays, with what it held, empty or not."""
+    args = [a.replace("{tmp}", str(tmp_path)).replace("{mnist}", str(mnist_dir)) for a in argv]
+    new = tmp_path / "new" / "deeper" / "run"
+    refused(capsys, ["train", "gan", "--no-eval", "--out", new, *args], *words)
+    assert not (tmp_path / "new").exists(), "the refused run left the folders it made"
+    empty, kept = tmp_path / "empty", tmp_path / "kept"
+    empty.mkdir()
+    kept.mkdir()
+    (kept / "notes.txt").write_text("mine")
+    for out in (empty, kept):
+        refused(capsys, ["train", "gan", "--no-eval", "--out", out, *args], *words)
+    assert empty.is_dir() and list(empty.iterdir()) == []
+    assert [p.name for p in kept.iterdir()] == ["notes.txt"] and (kept / "notes.txt").read_text() == "mine"
+
+
 def _state(run: GanRun, epoch=1, **changes) -> dict:
     """A training state as train_gan writes it, from fresh real networks."""
     torch.manual_seed(0)
