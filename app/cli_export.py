@@ -84,6 +84,9 @@ def cmd_export(args) -> int:
     b = _point(args.b, "--b") if args.b and not args.label_walk else None
     path = resolve(args.model, CHECKPOINTS)
     engine = Engine(load_checkpoint(path, expect=("gan", "cgan")), load_checkpoint(args.classifier, expect="classifier"))
+    if args.digit is not None and not engine.conditional:  # it would be ignored, and the JSON would name it
+        raise UsageError(f"--digit {args.digit}: {path} is an unconditional model; unconditional models take no "
+                         "digit (leave --digit out)")
     walk = None
     if args.label_walk:
         try:

@@ -115,6 +115,32 @@ def test_export_strip_flags_bare_and_with_paths(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "other.png").exists()  # refused before anything was written
 
 
+def test_export_strip_digit_is_for_conditional_models_only(tmp_path, capsys):
+    """--digit on an unconditional model is refused, naming the option and the model, before
+    anything is written; a conditional model still needs it for a point walk and not for a
+    label walk, as before."""
+    walk = ["--a", "-1,0", "--b", "1,0", "--steps", "3"]
+    code, out, err = _run(capsys, "export", "strip", "--model", SHIPPED / "gan2d.pt", *walk, "--digit", "3",
+                          "--json", tmp_path / "g.json")
+    assert code == 1 and out == ""
+    assert err == (f"latent-explorer: error: --digit 3: {SHIPPED / 'gan2d.pt'} is an unconditional model; "
+                   "unconditional models take no digit (leave --digit out)\n")
+    assert list(tmp_path.iterdir()) == []
+    code, _, err = _run(capsys, "export", "strip", "--model", "gan2d", *walk, "--json", tmp_path / "g.json")
+    assert code == 0, err  # without --digit it walks
+    code, _, err = _run(capsys, "export", "strip", "--model", "cgan2d", *walk, "--json", tmp_path / "c.json")
+    assert code == 1 and "a conditional model needs --digit for a point walk" in err
+    assert not (tmp_path / "c.json").exists()
+    code, _, err = _run(capsys, "export", "strip", "--model", "cgan2d", *walk, "--digit", "3",
+                        "--json", tmp_path / "c.json")
+    assert code == 0, err
+    assert json.loads((tmp_path / "c.json").read_text())["digit"] == 3
+    code, _, err = _run(capsys, "export", "strip", "--model", "cgan2d", "--a", "0,0", "--label-walk", "1,7",
+                        "--steps", "3", "--json", tmp_path / "label.json")
+    assert code == 0, err
+    assert json.loads((tmp_path / "label.json").read_text())["label_walk"] == [1, 7]
+
+
 def test_report_into_an_existing_folder(tmp_path, capsys):
     folder = tmp_path / "reports"
     folder.mkdir()
