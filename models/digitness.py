@@ -110,9 +110,44 @@ class Calibration:
         self.path = Path(path)
 
 
+# what each array may be: dtype kinds ('U' text, 'i'/'u' integer, 'f' float) and its number of axes
+ARRAY_KINDS = {"format": ("U", 0), "version": ("iu", 0), "classifier_digest": ("U", 0), "threshold": ("f", 0),
+               "info": ("U", 0), **{f"{a}_{k}": ("f", n) for k in LAYERS
+                                    for a, n in (("means", 2), ("precision", 2), ("zstats", 1))}}
+
+
+def _check_header(path: Path, npz, key: str, shape: tuple | None, declared: list[int]) -> None:
+    """Check array ``key``'s dtype, shape and size from its .npy header, before a byte of its
+    data is read: a damaged or hostile file could declare any shape (and a compressed member
+    could unpack to it).  ``declared`` accumulates the bytes the arrays read so far declare."""
+    import math
+
+    fmt = np.lib.format
+    if key + ".npy" not in npz.zip.namelist():
+        raise CalibrationError(f"{path}: '{key}' is missing")
+    with npz.zip.open(key + ".npy") as member:
+        version = fmt.read_magic(member)
+        if version not in ((1, 0), (2, 0)):
+            raise CalibrationError(f"{path}: '{key}' is stored in .npy format {version[0]}.{version[1]}, not 1.0 "
+                                   "or 2.0: not a calibration")
+        read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        got, _, dtype = read(member)  # at most 10,000 bytes of header; no pickle
+    kinds, ndim = ARRAY_KINDS[key]
+    if dtype.kind not in kinds or dtype.fields is not None or dtype.subdtype is not None or len(got) != ndim:
+        raise CalibrationError(f"{path}: '{key}' is a {dtype} array of shape {got}: not a calibration")
+    size = math.prod(got) * dtype.itemsize  # Python integers: no overflow whatever the header says
+    declared.append(size)
+    if size > MAX_FILE_BYTES or sum(declared) > MAX_FILE_BYTES:
+        raise CalibrationError(f"{path}: '{key}' declares shape {got} of {dtype} ({size:,} bytes), more than a "
+                               f"calibration file holds (at most {MAX_FILE_BYTES:,} bytes in all); not read")
+    if shape is not None and got != shape:
+        raise CalibrationError(f"{path}: '{key}' has shape {got}, expected {shape}")
+
+
 def load_calibration(path: str | os.PathLike, classifier_digest: str | None = None,
                      feature_sizes: dict[str, int] | None = None) -> Calibration:
-    """Read and check a calibration file (no pickle; sizes, shapes and values checked)."""
+    """Read and check a calibration file (no pickle; each array's dtype, shape and size
+    checked from its header before it is read, then its values)."""
     from .regular import open_regular
 
     path = Path(path)
@@ -123,9 +158,12 @@ def load_calibration(path: str | os.PathLike, classifier_digest: str | None = No
         raise CalibrationError(f"{path}: {size:,} bytes is too large for a digit-check calibration")
     try:
         with fh, np.load(fh, allow_pickle=False) as z:
+            declared: list[int] = []
+
             def get(key: str, shape=None) -> np.ndarray:
                 if key not in z.files:
                     raise CalibrationError(f"{path}: '{key}' is missing")
+                _check_header(path, z, key, shape, declared)
                 a = z[key]
                 if shape is not None and a.shape != shape:
                     raise CalibrationError(f"{path}: '{key}' has shape {a.shape}, expected {shape}")

@@ -136,6 +136,46 @@ def test_calibration_file_checks(tmp_path, clf):
     assert v.is_digit.all() and np.isnan(v.score).all()
 
 
+def _calibration_with(out: Path, key: str, header: dict, data: bytes, compress: bool = False) -> Path:
+    """The shipped calibration with array ``key`` replaced by a .npy header of our choosing and
+    ``data`` after it (a hostile or damaged file)."""
+    import io
+    import zipfile
+
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, {"fortran_order": False, **header})
+    with zipfile.ZipFile(CALIBRATION) as zin, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as zout:
+        for name in zin.namelist():
+            zout.writestr(name, head.getvalue() + data if name == f"{key}.npy" else zin.read(name))
+    return out
+
+
+@pytest.mark.parametrize("key,header,data,compress,words", [
+    # 8 TiB declared in a 160 kB file: refused from the header (reading it ran out of memory)
+    ("precision_penultimate", {"descr": "<f8", "shape": (2 ** 20, 2 ** 20)}, b"\0" * 64, False,
+     ["'precision_penultimate'", "(1048576, 1048576)", "8,796,093,022,208 bytes", "4,194,304"]),
+    # a compressed member that unpacks to 32 MiB of real zeros
+    ("precision_block4", {"descr": "<f8", "shape": (2048, 2048)}, bytes(2048 * 2048 * 8), True,
+     ["'precision_block4'", "(2048, 2048)", "33,554,432 bytes"]),
+    # a string array of 400 MB declared
+    ("info", {"descr": "<U100000000", "shape": ()}, b"{}", False, ["'info'", "400,000,000 bytes"]),
+    # the right size, the wrong kind or shape: named before reading
+    ("version", {"descr": "<f8", "shape": ()}, bytes(8), False, ["'version'", "float64", "not a calibration"]),
+    ("zstats_block4", {"descr": "<f8", "shape": (3,)}, bytes(24), False, ["'zstats_block4'", "(3,)", "expected (2,)"]),
+    ("means_block4", {"descr": "|V8", "shape": (10, 128)}, bytes(10240), False, ["'means_block4'", "not a calibration"]),
+], ids=["8 TiB declared", "compressed 32 MiB", "huge text", "float version", "zstats shape", "void means"])
+def test_calibration_arrays_are_checked_from_their_headers_before_reading(tmp_path, key, header, data, compress,
+                                                                          words):
+    path = _calibration_with(tmp_path / "classifier.ood.npz", key, header, data, compress)
+    assert path.stat().st_size < 4 << 20  # within the file's size cap: only the header can tell
+    with pytest.raises(CalibrationError) as err:
+        load_calibration(path)
+    assert str(err.value).startswith(f"{path}: "), err.value
+    for w in words:
+        assert w in str(err.value), (w, str(err.value))
+
+
 # ------------------------------------------------------------ atlases from before the check
 
 
