@@ -56,6 +56,10 @@ class PathOverlay:
             t.setFont(font(8 if view.compact else 10, bold=True))
             self.ends.append(t)
         self.split = None  # the last SlicePath (None: the whole path lies in the view's plane)
+        self._geometry_key: tuple | None = None  # the walk the cached points belong to
+        self._geometry_cache: tuple | None = None  # (fine points, frame points) or None: no path
+        self._drawn: tuple | None = None  # what the items show now (None: nothing)
+        self._hover_drawn: tuple | None = ()  # the hover marker's point now
         for z, item in enumerate((self.projection, self.halo, self.line, self.crossings, self.frames, self.hover,
                                   *self.ends)):
             item.setZValue(10 + z)
@@ -77,39 +81,59 @@ class PathOverlay:
         keep = np.isfinite(x)
         return (x, y) if keep.any() else (np.zeros(0), np.zeros(0))
 
+    def _geometry(self) -> tuple | None:
+        """The walk's fine and frame points, computed once per walk (a moving slice reuses them)."""
+        walk = self.state.walk
+        fixed = self.fixed is not None
+        key = (walk.a, walk.b, walk.steps, walk.kind, walk.label_walk, fixed)
+        if key != self._geometry_key:
+            self._geometry_key = key
+            fine = walk.fine_points(1025 if fixed else 129)  # dense: a crossing stretch is short
+            self._geometry_cache = None if fine is None else (fine, walk.points())
+        return self._geometry_cache
+
     def update(self) -> None:
+        """Redraw for the walk and this view's plane or slice; items are only touched when
+        what they show changed (a slice moving with the point usually changes nothing)."""
         walk = self.state.walk
         u, v = self.axes()
-        frames = walk.points()
         fixed = self.fixed() if self.fixed is not None else None
-        fine = walk.fine_points(1025 if fixed else 129)  # dense: a crossing stretch is short
-        if fine is None or max(u, v) >= fine.shape[1]:
-            for item in (self.projection, self.halo, self.line, self.frames, self.crossings):
-                item.setData([], [])
-            for t in self.ends:
-                t.setVisible(False)
+        geometry = self._geometry()
+        if geometry is None or max(u, v) >= geometry[0].shape[1]:
+            if self._drawn is not None:
+                for item in (self.projection, self.halo, self.line, self.frames, self.crossings):
+                    item.setData([], [])
+                for t in self.ends:
+                    t.setVisible(False)
+                self._drawn = None
             self.split = None
-        else:
-            self.split = split = split_path(fine, *fixed, (u, v)) if fixed else None
+            self.update_hover()
+            return
+        fine, frames = geometry
+        self.split = split = split_path(fine, *fixed, (u, v)) if fixed else None
+        on = split_path(frames, *fixed, (u, v)).on if fixed else np.ones(len(frames), bool)
+        here = [not fixed or bool(split_path(np.array([p]), *fixed, (u, v)).on[0]) for p in (walk.a, walk.b)]
+        drawn = (self._geometry_key, (u, v), None if split is None else split.on.tobytes(), on.tobytes(), tuple(here))
+        if drawn != self._drawn:
+            if self._drawn is None or self._drawn[:2] != drawn[:2]:  # the path or the plane changed
+                self.projection.setData(fine[:, u], fine[:, v])
+            self._drawn = drawn
             if split is None or split.whole:
                 solid, cross = fine[:, [u, v]], np.zeros((0, 2))
             else:
                 solid, cross = split.solid, split.crossings
-            self.projection.setData(fine[:, u], fine[:, v])
             self.projection.setVisible(split is not None and not split.whole)
             for item in (self.halo, self.line):
                 item.setData(solid[:, 0], solid[:, 1])
             self.crossings.setData(cross[:, 0], cross[:, 1])
-            on = split_path(frames, *fixed, (u, v)).on if fixed else np.ones(len(frames), bool)
             self.frames.setData(frames[on, u], frames[on, v])
-            for t, p in zip(self.ends, (walk.a, walk.b)):
+            for t, p, inside in zip(self.ends, (walk.a, walk.b), here):
                 t.setAnchor(((p[u] + 1) / 2, 1.15 if p[v] < 0.8 else -0.15))  # kept inside the box
                 t.setPos(p[u], p[v])
-                here = not fixed or bool(split_path(np.array([p]), *fixed, (u, v)).on[0])
                 colour = QColor(PATH_COLOUR)
-                colour.setAlpha(255 if here else 110)
+                colour.setAlpha(255 if inside else 110)
                 t.fill = pg.mkBrush(colour)
-                t.setToolTip("" if here else f"{t.textItem.toPlainText()}, projected: it does not lie in this slice")
+                t.setToolTip("" if inside else f"{t.textItem.toPlainText()}, projected: it does not lie in this slice")
                 t.update()
                 t.setVisible(True)
         self.update_hover()
@@ -117,10 +141,14 @@ class PathOverlay:
     def update_hover(self) -> None:
         h = self.state.walk.hover
         u, v = self.axes()
-        if h is None or max(u, v) >= len(h):
+        shown = None if h is None or max(u, v) >= len(h) else (float(h[u]), float(h[v]))
+        if shown == self._hover_drawn:
+            return
+        self._hover_drawn = shown
+        if shown is None:
             self.hover.setData([], [])
         else:
-            self.hover.setData([h[u]], [h[v]])
+            self.hover.setData([shown[0]], [shown[1]])
 
 
 def slice_fixed(state, where, axes: tuple[int, int]) -> tuple[dict[int, float], float] | None:
