@@ -12,7 +12,10 @@ scrolls); the image, the readout and the sliders visible in the window; the maps
 as wide as the left column unless that is at its narrowest; a dock that was just opened visible (not a tab behind another);
 in the maps (``map_problems``): every legend entry whole, every plot title inside its plot, the
 small multiples' captions clear of each other and of the point's frame, and (with no dock
-open) the tiles filling a fair share of their panel (``MIN_TILE_SHARE``).
+open) the tiles filling a fair share of their panel (``MIN_TILE_SHARE``); the maps area never
+scrolls sideways (it may scroll down) and every map keeps at least ``MIN_MAP_PX`` a side; every
+percentage label of the digits' areas chart lies whole inside its bar and the chart's visible
+part.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DOCKS = {"layers": "Ctrl+L", "history": "Ctrl+H", "compare": "Ctrl+K", "walk": "Ctrl+J", "find": "Ctrl+F"}
 MIN_TILE_SHARE = 0.4  # the 16 small multiples cover at least this much of their panel (no dock open)
+MIN_MAP_PX = 150  # the least side of a map (a 3-D slice; the plane map, small multiples and cube get more)
 
 
 def screen_config(width: int, height: int, folder: Path) -> str:
@@ -68,7 +72,9 @@ def map_problems(window) -> list[str]:
     from PySide6.QtGui import QFontMetricsF
     from PySide6.QtWidgets import QLabel, QScrollArea
 
+    from latent_explorer.app.qt.panels.areas import LABEL_PAD_PX, AreasPanel
     from latent_explorer.app.qt.panels.overview import FRAME_PEN, OverviewPanel
+    from latent_explorer.app.qt.panels.view3d import View3DPanel
     from latent_explorer.app.qt.widgets.mapview import CAPTION_PT, MapView
 
     out = []
@@ -76,6 +82,32 @@ def map_problems(window) -> list[str]:
     legend = getattr(area, "legend", None)
     scroll = window.findChild(QScrollArea, "maps_scroll")
     scrolled = scroll is not None and scroll.horizontalScrollBar().isVisible()  # then the whole row scrolls
+    if scroll is not None and scroll.horizontalScrollBar().maximum() > 0:
+        out.append(f"the maps area scrolls sideways: {scroll.widget().width()} px of maps in a "
+                   f"{scroll.viewport().width()} px view")
+    maps = [v for v in area.findChildren(MapView) if v.isVisible()]
+    if hasattr(area, "panel"):
+        ov, cube = area.panel(OverviewPanel), area.panel(View3DPanel)
+        maps += [ov.plot] if ov is not None else []
+        maps += [w for w in (getattr(cube, "soft", None), getattr(cube, "gl", None)) if w is not None] if cube else []
+    for m in maps:
+        if m.isVisible() and min(m.width(), m.height()) < MIN_MAP_PX:
+            out.append(f"a map ({type(m).__name__} {getattr(m, 'caption', '')!r}) is only {m.width()}x{m.height()} px, "
+                       f"under {MIN_MAP_PX} px a side")
+    areas = area.panel(AreasPanel) if hasattr(area, "panel") else None
+    if areas is not None and areas.isVisible() and not areas.visibleRegion().isEmpty():
+        seen = QRectF(areas.visibleRegion().boundingRect())
+        if scroll is not None and scroll.verticalScrollBar().maximum() > 0:  # scrolled up or down: only sideways counts
+            seen = QRectF(seen.left(), 0, seen.width(), areas.height())
+        for bar in areas.bars:
+            text = bar.text()
+            width = bar.fontMetrics().horizontalAdvance(text)
+            label = QRectF(bar.width() - LABEL_PAD_PX - width, 0, width, bar.height())  # right-aligned
+            at = QRectF(bar.mapTo(areas, label.topLeft().toPoint()), label.size())
+            if text and (label.left() < 0 or not seen.contains(at)):
+                out.append(f"the areas chart's label {text!r} is cut off ({width} px label in a {bar.width()} px bar "
+                           f"at x={bar.mapTo(areas, bar.rect().topLeft()).x()}, {seen.width()} px of the "
+                           f"{areas.width()} px chart visible)")
     if legend is not None and legend.isVisible():
         for entry in legend.findChildren(QLabel):
             if not entry.isVisible():
@@ -102,6 +134,7 @@ def map_problems(window) -> list[str]:
             out.append(f"the title {view.caption!r} is shortened to {shown!r} without the full text in a tooltip")
     ov = area.panel(OverviewPanel) if hasattr(area, "panel") else None
     if ov is not None and ov.isVisible() and len(ov.values) and ov.frame.isVisible():
+        ov.box.prepareForPaint()  # pyqtgraph applies a new size to its view at the next paint: measure what it will show
         captions = [(t.textItem.toPlainText(), _scene_rect(t)) for t in ov.texts[:len(ov.values)]]
         plot = QRectF(ov.box.sceneBoundingRect())
         frame = ov.box.mapViewToScene(ov.frame.rect()).boundingRect().adjusted(

@@ -11,6 +11,10 @@ from ..state import ExplorerState
 from ..style import digit_colour, digit_css, font
 from .base import Panel
 
+WIDEST_LABEL = "no digit 100.0%"  # the longest text a bar shows
+LABEL_PAD_PX = 3 + 1  # the bars' right padding and border (their style sheet)
+ROOM_PX = 40  # bar beyond its widest label, so a share shows as a bar and not only as text
+
 
 class AreasPanel(Panel):
     """Ten bars: each digit's share of the atlas cells."""
@@ -27,6 +31,7 @@ class AreasPanel(Panel):
         grid.setVerticalSpacing(3)
         self.bars: list[QProgressBar] = []
         self.marks: list[QLabel] = []
+        self.grid = grid
         for d in range(11):  # 10: no digit (the classifier's check)
             swatch = QLabel(str(d) if d < 10 else "–")
             swatch.setToolTip("" if d < 10 else "no digit: the classifier's check finds no digit there")
@@ -37,6 +42,7 @@ class AreasPanel(Panel):
             bar.setObjectName(f"area_{d}")
             bar.setRange(0, 1000)
             bar.setFixedHeight(16)
+            bar.setMinimumWidth(bar.fontMetrics().horizontalAdvance(WIDEST_LABEL) + 2 * LABEL_PAD_PX + ROOM_PX)
             bar.setTextVisible(True)
             bar.setStyleSheet(f"QProgressBar {{ border: 1px solid #bbb; border-radius: 3px; text-align: right; "
                               f"padding-right: 3px; background: #f4f4f4; }} QProgressBar::chunk {{ background: "
@@ -83,3 +89,7 @@ class AreasPanel(Panel):
             for d, mark in enumerate(self.marks):
                 mark.setText("◀" if d == here else "")
                 mark.setToolTip("the digit at the point" if d == here else "")
+
+    def least_width(self) -> int:
+        """The panel's width: every bar wide enough for its longest label (from the font)."""
+        return self.grid.minimumSize().width()

@@ -1,7 +1,13 @@
 """Small helpers the map panels share: what to say when there is no atlas, and titles."""
 from __future__ import annotations
 
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import QLabel
+
 from ..state import ExplorerState
+
+TITLE_MIN_PX = 48  # a panel's title gives up width down to this (elided), so the maps keep theirs
 
 
 def no_atlas_message(state: ExplorerState) -> str:
@@ -24,3 +30,35 @@ def set_text(label, text: str) -> None:
     """Set a label's text only when it changes (a new text relays the label out)."""
     if label.text() != text:
         label.setText(text)
+
+
+class TitleLabel(QLabel):
+    """A one-line panel title that asks for its full width but makes do with less: it is
+    elided to the room it gets (the full text in its tooltip), so a long title never sets
+    how wide the maps must be."""
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        hint = super().minimumSizeHint()
+        return QSize(min(hint.width(), TITLE_MIN_PX), hint.height())
+
+    def shown_text(self) -> str:
+        """The text as drawn: elided to the label's width."""
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.setPen(self.palette().color(self.foregroundRole()))
+        p.setFont(self.font())
+        p.drawText(self.contentsRect(), int(self.alignment()), self.shown_text())
+        p.end()
+
+    def _tip(self) -> None:
+        self.setToolTip(self.text() if self.shown_text() != self.text() else "")
+
+    def setText(self, text: str) -> None:  # noqa: N802
+        super().setText(text)
+        self._tip()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._tip()

@@ -20,7 +20,7 @@ from ..widgets.pathoverlay import attach, slice_fixed
 from ..slicecache import slices
 from ..widgets.square import SquareBox, plot_box
 from .base import Panel
-from .common import atlas_key, no_atlas_message, set_text
+from .common import TitleLabel, atlas_key, no_atlas_message, set_text
 
 
 class Map2DPanel(Panel):
@@ -32,7 +32,7 @@ class Map2DPanel(Panel):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         head = QHBoxLayout()
-        self.title = QLabel()
+        self.title = TitleLabel()
         self.title.setFont(font(10, bold=True))
         head.addWidget(self.title, 1)
         self.planes = list(itertools.combinations(range(d), 2))

@@ -26,7 +26,7 @@ from ..slicecache import slices
 from ..widgets.mapview import PickViewBox, Ring
 from ..widgets.pathoverlay import PROJECTION_TIP, projection_pen
 from .base import Panel
-from .common import atlas_key, no_atlas_message, set_text
+from .common import TitleLabel, atlas_key, no_atlas_message, set_text
 
 CAPTION_PT = 8  # point size of the tiles' captions
 FRAME_PX = 1.0  # the point's frame: this far outside its tile, on screen
@@ -64,7 +64,7 @@ class OverviewPanel(Panel):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         head = QHBoxLayout()
-        self.title = QLabel("Overview")
+        self.title = TitleLabel("Overview")
         self.title.setFont(font(10, bold=True))
         head.addWidget(self.title, 1)
         head.addWidget(QLabel("Slices along"))

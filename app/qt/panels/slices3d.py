@@ -18,9 +18,10 @@ from ..widgets.pathoverlay import attach, slice_fixed
 from ..slicecache import slices
 from ..widgets.square import SquareBox, plot_box
 from .base import Panel
-from .common import atlas_key, no_atlas_message, set_text
+from .common import TitleLabel, atlas_key, no_atlas_message, set_text
 
 PLANES = ((0, 1), (0, 2), (1, 2))
+SLICE_MIN_PX = 150  # a slice map is never narrower than this (fewer columns instead)
 
 
 class Slices3DPanel(Panel):
@@ -31,7 +32,7 @@ class Slices3DPanel(Panel):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         head = QHBoxLayout()
-        self.title = QLabel()
+        self.title = TitleLabel()
         self.title.setFont(font(10, bold=True))
         head.addWidget(self.title, 1)
         self.follow = QCheckBox("Slices follow the point")
@@ -40,16 +41,19 @@ class Slices3DPanel(Panel):
         self.follow.toggled.connect(lambda on: state.set_option("follow", bool(on)))
         head.addWidget(self.follow)
         lay.addLayout(head)
-        grid = QGridLayout()
+        self.grid = grid = QGridLayout()
         grid.setSpacing(6)
         self.views: list[MapView] = []
+        self.boxes: list[SquareBox] = []
+        self.columns = len(PLANES)  # fewer in a narrow maps area (``set_columns``)
         self.captions: list[str] = ["", "", ""]
         for k, (a, b) in enumerate(PLANES):
             view = MapView(compact=True, crosshair=True)
-            view.setMinimumSize(150, 150)
+            view.setMinimumSize(SLICE_MIN_PX, SLICE_MIN_PX)
             view.set_axis_names(axis_name(a), axis_name(b))
             view.picked.connect(lambda u, v, a=a, b=b, view=view: pick(state, view.box.modifiers, {a: u, b: v}))
-            grid.addWidget(SquareBox(view, plot_box(view)), 0, k)
+            self.boxes.append(SquareBox(view, plot_box(view)))
+            grid.addWidget(self.boxes[-1], 0, k)
             grid.setColumnStretch(k, 1)
             self.views.append(view)
         grid.setRowStretch(0, 1)
@@ -62,6 +66,25 @@ class Slices3DPanel(Panel):
                       for v, ab in zip(self.views, PLANES)]
         self._path_keys: list[tuple | None] = [None] * 3
         self.redraw()
+
+    def width_for(self, columns: int) -> int:
+        """The least width of the slices laid out in this many columns."""
+        return columns * SLICE_MIN_PX + (columns - 1) * self.grid.spacing()
+
+    def set_columns(self, columns: int) -> None:
+        """Lay the three slices out in this many columns (1 to 3), row by row."""
+        columns = max(1, min(len(PLANES), columns))
+        if columns == self.columns:
+            return
+        self.columns = columns
+        for box in self.boxes:
+            self.grid.removeWidget(box)
+        for k, box in enumerate(self.boxes):
+            self.grid.addWidget(box, k // columns, k % columns)
+        rows = -(-len(self.boxes) // columns)
+        for k in range(len(PLANES)):
+            self.grid.setColumnStretch(k, 1 if k < columns else 0)
+            self.grid.setRowStretch(k, 1 if k < rows else 0)
 
     def redraw(self) -> None:
         """Cheap on a move: a slice is recut (from the shared cache) only when the point

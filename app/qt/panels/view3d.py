@@ -7,7 +7,7 @@ draws the cube in software instead (opaque voxels, turned by dragging).
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QToolButton, QVBoxLayout, QWidget
 
 from latent_explorer.models.maps import atlas_cube, axis_name, colour_map
 from latent_explorer.models.slicepath import half_cell, in_slice
@@ -16,9 +16,10 @@ from latent_explorer.models.voxels import visible_voxels
 from ..gl import gl_problem, note_for
 from ..state import ExplorerState
 from ..style import digit_css, font
+from ..widgets.flowlayout import FlowLayout
 from ..widgets.softcube import SoftCube
 from .base import Panel
-from .common import atlas_key, no_atlas_message, set_text
+from .common import TitleLabel, atlas_key, no_atlas_message, set_text
 
 MAX_SIDE = 32  # dots per cube edge; bigger atlases are subsampled for the 3-D view
 
@@ -30,7 +31,7 @@ class View3DPanel(Panel):
         super().__init__(state, parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        self.title = QLabel("Class cube in 3-D")
+        self.title = TitleLabel("Class cube in 3-D")
         self.title.setFont(font(10, bold=True))
         lay.addWidget(self.title)
         self.problem = gl_problem()
@@ -93,8 +94,8 @@ class View3DPanel(Panel):
         lay.addWidget(self.gl, 1)
 
     def _add_toggles(self, lay: QVBoxLayout) -> None:
-        row = QHBoxLayout()
-        row.setSpacing(2)
+        chips = QWidget()  # the toggles wrap onto a second line in a narrow panel
+        row = FlowLayout(chips, spacing=2)
         row.addWidget(QLabel("Show:"))
         for d in range(10):
             b = QToolButton()
@@ -117,8 +118,7 @@ class View3DPanel(Panel):
         none.toggled.connect(self._toggled)
         row.addWidget(none)
         self.toggles.append(none)  # index 10 = NO_DIGIT
-        row.addStretch(1)
-        lay.addLayout(row)
+        lay.addWidget(chips)
 
     def _toggled(self) -> None:
         hidden = frozenset(d for d, b in enumerate(self.toggles) if not b.isChecked())
