@@ -264,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     while window.walk.dock.panel.runner.busy and time.monotonic() - start < 60:  # let the walk strip finish
         settle(app, 0.2)
+    settle(app, 0.3)  # a strip that arrived during the last wait gets its tiles laid out before the grab
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if not window.grab().save(str(out)):
