@@ -27,9 +27,9 @@ from pathlib import Path
 
 # name -> (GanRun fields, share of the budget, atlas resolution of the shipped atlas)
 MODELS: dict[str, tuple[dict, float, int]] = {
-    "gan2d": (dict(latent_dim=2), 0.14, 256),
-    "gan3d": (dict(latent_dim=3), 0.14, 64),
-    "gan4d": (dict(latent_dim=4), 0.14, 24),
+    "gan2d": (dict(latent_dim=2, class_entropy=3.0), 0.14, 256),  # as shipped (docs/training.md)
+    "gan3d": (dict(latent_dim=3, class_entropy=3.0), 0.14, 64),
+    "gan4d": (dict(latent_dim=4, class_entropy=3.0), 0.14, 24),
     "cgan2d": (dict(latent_dim=2, conditional=True), 0.14, 256),
     "cgan3d": (dict(latent_dim=3, conditional=True), 0.14, 32),
     "gan2d-relu": (dict(latent_dim=2, activation="relu"), 0.075, 256),
