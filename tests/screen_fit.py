@@ -183,6 +183,13 @@ def problems(window, just_opened=None) -> list[str]:
             out.append(f"the {name} is not visible ({r.width()}x{r.height()} of {w.width()}x{w.height()} shown)")
         elif not win_rect.contains(QRect(w.mapTo(window, r.topLeft()), r.size())):
             out.append(f"the {name} lies outside the window")
+    from PySide6.QtWidgets import QScrollArea
+
+    controls = window.findChild(QScrollArea, "controls_scroll")
+    if controls is not None and controls.horizontalScrollBar().maximum() > 0:
+        out.append(f"the left column scrolls sideways: {controls.widget().minimumSizeHint().width()} px of controls "
+                   f"in a {controls.viewport().width()} px view (the classifier's verdict: "
+                   f"{window.readout_panel.title.text()!r}, {window.readout_panel.detail.text()!r})")
     left, maps = window.splitter.widget(0), window.splitter.widget(1)
     if maps.width() < left.width() and left.width() > left.minimumWidth() + 2:
         out.append(f"the maps ({maps.width()} px) are narrower than the left column ({left.width()} px), "

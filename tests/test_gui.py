@@ -64,8 +64,8 @@ def test_opens_on_the_2d_gan_with_its_atlas(qtbot, window):
         assert f"Image class: {st.frame.predicted}" == readout.title.text()
     else:  # the classifier's check finds no digit in this random generator's image
         assert readout.digit.text() == "–"
-        assert readout.title.text() == (f"Image class: not a digit (closest: {st.frame.predicted}, "
-                                        f"{st.frame.confidence:.0%})")
+        assert readout.title.text() == "Image class: not a digit"
+        assert readout.detail.text() == f"closest: {st.frame.predicted}, {st.frame.confidence:.0%}"
     np.testing.assert_allclose(readout.probs, st.frame.probs)
     assert window.image_panel.pixels.shape == (28, 28)
     cell = window.point_panel.cell.text()

@@ -32,7 +32,8 @@ def test_blank_image_reads_not_a_digit_and_the_maps_say_no_digit(qtbot, make_win
     qtbot.waitUntil(lambda: st.frame is not None and st.atlas is not None, timeout=60000)
     assert not st.frame.is_digit
     readout = w.readout_panel
-    assert readout.title.text() == f"Image class: not a digit (closest: {st.frame.predicted}, {st.frame.confidence:.0%})"
+    assert readout.title.text() == "Image class: not a digit"
+    assert readout.detail.text() == f"closest: {st.frame.predicted}, {st.frame.confidence:.0%}"
     assert readout.digit.text() == "–"
     assert w.map_area.legend.no_digit.text() == "no digit"
     areas = w.map_area.panel(AreasPanel)

@@ -131,6 +131,7 @@ class MainWindow(QMainWindow):
         self.extras_scroll.setMinimumHeight(40)
         col.addWidget(self.extras_scroll)
         scroll = QScrollArea()  # very small screens: the controls scroll instead of being cut off
+        scroll.setObjectName("controls_scroll")
         scroll.setWidget(left)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)

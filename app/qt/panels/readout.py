@@ -1,5 +1,5 @@
 """The classifier's verdict: the predicted digit, large, and all ten probabilities; or
-"not a digit (closest: 1, 97%)" when the classifier's check finds no digit."""
+"not a digit" with "closest: 1, 97%" beside it when the classifier's check finds no digit."""
 from __future__ import annotations
 
 import numpy as np
@@ -84,8 +84,10 @@ class ReadoutPanel(Panel):
                 self.title.setText(f"Image class: {k}")
                 self.detail.setText(f"{frame.confidence:.1%} sure, next {runner} ({self.probs[runner]:.1%})")
             else:
-                self.title.setText(f"Image class: not a digit (closest: {k}, {frame.confidence:.0%})")
-                self.detail.setText("")
+                # the closest digit beside the title, not in it: one line narrow enough for the
+                # left column at 1366 x 768 (a longer title widened the column past its view)
+                self.title.setText("Image class: not a digit")
+                self.detail.setText(f"closest: {k}, {frame.confidence:.0%}")
             self.digit.setToolTip("" if frame.is_digit else "The classifier's check finds no digit in this image; "
                                   "the bars show its probabilities for the closest digits")
         self.bars.setOpts(height=self.probs, pens=self._pens[frame.predicted if frame is not None else None])
