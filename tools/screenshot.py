@@ -248,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.walk_a:
         walk_to(app, window, args)
     if args.history:
+        if not args.walk_a:  # the history dock gets the whole bottom row (the walk dock would halve it)
+            window.walk.dock.hide()
         show_history(app, window, args.history_epoch)
     if args.compare:
         dock = window.compare_dock
