@@ -76,6 +76,10 @@ def test_views_read_the_real_history(qtbot, make_window, run_dir):
     # the rate plot: no point for the first epoch (no earlier map), one per epoch for the judge
     assert len(view.rate_curve.getData()[0]) == 1 and len(view.judge_curve.getData()[0]) == 2
     np.testing.assert_allclose(view.judge_curve.getData()[1], history.weak_judge_acc)
+    # the epoch axis labels whole epochs only (a 2-epoch run once read 1, 1.5, 2)
+    axis = view.rate_plot.getAxis("bottom")
+    labelled = axis.tickValues(0.5, history.epochs + 0.5, axis.width() or 300)[0][1]
+    assert list(labelled) == [1.0, 2.0]
 
 
 def test_settle_marker_follows_the_rule(qtbot, make_window, run_dir):

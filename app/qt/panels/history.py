@@ -37,6 +37,18 @@ def to_pixmap(pixels: np.ndarray, size: int = PANEL) -> QPixmap:
                                                 Qt.TransformationMode.FastTransformation)
 
 
+
+def epoch_tick(epochs: int) -> int:
+    """Spacing of the epoch axis' labelled ticks: whole epochs, about ten labels at most
+    (1, 2, 5, 10, 20, 50, ...)."""
+    scale = 1
+    while True:
+        for step in (scale, 2 * scale, 5 * scale):
+            if epochs / step <= 10:
+                return step
+        scale *= 10
+
+
 class HistoryView(QWidget):
     """Curves and scrubber for one history; :meth:`set_history` keeps the epoch the user
     looks at (or follows the newest one when the scrubber was at the end)."""
@@ -279,6 +291,7 @@ class HistoryView(QWidget):
         self.rate_curve.setData(ep[finite], rates[finite])
         self.judge_curve.setData(ep, np.array(h.weak_judge_acc, np.float64))
         self.rate_plot.getPlotItem().setXRange(0.5, h.epochs + 0.5, padding=0)
+        self.rate_plot.getAxis("bottom").setTickSpacing(epoch_tick(h.epochs), 1)  # whole epochs only
         threshold, k = self.settle_rule()
         self.threshold_line.setValue(threshold)
         self.settled = settle_epoch(h.change_rate, threshold, k)
