@@ -86,6 +86,42 @@ def test_the_sliders_leave_the_value_boxes_that_did_not_change_alone(qtbot, make
     settle(qtbot, w)
 
 
+class LayoutCounter(QObject):
+    """Counts the layout requests that reach a widget."""
+
+    def __init__(self, widget) -> None:
+        super().__init__()
+        self.count = 0
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.LayoutRequest:
+            self.count += 1
+        return False
+
+
+def test_a_move_repaints_the_point_text_without_laying_the_left_column_out(qtbot, make_window):
+    """The point's coordinates, its atlas cell and the classifier's certainty change on every
+    move; they repaint themselves, and the left column is not laid out again (a QLabel's
+    setText asked for a new layout each time: about 2 ms of every move)."""
+    w = make_window(model="gan2d")
+    settle(qtbot, w)
+    qtbot.wait(300)
+    texts = (w.point_panel.coords, w.point_panel.cell, w.readout_panel.detail)
+    column = w.point_panel.parentWidget()
+    before = [t.text() for t in texts]
+    layouts, paints = LayoutCounter(column), PaintCounter(texts)
+    for k in range(1, 6):
+        w.state.set_coordinate(0, 0.05 + 0.25 * k)  # steps across the atlas' cells
+        settle(qtbot, w)
+        QApplication.processEvents()
+    coords, cell, _ = texts
+    assert coords.text() != before[0] and cell.text() != before[1]  # the texts show the new point ...
+    assert "x = +1.000" in coords.text() and "atlas cell (" in cell.text()
+    assert paints[coords] > 0 and paints[cell] > 0  # ... and were repainted ...
+    assert layouts.count == 0  # ... without a new layout of the column
+
+
 def test_a_new_cut_while_moving_gets_its_region_digits_when_the_moves_pause(qtbot, make_window):
     w = make_window(model="gan3d")
     settle(qtbot, w)

@@ -1,12 +1,12 @@
 """Where the point is: its coordinates and the atlas cell it falls in."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from latent_explorer.models.maps import axis_name
 
 from ..state import ExplorerState
+from ..widgets.livetext import LiveText
 from .base import Panel
 from .common import set_text
 
@@ -18,13 +18,12 @@ class PointInfoPanel(Panel):
         super().__init__(state, parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 0, 4, 0)
-        self.coords = QLabel()
+        # redrawn on every move: LiveText repaints itself without relaying the column out
+        self.coords = LiveText(wrap=True)
         self.coords.setObjectName("point_coords")
-        self.cell = QLabel()
+        self.cell = LiveText(wrap=True)
         self.cell.setObjectName("atlas_cell")
         for w in (self.coords, self.cell):
-            w.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            w.setWordWrap(True)
             lay.addWidget(w)
         for signal in (state.modelChanged, state.pointChanged, state.atlasChanged, state.atlasDigitChanged,
                        state.ablationsChanged):

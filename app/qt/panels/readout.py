@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QVBox
 
 from ..state import ExplorerState
 from ..style import digit_colour, digit_css, font
+from ..widgets.livetext import LiveText
 from .base import Panel
 
 
@@ -29,7 +30,7 @@ class ReadoutPanel(Panel):
         self.digit.setFixedSize(76, 76)
         self.title = QLabel("Image class: –")
         self.title.setFont(font(12, bold=True))
-        self.detail = QLabel("")
+        self.detail = LiveText()  # changes on every frame: repainted without relaying the column out
         head = QHBoxLayout()
         head.addWidget(self.title)
         head.addStretch(1)
