@@ -67,6 +67,9 @@ def test_opens_on_the_2d_gan_with_its_atlas(qtbot, window):
         assert readout.title.text() == "Image class: not a digit"
         assert readout.detail.text() == f"closest: {st.frame.predicted}, {st.frame.confidence:.0%}"
     np.testing.assert_allclose(readout.probs, st.frame.probs)
+    np.testing.assert_allclose(readout.bar_heights(), st.frame.probs, rtol=1e-6)  # the bars drawn
+    framed = [d for d, bar in enumerate(readout.bars) if bar.pen().style() != Qt.PenStyle.NoPen]
+    assert framed == [st.frame.predicted]  # the predicted digit's bar is outlined
     assert window.image_panel.pixels.shape == (28, 28)
     cell = window.point_panel.cell.text()
     label, conf = st.atlas.label_at(st.point)
@@ -113,6 +116,7 @@ def test_moving_a_slider_changes_image_and_readout(qtbot, window):
     assert not np.allclose(window.image_panel.pixels, before_img)
     assert not np.allclose(window.readout_panel.probs, before_probs)
     np.testing.assert_allclose(window.readout_panel.probs, window.state.frame.probs)
+    np.testing.assert_allclose(window.readout_panel.bar_heights(), window.state.frame.probs, rtol=1e-6)
     assert "x = +0.500" in window.point_panel.coords.text()
     # the map marker followed
     xs, ys = window.map_area.panel(Map2DPanel).view.ring_inner.getData()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsRectItem, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ..state import ExplorerState
 from ..style import digit_colour, digit_css, font
@@ -46,16 +46,20 @@ class ReadoutPanel(Panel):
         self.plot.getAxis("bottom").setTicks([[(d, str(d)) for d in range(10)]])
         self.plot.hideAxis("left")
         self.plot.setFixedHeight(66)
-        self.bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.8,
-                                    brushes=[digit_colour(d) for d in range(10)])
-        self.plot.addItem(self.bars)
+        # one plain Qt rectangle per digit (painted in C++; a BarGraphItem rebuilt and replayed
+        # a picture of all ten bars on every frame); a frame moves only the bars that changed
+        self.bars: list[QGraphicsRectItem] = []
+        self._no_pen, self._frame_pen = pg.mkPen(None), pg.mkPen("k", width=2)
+        for d in range(10):
+            bar = QGraphicsRectItem(d - 0.4, 0.0, 0.8, 0.0)
+            bar.setBrush(pg.mkBrush(digit_colour(d)))
+            bar.setPen(self._no_pen)
+            self.plot.addItem(bar)
+            self.bars.append(bar)
+        self._framed: int | None = None  # the digit whose bar is outlined
         grid.addWidget(self.plot, 1, 1)
         grid.setColumnStretch(1, 1)
         self.probs = np.zeros(10, np.float32)
-        no_pen = pg.mkPen(None)
-        # the bar outlines for each predicted digit (None: no frame), made once, not per frame
-        self._pens = {k: [pg.mkPen("k", width=2) if d == k else no_pen for d in range(10)]
-                      for k in (None, *range(10))}
         self._badge: int | None | str = "unset"  # the digit whose colours the badge shows
         self.bind(state.frameChanged, self.redraw)
         self.bind(state.modelChanged, self.redraw)
@@ -91,4 +95,19 @@ class ReadoutPanel(Panel):
                 self.detail.setText(f"closest: {k}, {frame.confidence:.0%}")
             self.digit.setToolTip("" if frame.is_digit else "The classifier's check finds no digit in this image; "
                                   "the bars show its probabilities for the closest digits")
-        self.bars.setOpts(height=self.probs, pens=self._pens[frame.predicted if frame is not None else None])
+        self._draw_bars(frame.predicted if frame is not None else None)
+
+    def _draw_bars(self, framed: int | None) -> None:
+        """Bar heights from ``self.probs``; the predicted digit's bar outlined."""
+        for d, (bar, h) in enumerate(zip(self.bars, self.probs)):
+            if bar.rect().height() != float(h):
+                bar.setRect(d - 0.4, 0.0, 0.8, float(h))
+        if framed != self._framed:
+            for d in (self._framed, framed):
+                if d is not None:
+                    self.bars[d].setPen(self._frame_pen if d == framed else self._no_pen)
+            self._framed = framed
+
+    def bar_heights(self) -> np.ndarray:
+        """The heights drawn (for tests)."""
+        return np.array([bar.rect().height() for bar in self.bars], np.float32)
