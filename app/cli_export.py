@@ -95,6 +95,11 @@ def cmd_export(args) -> int:
             walk = ()
         if len(walk) != 2 or not all(0 <= v <= 9 for v in walk):
             raise ValueError(f"--label-walk takes two digits FROM,TO, got {args.label_walk!r}")
+        for option, given, why in (("--digit", args.digit, "the walk's digits are its FROM,TO"),
+                                   ("--b", args.b, "the noise stays at --a")):
+            if given is not None:  # it would be ignored
+                raise UsageError(f"{option} {given} does not apply to --label-walk {args.label_walk}: {why} "
+                                 f"(leave {option} out)")
         b = None
     else:
         if b is None:

@@ -139,6 +139,12 @@ def test_export_strip_digit_is_for_conditional_models_only(tmp_path, capsys):
                         "--steps", "3", "--json", tmp_path / "label.json")
     assert code == 0, err
     assert json.loads((tmp_path / "label.json").read_text())["label_walk"] == [1, 7]
+    for extra, message in ((["--digit", "3"], "--digit 3 does not apply to --label-walk 1,7"),
+                           (["--b", "1,1"], "--b 1,1 does not apply to --label-walk 1,7")):
+        code, out, err = _run(capsys, "export", "strip", "--model", "cgan2d", "--a", "0,0", "--label-walk", "1,7",
+                              *extra, "--steps", "3", "--json", tmp_path / "ignored.json")
+        assert code == 1 and out == "" and message in err  # refused, not ignored
+        assert not (tmp_path / "ignored.json").exists()
 
 
 def test_report_into_an_existing_folder(tmp_path, capsys):
