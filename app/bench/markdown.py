@@ -39,22 +39,24 @@ BEFORE = {("gan2d", False): (10.09, 22.77, 33.5), ("gan2d", True): (19.65, 24.37
           ("gan3d", False): (18.81, 24.89, 89.4), ("gan3d", True): (28.67, 39.28, 51.2),
           ("gan4d", False): (27.97, 72.73, 116.9), ("gan4d", True): (39.60, 79.18, 102.1),
           ("cgan3d", False): (17.90, 24.01, 75.8), ("cgan3d", True): (29.55, 39.02, 49.8)}
-# Before this round of frame-cost work (commit 20eded3: crosshairs that repainted their whole
-# plot, every value box set on every move, region digits of a new cut computed in the move,
-# the software cube drawn through a per-pixel z-buffer), measured by the same harness on the
-# same 1920x1080 offscreen screen, in a quiet moment of the machine, minutes before the "after"
-# run of 2026-12-01 01:3x UTC: (model, dock shown) -> (drag p50, drag p95, jump p50,
-# jump p95, UI CPU per drag move p50, paint CPU per drag move summed over the views) ms.
-BEFORE_RUN = {"date": "2026-12-01 01:28 UTC", "commit": "20eded3", "load": (1.82, 1.96, 4.12),
+# Before this round of frame-cost work (commit b5bc77d, session 6's start: a walk path on
+# a slice re-drawn on every cell crossing, QLabels that laid the left column out on every
+# move, the classifier's bars and the image drawn through pyqtgraph pictures, eval() of the
+# classifier on every render), with session 6's retrained models copied in, measured by the
+# same harness on the same 1920x1080 offscreen screen on the quiet machine, a minute before
+# the "after" run: (model, dock shown) -> (drag p50, drag p95, jump p50, jump p95, UI CPU per
+# drag move p50, paint CPU per drag move summed over the views) ms.  (The round before,
+# commit 20eded3 -> b5bc77d, is in git history of this file.)
+BEFORE_RUN = {"date": "2026-12-01 05:50 UTC", "commit": "b5bc77d", "load": (0.36, 0.86, 1.58),
               "command": "latent-explorer bench --quick --only frame", "rows": {
-                  ("gan2d", False): (11.5, 17.4, 13.8, 24.7, 6.2, 2.37),
-                  ("gan2d", True): (18.6, 20.4, 19.3, 29.2, 17.0, 8.81),
-                  ("gan3d", False): (14.7, 22.4, 16.0, 23.5, 9.4, 6.12),
-                  ("gan3d", True): (19.6, 26.4, 28.8, 38.9, 17.7, 10.96),
-                  ("gan4d", False): (15.5, 24.5, 31.5, 68.0, 10.4, 6.25),
-                  ("gan4d", True): (17.0, 23.8, 31.9, 53.0, 13.9, 8.38),
-                  ("cgan3d", False): (13.7, 19.4, 18.3, 22.4, 7.9, 4.79),
-                  ("cgan3d", True): (16.3, 23.2, 21.2, 22.0, 13.1, 9.40)}}
+                  ("gan2d", False): (15.3, 18.5, 11.4, 19.3, 8.6, 3.33),
+                  ("gan2d", True): (16.8, 17.9, 19.6, 29.3, 14.5, 7.87),
+                  ("gan3d", False): (17.8, 29.5, 24.2, 34.0, 11.1, 7.02),
+                  ("gan3d", True): (18.2, 25.9, 26.0, 28.3, 15.4, 7.33),
+                  ("gan4d", False): (12.9, 18.4, 25.1, 53.5, 8.0, 4.76),
+                  ("gan4d", True): (21.0, 29.4, 38.2, 67.6, 18.5, 9.09),
+                  ("cgan3d", False): (14.9, 26.2, 17.5, 25.5, 8.8, 2.92),
+                  ("cgan3d", True): (13.8, 19.1, 18.1, 21.3, 10.3, 5.98)}}
 DRAG_TARGET = {False: 16.0, True: 25.0}  # ms, p95 of every view showing the new point, by dock
 JUMP_TARGET = 25.0
 
