@@ -45,6 +45,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .npyheader import declared
+
 NO_DIGIT = 10  # the label value meaning "not a digit" in label arrays (maps, atlases, histories)
 FORMAT = "latent-explorer-digitness"
 VERSION = 1
@@ -116,28 +118,23 @@ ARRAY_KINDS = {"format": ("U", 0), "version": ("iu", 0), "classifier_digest": ("
                                     for a, n in (("means", 2), ("precision", 2), ("zstats", 1))}}
 
 
-def _check_header(path: Path, npz, key: str, shape: tuple | None, declared: list[int]) -> None:
+def _check_header(path: Path, npz, key: str, shape: tuple | None, declared_bytes: list[int]) -> None:
     """Check array ``key``'s dtype, shape and size from its .npy header, before a byte of its
-    data is read: a damaged or hostile file could declare any shape (and a compressed member
-    could unpack to it).  ``declared`` accumulates the bytes the arrays read so far declare."""
+    data is read.  ``declared_bytes`` accumulates what the arrays read so far declare."""
     import math
 
-    fmt = np.lib.format
-    if key + ".npy" not in npz.zip.namelist():
-        raise CalibrationError(f"{path}: '{key}' is missing")
-    with npz.zip.open(key + ".npy") as member:
-        version = fmt.read_magic(member)
-        if version not in ((1, 0), (2, 0)):
-            raise CalibrationError(f"{path}: '{key}' is stored in .npy format {version[0]}.{version[1]}, not 1.0 "
-                                   "or 2.0: not a calibration")
-        read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-        got, _, dtype = read(member)  # at most 10,000 bytes of header; no pickle
+    try:
+        got, dtype = declared(npz, key)
+    except KeyError:
+        raise CalibrationError(f"{path}: '{key}' is missing") from None
+    except ValueError as exc:
+        raise CalibrationError(f"{path}: {exc}: not a calibration") from None
     kinds, ndim = ARRAY_KINDS[key]
     if dtype.kind not in kinds or dtype.fields is not None or dtype.subdtype is not None or len(got) != ndim:
         raise CalibrationError(f"{path}: '{key}' is a {dtype} array of shape {got}: not a calibration")
     size = math.prod(got) * dtype.itemsize  # Python integers: no overflow whatever the header says
-    declared.append(size)
-    if size > MAX_FILE_BYTES or sum(declared) > MAX_FILE_BYTES:
+    declared_bytes.append(size)
+    if size > MAX_FILE_BYTES or sum(declared_bytes) > MAX_FILE_BYTES:
         raise CalibrationError(f"{path}: '{key}' declares shape {got} of {dtype} ({size:,} bytes), more than a "
                                f"calibration file holds (at most {MAX_FILE_BYTES:,} bytes in all); not read")
     if shape is not None and got != shape:
@@ -158,16 +155,11 @@ def load_calibration(path: str | os.PathLike, classifier_digest: str | None = No
         raise CalibrationError(f"{path}: {size:,} bytes is too large for a digit-check calibration")
     try:
         with fh, np.load(fh, allow_pickle=False) as z:
-            declared: list[int] = []
+            declared_bytes: list[int] = []
 
             def get(key: str, shape=None) -> np.ndarray:
-                if key not in z.files:
-                    raise CalibrationError(f"{path}: '{key}' is missing")
-                _check_header(path, z, key, shape, declared)
-                a = z[key]
-                if shape is not None and a.shape != shape:
-                    raise CalibrationError(f"{path}: '{key}' has shape {a.shape}, expected {shape}")
-                return a
+                _check_header(path, z, key, shape, declared_bytes)  # presence, dtype, shape, size
+                return z[key]  # numpy reads the shape the header declares
 
             if str(get("format", ())) != FORMAT:
                 raise CalibrationError(f"{path}: not a digit-check calibration")

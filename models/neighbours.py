@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from .atlas import Cancelled
 from .checkpoint import Checkpoint
 from .fileio import atomic_path
+from .npyheader import declared
 
 SPACES = ("feature", "pixel")
 INDEX_VERSION = 1
@@ -299,18 +300,12 @@ _CACHED = ("key", "features", "pca_mean", "pca_basis", "pca_coords", "stats")
 def _declared_shapes_ok(z, n: int, width: int) -> bool:
     """The shapes and types the cached file's entries declare, checked before any is read
     (a crafted header could otherwise make the reader allocate without bound)."""
-    from numpy.lib import format as npy
-
     if sorted(z.files) != sorted(_CACHED):
         return False
-    head = {}
-    for name in _CACHED:
-        with z.zip.open(f"{name}.npy") as member:
-            version = npy.read_magic(member)
-            if version not in ((1, 0), (2, 0), (3, 0)):
-                return False
-            read = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
-            head[name] = read(member)[0::2]  # (shape, dtype)
+    try:
+        head = {name: declared(z, name) for name in _CACHED}  # (shape, dtype)
+    except (KeyError, ValueError):
+        return False
     (k_shape, k_type), (b_shape, _) = head["key"], head["pca_basis"]
     if k_shape != () or k_type.kind != "U" or k_type.itemsize > 4 * 256 or len(b_shape) != 2:
         return False

@@ -153,7 +153,7 @@ def map_problems(window) -> list[str]:
 def problems(window, just_opened=None) -> list[str]:
     """What a user would see as broken in the window as it is now."""
     from PySide6.QtCore import QRect
-    from PySide6.QtWidgets import QApplication, QWidget
+    from PySide6.QtWidgets import QApplication, QScrollArea, QWidget
 
     out = []
     avail = window.screen().availableGeometry()
@@ -183,8 +183,6 @@ def problems(window, just_opened=None) -> list[str]:
             out.append(f"the {name} is not visible ({r.width()}x{r.height()} of {w.width()}x{w.height()} shown)")
         elif not win_rect.contains(QRect(w.mapTo(window, r.topLeft()), r.size())):
             out.append(f"the {name} lies outside the window")
-    from PySide6.QtWidgets import QScrollArea
-
     controls = window.findChild(QScrollArea, "controls_scroll")
     if controls is not None and controls.horizontalScrollBar().maximum() > 0:
         out.append(f"the left column scrolls sideways: {controls.widget().minimumSizeHint().width()} px of controls "

@@ -18,8 +18,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from latent_explorer.models.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
-from latent_explorer.models.digitness import NO_DIGIT  # noqa: E402
-from latent_explorer.models.sampling import generate, label_points  # noqa: E402
+from latent_explorer.models.digitness import NO_DIGIT, judge  # noqa: E402
+from latent_explorer.models.sampling import generate  # noqa: E402
 
 ROWS, COLS = 4, 10
 
@@ -32,9 +32,10 @@ def samples(path: Path, classifier) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     labels = None
     if ckpt.config.get("conditional"):
         labels = torch.arange(COLS).repeat(ROWS)
-    images = generate(ckpt.model, z, labels)[:, 0].numpy()
-    digits, confs = label_points(ckpt.model, classifier, z, labels)
-    return images, digits, confs, path.stem
+    images = generate(ckpt.model, z, labels)
+    verdict = judge(classifier, images)  # the images above, not generated again
+    digits = np.where(verdict.is_digit, verdict.label, NO_DIGIT)
+    return images[:, 0].numpy(), digits, verdict.confidence, path.stem
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,8 +62,12 @@ def main(argv: list[str] | None = None) -> int:
             text = f"{dig} {conf:.0%}" if dig != NO_DIGIT else "-"
             ax.set_title(text, fontsize=7, pad=1.5, color="black" if sure else "#999999")
         sf.subplots_adjust(left=0.01, right=0.99, top=0.86, bottom=0.01, wspace=0.06, hspace=0.35)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out)
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(args.out)
+    except OSError as exc:
+        print(f"error: {args.out}: cannot write ({exc.strerror or exc})", file=sys.stderr)
+        return 1
     print(f"wrote {args.out}")
     return 0
 

@@ -37,7 +37,6 @@ def to_pixmap(pixels: np.ndarray, size: int = PANEL) -> QPixmap:
                                                 Qt.TransformationMode.FastTransformation)
 
 
-
 def epoch_tick(epochs: int) -> int:
     """Spacing of the epoch axis' labelled ticks: whole epochs, about ten labels at most
     (1, 2, 5, 10, 20, 50, ...)."""

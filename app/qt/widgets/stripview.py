@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from ..style import digit_css
+from .pixelview import to_qimage
 
 TILE = 84  # pixels per frame (3x the 28-pixel image)
 
 
 def to_pixmap(image: np.ndarray, size: int) -> QPixmap:
     """A [-1, 1] greyscale image, enlarged without smoothing."""
-    px = np.ascontiguousarray(((image + 1) * 127.5).clip(0, 255).astype(np.uint8))
-    q = QImage(px.data, px.shape[1], px.shape[0], px.shape[1], QImage.Format.Format_Grayscale8).copy()
-    return QPixmap.fromImage(q).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
+    return QPixmap.fromImage(to_qimage(image)).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
                                        Qt.TransformationMode.FastTransformation)
 
 
