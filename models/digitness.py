@@ -83,6 +83,17 @@ class Calibration:
         self._chol = {k: torch.from_numpy(np.linalg.cholesky(self.precision[k].astype(np.float64))) for k in LAYERS}
         self._mL = {k: torch.from_numpy(self.means[k].astype(np.float64)) @ self._chol[k] for k in LAYERS}
 
+    @property
+    def digest(self) -> str:
+        """A hash of what the scores depend on (means, precision, z statistics, threshold)."""
+        import hashlib
+
+        h = hashlib.sha256(repr((self.threshold, sorted(self.zstats.items()))).encode())
+        for k in LAYERS:
+            h.update(np.ascontiguousarray(self.means[k], np.float64).tobytes())
+            h.update(np.ascontiguousarray(self.precision[k], np.float64).tobytes())
+        return h.hexdigest()
+
     def log_distance(self, layer: str, feats: torch.Tensor) -> torch.Tensor:
         """log of the smallest squared Mahalanobis distance to a class mean, (N,) float64."""
         fl = feats.double().cpu() @ self._chol[layer]

@@ -6,6 +6,7 @@ command line and the tests all go through this one function.
 """
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 from .checkpoint import Checkpoint
 from .digitness import NO_DIGIT, Verdict, describe, judge, judge_tensor
 from .networks import Generator
+from .tracedrender import TracedRender, content_key, traced_render
 
 # Layers whose output is a flat 12544-vector, shown as 256 x 7 x 7 maps.
 FLAT_LAYERS = ("dense", "bn0", "act0")
@@ -141,7 +143,7 @@ class Frame:
 class Engine:
     """Holds a generator and the classifier; renders frames for latent points."""
 
-    def __init__(self, generator: Checkpoint, classifier: Checkpoint, device: str = "cpu") -> None:
+    def __init__(self, generator: Checkpoint, classifier: Checkpoint, device: str = "cpu", traced: bool = False) -> None:
         if generator.kind not in ("gan", "cgan"):
             raise ValueError(f"{generator.path}: not a generator checkpoint")
         self.checkpoint = generator
@@ -152,6 +154,10 @@ class Engine:
         self.latent_dim = int(generator.config["latent_dim"])
         self.conditional = bool(generator.config.get("conditional"))
         self._modules = {name: getattr(self.generator, name) for name in Generator.LAYERS}
+        # traced: single points without ablations go through one TorchScript call once
+        # prepare_trace() has built it (models/tracedrender.py; for a render thread beside a
+        # UI thread); until then, and where tracing fails, renders are eager
+        self._traced: TracedRender | None | bool = None if traced else False  # None: to build; False: eager only
 
     def validate_point(self, point) -> None:
         """Raise ValueError unless ``point`` has d finite coordinates inside [-1, 1]."""
@@ -206,19 +212,48 @@ class Engine:
         self.validate(request)
         z = torch.tensor([request.point], dtype=torch.float32, device=self.device)
         labels = torch.tensor([int(request.digit)], device=self.device) if self.conditional else None
-        image, captured = self._forward(z, labels, request.capture, request.ablations)
+        fast = self._traced if self._traced and not request.ablations else None
         reference = None
-        if request.ablations:
-            ref, _ = self._forward(z, labels, False, ())
-            reference = ref[0, 0].float().cpu().numpy()
-        with torch.inference_mode():
-            probs_t, score_t = judge_tensor(self.classifier, image)
-        probs, score = probs_t[0].cpu().numpy(), float(score_t[0])
-        acts = {k: v[0].float().cpu().numpy() for k, v in captured.items()}
+        if fast is not None:
+            image, probs_t, score_t, captured = fast(z, labels)
+            if not request.capture:
+                captured = {}
+        else:
+            image, captured = self._forward(z, labels, request.capture, request.ablations)
+            if request.ablations:
+                ref, _ = self._forward(z, labels, False, ())
+                reference = ref[0, 0].float().cpu().numpy()
+            with torch.inference_mode():
+                probs_t, score_t = judge_tensor(self.classifier, image)
+        probs, score = _numpy(probs_t)[0], float(_numpy(score_t)[0])
+        acts = {k: _numpy(v)[0] for k, v in captured.items()}
         return Frame(point=np.asarray(request.point, np.float32), digit=request.digit,
-                     image=image[0, 0].float().cpu().numpy(), probs=probs, activations=acts,
+                     image=_numpy(image)[0, 0], probs=probs, activations=acts,
                      reference_image=reference, seconds=time.perf_counter() - t0,
                      is_digit=not score > 0, digit_score=score)
+
+    @property
+    def trace_pending(self) -> bool:
+        """True when this engine was asked to trace and :meth:`prepare_trace` has not run."""
+        return self._traced is None
+
+    @property
+    def is_traced(self) -> bool:
+        return bool(self._traced)
+
+    def prepare_trace(self) -> bool:
+        """Build the traced single-point render (about 0.1 s; checked at the origin against
+        the eager one, which stays in use if they differ).  True when renders now use it."""
+        if self._traced is None:
+            self.classifier.eval()
+            z = torch.zeros(1, self.latent_dim, device=self.device)
+            labels = torch.zeros(1, dtype=torch.long, device=self.device) if self.conditional else None
+            key = content_key(self.checkpoint.digest, self.checkpoint.config, self.classifier_checkpoint.digest,
+                              self.classifier, self.device)
+            self._traced = traced_render(key, lambda: TracedRender.build(  # on copies: the trace outlives this engine
+                copy.deepcopy(self.generator), copy.deepcopy(self.classifier), Generator.LAYERS, FLAT_LAYERS,
+                self.conditional, z, labels)) or False
+        return bool(self._traced)
 
     @torch.inference_mode()
     def images(self, points: np.ndarray, digits: np.ndarray | None = None,
@@ -247,6 +282,14 @@ class Engine:
         """Closest digit, confidence, is-a-digit and score for images (N, 28, 28) in [-1, 1]
         (:func:`models.digitness.judge`; ``.map_labels`` has 10 where there is no digit)."""
         return judge(self.classifier, images)
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    """A float tensor as numpy with no torch call where none is needed (each torch call in the
+    render thread hands the GIL to the UI thread and waits to get it back)."""
+    if t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64):
+        return t.numpy()
+    return t.float().cpu().numpy()
 
 
 def apply_ablations(x: torch.Tensor, ablations: list[Ablation]) -> torch.Tensor:

@@ -16,6 +16,7 @@ from latent_explorer.app.qt.panels.overview import OverviewPanel
 from latent_explorer.app.qt.panels.slices3d import Slices3DPanel
 from latent_explorer.app.qt.slicecache import SliceCache
 from latent_explorer.models.atlas import load_atlas
+from latent_explorer.models.engine import Ablation
 
 pytest_plugins = ("gui_fixtures",)
 
@@ -41,6 +42,23 @@ def test_the_render_runs_off_the_ui_thread_and_the_image_follows_the_marker(qtbo
     assert not np.allclose(window.image_panel.pixels, before)
     np.testing.assert_array_equal(window.image_panel.pixels, window.state.frame.image)
     assert window.renderer._worker.name == "frame-renderer" and window.renderer._worker.is_alive()
+
+
+def test_the_render_thread_uses_the_traced_render_once_the_first_frame_is_out(qtbot, window):
+    """The render thread's engine traces itself after its first frame (one TorchScript call
+    per render, models/tracedrender.py), and its frames are the UI thread's eager ones."""
+    settle(qtbot, window)
+    assert window.renderer.wait_idle()
+    engine = window.renderer._worker_engine()
+    assert engine.is_traced and engine is not window.state.model.engine
+    window.state.set_point((0.3, -0.45))
+    settle(qtbot, window)
+    shown = window.state.frame
+    window.renderer.render_now()  # the same point, eagerly, on the UI thread
+    eager = window.state.frame
+    assert eager is not shown
+    np.testing.assert_array_equal(shown.image, eager.image)
+    np.testing.assert_array_equal(shown.probs, eager.probs)
 
 
 def test_latest_request_wins(qtbot, window):
@@ -113,6 +131,8 @@ def test_a_failure_in_the_render_thread_reaches_the_error_dialog(qtbot, window, 
     seen_in = []
     reporter.report.connect(lambda *_: seen_in.append(threading.current_thread() is threading.main_thread()))
     try:
+        # an edit makes the render thread's renders eager (the traced render's weights are its own)
+        window.state.set_ablations([Ablation("act2", channels=(0,), scale=0.5)])
         settle(qtbot, window)
         # the render thread's own copy of the model gets a weight of the wrong shape (a real
         # torch error in the forward pass, raised in the render thread)

@@ -41,7 +41,7 @@ class _Worker(threading.Thread):
         self._done = done  # called in this thread with (key, frame or None, error or None)
         self._cond = threading.Condition()
         self._slot: tuple | None = None
-        self._stop = False
+        self._stopping = False
         self.busy = False
         self.computed = 0
 
@@ -52,7 +52,7 @@ class _Worker(threading.Thread):
 
     def stop(self) -> None:
         with self._cond:
-            self._stop = True
+            self._stopping = True
             self._slot = None
             self._cond.notify()
 
@@ -64,9 +64,9 @@ class _Worker(threading.Thread):
     def run(self) -> None:
         while True:
             with self._cond:
-                while self._slot is None and not self._stop:
+                while self._slot is None and not self._stopping:
                     self._cond.wait()
-                if self._stop:
+                if self._stopping:
                     return
                 (key, engine, request), self._slot = self._slot, None
                 self.busy = True
@@ -76,10 +76,15 @@ class _Worker(threading.Thread):
             except BaseException as exc:  # noqa: BLE001 - handed to the UI thread, never lost
                 error = exc
             self.computed += 1
+            self._done(key, frame, error)
+            del request, frame, error  # nothing of a finished render stays alive here
+            with self._cond:
+                idle = self._slot is None
+            if idle and engine.trace_pending:  # the first frame is out: trace while nothing waits
+                engine.prepare_trace()
+            del engine
             with self._cond:
                 self.busy = False
-            self._done(key, frame, error)
-            del engine, request, frame, error  # nothing of a finished render stays alive here
 
 
 class Renderer(QObject):
@@ -126,7 +131,8 @@ class Renderer(QObject):
         """The worker's own copy of the current model, made once per model."""
         model = self.state.model
         if self._engine is None or self._engine[0] is not model:
-            self._engine = (model, Engine(copy.deepcopy(model.checkpoint), copy.deepcopy(model.classifier)))
+            self._engine = (model, Engine(copy.deepcopy(model.checkpoint), copy.deepcopy(model.classifier),
+                                          traced=True))
         return self._engine[1]
 
     def _model_changed(self) -> None:
