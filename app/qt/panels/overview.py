@@ -9,6 +9,7 @@ slice, at the clicked spot.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from typing import Callable
 
 import numpy as np
@@ -25,6 +26,7 @@ from ..style import font
 from ..slicecache import slices
 from ..widgets.mapview import PickViewBox, Ring
 from ..widgets.pathoverlay import PROJECTION_TIP, projection_pen
+from ..widgets.qtitems import CurveItem
 from .base import Panel
 from .common import TitleLabel, atlas_key, no_atlas_message, set_text
 
@@ -33,6 +35,7 @@ FRAME_PX = 1.0  # the point's frame: this far outside its tile, on screen
 FRAME_PEN = 3  # ... drawn this wide, so it reaches FRAME_PX + FRAME_PEN / 2 out
 CLEAR_PX = FRAME_PX + FRAME_PEN / 2 + 1  # room a tile keeps clear around it for its frame
 GAP_PX = 2 * CLEAR_PX  # least room between two tiles side by side
+MAX_MOSAICS = 32  # mosaics kept (4-D: one per cube visited; 16 tiles of 16^2 cells: 16 KB each)
 
 
 def grid_layout(n: int, width: float, height: float, caption_h: float,
@@ -98,10 +101,10 @@ class OverviewPanel(Panel):
         self.marker.setZValue(6)
         self.marker.setVisible(False)
         self.box.addItem(self.marker, ignoreBounds=True)
-        self.path_item = pg.PlotDataItem(pen=pg.mkPen("#d01c8b", width=2), connect="finite")
+        self.path_item = CurveItem(pg.mkPen("#d01c8b", width=2))
         self.path_item.setZValue(5)
         self.box.addItem(self.path_item)
-        self.projection_item = pg.PlotDataItem(pen=projection_pen(1.2), connect="finite")  # the rest, projected
+        self.projection_item = CurveItem(projection_pen(1.2))  # the rest, projected
         self.projection_item.setToolTip(PROJECTION_TIP)
         self.projection_item.setZValue(4)
         self.box.addItem(self.projection_item)
@@ -110,6 +113,9 @@ class OverviewPanel(Panel):
         self.texts: list[pg.TextItem] = []
         lay.addWidget(self.plot, 1)
         self._key: tuple | None = None
+        self._mosaics: OrderedDict = OrderedDict()  # key -> mosaic: moving back along w rebuilds nothing
+        self._mosaics_of = None  # the atlas they belong to
+        self._texts_key: tuple | None = None  # the layout the tile captions are placed for
         self.values = np.zeros(0)
         self.cols = self.rows = 1
         self.res, self.step_x, self.step_y = 2, 3, 3
@@ -205,7 +211,7 @@ class OverviewPanel(Panel):
         key = atlas_key(st) + (axis, n, tuple(idx[3:]), layout)
         if key != self._key:
             self._key = key
-            self._build_mosaic(axis, n)
+            self._build_mosaic(axis, n, key)
         i = self.current_tile()
         x0, y0 = self._tile_origin(i)
         pad = FRAME_PX / self.scale  # just outside the tile: clear of every caption
@@ -259,7 +265,7 @@ class OverviewPanel(Panel):
         for t in self.texts:
             t.setVisible(False)  # kept for the next mosaic: creating text items is slow
 
-    def _build_mosaic(self, axis: int, n: int) -> None:
+    def _build_mosaic(self, axis: int, n: int, key: tuple) -> None:
         st, atlas = self.state, self.state.atlas
         p, q = self._plane()
         res = self.res = atlas.resolution
@@ -267,8 +273,38 @@ class OverviewPanel(Panel):
         cols, gap_x, gap_y, clear = self._plan(n, res)
         self.cols, self.rows = cols, math.ceil(n / cols)
         sx, sy = self.step_x, self.step_y = res + gap_x, res + gap_y
-        mosaic = np.full((self.cols * sx - gap_x, self.rows * sy - gap_y, 3), 255, np.uint8)
-        digit = st.atlas_digit_or_none()
+        if self._mosaics_of is not atlas:  # keys hold the atlas's id, which a later atlas may get again
+            self._mosaics.clear()
+            self._mosaics_of = atlas
+        mosaic = self._mosaics.get(key)
+        if mosaic is not None:
+            self._mosaics.move_to_end(key)
+        else:
+            mosaic = np.full((self.cols * sx - gap_x, self.rows * sy - gap_y, 3), 255, np.uint8)
+            digit = st.atlas_digit_or_none()
+            for i, v in enumerate(self.values):
+                where = list(st.point)
+                where[axis] = float(v)
+                plane = slices.get(atlas, (p, q), where, digit)  # cut and coloured once, shared with the slices
+                r, c = divmod(i, self.cols)
+                # mosaic is (x, y) with y downwards: flip the q axis so it points up in each tile
+                mosaic[c * sx:c * sx + res, r * sy:r * sy + res] = plane.rgb[:, ::-1]
+            self._mosaics[key] = mosaic
+            while len(self._mosaics) > MAX_MOSAICS:
+                self._mosaics.popitem(last=False)
+        texts_key = (axis, n, res, cols, gap_x, gap_y, self.scale, self.short)
+        if texts_key != self._texts_key:  # the captions depend on the layout only, not on the cube
+            self._texts_key = texts_key
+            self._place_captions(axis, n, res)
+        shape = (self.image.image.shape[:2] if self.image.image is not None else None)
+        self.image.setImage(mosaic, autoLevels=False, levels=None)  # uint8 RGB: no rescaling
+        view = QRectF(-clear, -gap_y, mosaic.shape[0] + 2 * clear, mosaic.shape[1] + gap_y + clear)
+        if shape != mosaic.shape[:2]:  # the same layout keeps its place
+            self.image.setRect(QRectF(0, 0, mosaic.shape[0], mosaic.shape[1]))
+        if self.box.viewRect() != view:
+            self.box.setRange(view, padding=0)
+
+    def _place_captions(self, axis: int, n: int, res: int) -> None:
         while len(self.texts) < n:
             text = pg.TextItem("", color=QColor("#333333"), anchor=(0.5, 1.0))
             text.setFont(font(CAPTION_PT))
@@ -276,12 +312,6 @@ class OverviewPanel(Panel):
             self.box.addItem(text)
             self.texts.append(text)
         for i, v in enumerate(self.values):
-            where = list(st.point)
-            where[axis] = float(v)
-            plane = slices.get(atlas, (p, q), where, digit)  # cut and coloured once, shared with the slices
-            r, c = divmod(i, self.cols)
-            # mosaic is (x, y) with y downwards: flip the q axis so it points up in each tile
-            mosaic[c * sx:c * sx + res, r * sy:r * sy + res] = plane.rgb[:, ::-1]
             text = self.texts[i]
             caption = self._caption(axis, float(v))
             if text.textItem.toPlainText() != caption:
@@ -291,13 +321,6 @@ class OverviewPanel(Panel):
             text.setVisible(True)
         for text in self.texts[n:]:
             text.setVisible(False)
-        shape = (self.image.image.shape[:2] if self.image.image is not None else None)
-        self.image.setImage(mosaic, autoLevels=False, levels=(0, 255))
-        view = QRectF(-clear, -gap_y, mosaic.shape[0] + 2 * clear, mosaic.shape[1] + gap_y + clear)
-        if shape != mosaic.shape[:2]:  # the same layout keeps its place
-            self.image.setRect(QRectF(0, 0, mosaic.shape[0], mosaic.shape[1]))
-        if self.box.viewRect() != view:
-            self.box.setRange(view, padding=0)
 
     # ------------------------------------------------------------ layout
     def _caption(self, axis: int, v: float) -> str:

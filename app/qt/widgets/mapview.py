@@ -242,7 +242,7 @@ class MapView(pg.PlotWidget):
         self.confidence = confidence
         res = labels.shape[0]
         lo, hi = cell_extent(res)
-        self.image.setImage(rgb, autoLevels=False, levels=(0, 255))
+        self.image.setImage(rgb, autoLevels=False, levels=None)  # uint8 RGB: no rescaling
         if res != self.resolution:  # same size: the image keeps its place and the view its range
             self.image.setRect(QRectF(lo, lo, hi - lo, hi - lo))
             self._set_extent(lo, hi)

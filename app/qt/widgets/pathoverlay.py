@@ -7,6 +7,7 @@ projection onto the slice, drawn thin and dashed, and a path that only pierces t
 gets a dot where it passes.  A and B off the slice are drawn pale."""
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Callable
 
 import numpy as np
@@ -18,11 +19,14 @@ from latent_explorer.models.slicepath import half_cell, split_path
 
 from ..style import font
 from .mapview import MapView
+from .qtitems import CurveItem, DotsItem
 
 PATH_COLOUR = "#d01c8b"
 PROJECTION_TIP = ("The walk's projection onto this slice (dashed): here the path does not pass through the slice, "
                   "its other coordinates differ from the slice's")
 CROSSING_TIP = "Where the walk passes through this slice"
+
+MAX_CUTS = 64  # slices whose split of the walk is kept, per view
 
 Fixed = Callable[[], "tuple[dict[int, float], float] | None"]
 
@@ -42,14 +46,14 @@ class PathOverlay:
         """``fixed()`` gives the slice's fixed coordinates and the tolerance within which
         the path lies in it, or None when the view shows a whole plane."""
         self.view, self.state, self.axes, self.fixed = view, state, axes, fixed
-        self.projection = pg.PlotDataItem(pen=projection_pen())
+        self.projection = CurveItem(projection_pen())
         self.projection.setToolTip(PROJECTION_TIP)
-        self.halo = pg.PlotDataItem(pen=pg.mkPen("w", width=5), connect="finite")
-        self.line = pg.PlotDataItem(pen=pg.mkPen(PATH_COLOUR, width=2.5), connect="finite")
-        self.crossings = pg.ScatterPlotItem(size=11, pen=pg.mkPen("w", width=2), brush=pg.mkBrush(PATH_COLOUR))
+        self.halo = CurveItem(pg.mkPen("w", width=5))
+        self.line = CurveItem(pg.mkPen(PATH_COLOUR, width=2.5))
+        self.crossings = DotsItem(11, pg.mkPen("w", width=2), pg.mkBrush(PATH_COLOUR))
         self.crossings.setToolTip(CROSSING_TIP)
-        self.frames = pg.ScatterPlotItem(size=6, pen=pg.mkPen("w", width=1), brush=pg.mkBrush(PATH_COLOUR))
-        self.hover = pg.ScatterPlotItem(size=16, symbol="s", pen=pg.mkPen(PATH_COLOUR, width=3), brush=None)
+        self.frames = DotsItem(6, pg.mkPen("w", width=1), pg.mkBrush(PATH_COLOUR))
+        self.hover = DotsItem(16, pg.mkPen(PATH_COLOUR, width=3), square=True)
         self.ends = []
         for name in ("A", "B"):
             t = pg.TextItem(name, color=QColor("#ffffff"), fill=pg.mkBrush(PATH_COLOUR), anchor=(0.5, 1.15))
@@ -60,6 +64,7 @@ class PathOverlay:
         self._geometry_cache: tuple | None = None  # (fine points, frame points) or None: no path
         self._drawn: tuple | None = None  # what the items show now (None: nothing)
         self._hover_drawn: tuple | None = ()  # the hover marker's point now
+        self._cuts: OrderedDict = OrderedDict()  # (walk, plane, slice) -> (split, frames on it, A/B on it)
         for z, item in enumerate((self.projection, self.halo, self.line, self.crossings, self.frames, self.hover,
                                   *self.ends)):
             item.setZValue(10 + z)
@@ -69,15 +74,11 @@ class PathOverlay:
     def path_xy(self) -> tuple[np.ndarray, np.ndarray]:
         """The path's projection on this plane (empty without a path): all of it, whether
         it lies in the slice or not."""
-        x, y = self.projection.getData()
-        return (np.zeros(0), np.zeros(0)) if x is None else (np.asarray(x), np.asarray(y))
+        return self.projection.getData()
 
     def solid_xy(self) -> tuple[np.ndarray, np.ndarray]:
         """The part drawn solid, in the slice (NaN between stretches; empty: none)."""
         x, y = self.line.getData()
-        if x is None:
-            return np.zeros(0), np.zeros(0)
-        x, y = np.asarray(x, float), np.asarray(y, float)
         keep = np.isfinite(x)
         return (x, y) if keep.any() else (np.zeros(0), np.zeros(0))
 
@@ -110,9 +111,8 @@ class PathOverlay:
             self.update_hover()
             return
         fine, frames = geometry
-        self.split = split = split_path(fine, *fixed, (u, v)) if fixed else None
-        on = split_path(frames, *fixed, (u, v)).on if fixed else np.ones(len(frames), bool)
-        here = [not fixed or bool(split_path(np.array([p]), *fixed, (u, v)).on[0]) for p in (walk.a, walk.b)]
+        split, on, here = self._cut(fine, frames, (u, v), fixed)
+        self.split = split
         drawn = (self._geometry_key, (u, v), None if split is None else split.on.tobytes(), on.tobytes(), tuple(here))
         if drawn != self._drawn:
             if self._drawn is None or self._drawn[:2] != drawn[:2]:  # the path or the plane changed
@@ -137,6 +137,23 @@ class PathOverlay:
                 t.update()
                 t.setVisible(True)
         self.update_hover()
+
+    def _cut(self, fine: np.ndarray, frames: np.ndarray, axes: tuple[int, int], fixed) -> tuple:
+        """The path split by the slice, which frames and which of A and B lie in it; kept
+        per slice for the walk (moving back and forth over a cube splits each slice once)."""
+        key = (self._geometry_key, axes, None if fixed is None else (tuple(sorted(fixed[0].items())), fixed[1]))
+        found = self._cuts.get(key)
+        if found is None:
+            walk = self.state.walk
+            split = split_path(fine, *fixed, axes) if fixed else None
+            on = split_path(frames, *fixed, axes).on if fixed else np.ones(len(frames), bool)
+            here = [not fixed or bool(split_path(np.array([p]), *fixed, axes).on[0]) for p in (walk.a, walk.b)]
+            found = self._cuts[key] = (split, on, here)
+            while len(self._cuts) > MAX_CUTS:
+                self._cuts.popitem(last=False)
+        else:
+            self._cuts.move_to_end(key)
+        return found
 
     def update_hover(self) -> None:
         h = self.state.walk.hover

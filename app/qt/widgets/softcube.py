@@ -17,6 +17,7 @@ from latent_explorer.models.voxels import box_edges, render_cube, rotation, to_s
 
 from ..style import font
 from .mapview import Ring
+from .qtitems import CurveItem
 
 SIZE = 360  # picture size in pixels (the view scales it)
 MAX_SIDE = 32  # voxels per cube edge; bigger atlases are subsampled
@@ -54,7 +55,7 @@ class SoftCube(pg.GraphicsView):
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # the ball repaints from it
         self.box.addItem(self.image)
-        self.edges = [pg.PlotCurveItem(pen=pg.mkPen("#444444", width=1)) for _ in range(12)]
+        self.edges = [CurveItem(pg.mkPen("#444444", width=1)) for _ in range(12)]
         for e in self.edges:
             e.setZValue(-1)  # under the voxels: only edges with nothing in front show
             self.box.addItem(e)
@@ -66,12 +67,12 @@ class SoftCube(pg.GraphicsView):
         self.marker.setBrush(pg.mkBrush("k"))
         self.marker.setZValue(10)
         self.box.addItem(self.marker, ignoreBounds=True)
-        self.path_item = pg.PlotCurveItem(pen=pg.mkPen("#d01c8b", width=2.5), connect="finite")  # the walk, on top
+        self.path_item = CurveItem(pg.mkPen("#d01c8b", width=2.5))  # the walk, on top
         self.path_item.setZValue(9)
         self.box.addItem(self.path_item)
         from .pathoverlay import PROJECTION_TIP, projection_pen
 
-        self.projection_item = pg.PlotCurveItem(pen=projection_pen())  # 4-D: where the walk is not in this cube
+        self.projection_item = CurveItem(projection_pen())  # 4-D: where the walk is not in this cube
         self.projection_item.setToolTip(PROJECTION_TIP.replace("slice", "cube"))
         self.projection_item.setZValue(8)
         self.box.addItem(self.projection_item)
@@ -153,7 +154,7 @@ class SoftCube(pg.GraphicsView):
                         self._pictures.popitem(last=False)
             else:
                 self._pictures.move_to_end(key)
-            self.image.setImage(img, autoLevels=False, levels=(0, 255))
+            self.image.setImage(img, autoLevels=False, levels=None)  # uint8 RGB: no rescaling
             self.image.setRect(QRectF(0, 0, SIZE, SIZE))
         if self._turned_to != (self.azimuth, self.elevation):  # the box and names move only when turned
             self._turned_to = (self.azimuth, self.elevation)

@@ -1,0 +1,82 @@
+"""Plot items painted by Qt itself: a polyline and a set of dots.
+
+pyqtgraph's PlotDataItem and ScatterPlotItem paint in Python (0.1-0.3 ms per item per
+repaint), and every marker move repaints the items under the crosshairs, so the walk
+drawn on six views cost milliseconds a move.  These have the small part of their API that
+the views use (``setData``, ``getData``, ``opts["pen"]``) and paint in C++.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QPainterPath
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem
+
+
+class CurveItem(QGraphicsPathItem):
+    """A polyline through (x, y) in view coordinates; NaN breaks it ("finite" connection)."""
+
+    def __init__(self, pen) -> None:
+        super().__init__()
+        self.setPen(pen)
+        self.opts = {"pen": pen}
+        self._x = self._y = np.zeros(0)
+
+    def setData(self, x, y) -> None:  # noqa: N802 - as pyqtgraph's items
+        x, y = np.asarray(x, np.float64).ravel(), np.asarray(y, np.float64).ravel()
+        self._x, self._y = x, y
+        self.setPath(pg.arrayToQPath(x, y, connect="finite") if np.isfinite(x).any() else QPainterPath())
+
+    def getData(self) -> tuple[np.ndarray, np.ndarray]:  # noqa: N802
+        return self._x, self._y
+
+
+class DotsItem(QGraphicsPathItem):
+    """Dots of a fixed pixel size at (x, y) in view coordinates: one Qt item per dot
+    (reused), each ignoring the view's scaling as a scatter plot's symbols do."""
+
+    def __init__(self, size: float, pen, brush=None, square: bool = False) -> None:
+        super().__init__()  # an empty path: the item itself draws nothing, its dots do
+        self.size, self.square = size, square
+        self.dot_pen, self.dot_brush = pen, brush
+        self.opts = {"pen": pen}
+        self.data = np.zeros((0, 2))
+        self._dots: list[QGraphicsItem] = []
+        self._tip = ""
+
+    def _dot(self, k: int) -> QGraphicsItem:
+        while len(self._dots) <= k:
+            s = self.size
+            dot = (QGraphicsRectItem if self.square else QGraphicsEllipseItem)(-s / 2, -s / 2, s, s, self)
+            dot.setPen(self.dot_pen)
+            if self.dot_brush is not None:
+                dot.setBrush(self.dot_brush)
+            dot.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+            dot.setToolTip(self._tip)
+            self._dots.append(dot)
+        return self._dots[k]
+
+    def setData(self, x, y) -> None:  # noqa: N802
+        x, y = np.asarray(x, np.float64).ravel(), np.asarray(y, np.float64).ravel()
+        keep = np.isfinite(x) & np.isfinite(y)
+        self.data = np.stack([x[keep], y[keep]], 1)
+        for k, (u, v) in enumerate(self.data):
+            dot = self._dot(k)
+            dot.setPos(float(u), float(v))
+            dot.setVisible(True)
+        for dot in self._dots[len(self.data):]:
+            dot.setVisible(False)
+
+    def getData(self) -> tuple[np.ndarray, np.ndarray]:  # noqa: N802
+        return self.data[:, 0].copy(), self.data[:, 1].copy()
+
+    def setToolTip(self, text: str) -> None:  # noqa: N802 - the dots carry it: they are what the mouse is over
+        self._tip = text
+        super().setToolTip(text)
+        for dot in self._dots:
+            dot.setToolTip(text)
+
+    def dot_rects(self) -> list[QRectF]:
+        """Scene rectangles of the shown dots (for tests)."""
+        return [d.sceneBoundingRect() for d in self._dots if d.isVisible()]
