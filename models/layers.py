@@ -52,11 +52,26 @@ class Stats:
 
 
 def stats(values: np.ndarray) -> Stats:
-    """Statistics over every value of ``values`` (any shape, at least one value)."""
-    v = np.asarray(values, dtype=np.float64)
+    """Statistics over every value of ``values`` (any shape, at least one value), summed in
+    float64."""
+    v = np.asarray(values)
+    if v.dtype.kind not in "f":
+        v = v.astype(np.float64)
     if v.size == 0:
         raise ValueError("no values")
-    return Stats(float(v.mean()), float(v.std()), float(v.min()), float(v.max()))
+    mean = float(v.mean(dtype=np.float64))
+    return Stats(mean, float(v.std(dtype=np.float64)), float(v.min()), float(v.max()))
+
+
+def colourise(heatmap: np.ndarray, levels: tuple[float, float], lut: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 colours of a heatmap: ``levels`` (lo, hi) spread over the colour
+    table ``lut`` (N, 3) uint8, values outside clipped to its ends, NaN as its first colour.
+    (A view given ready colours has nothing to rescale or look up on each frame.)"""
+    lo, hi = float(levels[0]), float(levels[1])
+    n = len(lut)
+    scale = n / (hi - lo) if hi > lo else 0.0
+    idx = np.nan_to_num((np.asarray(heatmap, np.float64) - lo) * scale, nan=0.0)
+    return lut[np.clip(idx, 0, n - 1).astype(np.intp)]
 
 
 def shape_text(activation: np.ndarray) -> str:

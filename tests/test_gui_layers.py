@@ -50,7 +50,8 @@ def test_heatmaps_show_every_layer_and_follow_the_point(qtbot, window):
     assert list(panel.maps) == list(Generator.LAYERS)
     for name, m in panel.maps.items():
         assert m.shape == L.LAYER_SHAPES[name][1:]
-        np.testing.assert_allclose(panel.items[name].image, acts[name].mean(0), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(m, acts[name].mean(0), rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(panel.items[name].image, L.colourise(m, panel.levels[name], panel.lut))
         assert L.shape_text(acts[name]) in panel.titles[name].text
     row = list(Generator.LAYERS).index("act2")
     assert panel.table.item(row, 1).text() == "64×14×14"
@@ -60,8 +61,10 @@ def test_heatmaps_show_every_layer_and_follow_the_point(qtbot, window):
     window.state.set_point((-0.7, 0.9))
     settle(qtbot, window)
     assert not np.allclose(old["act2"], panel.maps["act2"])
-    np.testing.assert_allclose(panel.items["act2"].image, window.state.frame.activations["act2"].mean(0), rtol=1e-5,
+    np.testing.assert_allclose(panel.maps["act2"], window.state.frame.activations["act2"].mean(0), rtol=1e-5,
                                atol=1e-6)
+    np.testing.assert_array_equal(panel.items["act2"].image,
+                                  L.colourise(panel.maps["act2"], panel.levels["act2"], panel.lut))
     assert panel.items == items  # same image items, new data
 
 

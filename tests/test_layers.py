@@ -162,3 +162,15 @@ def test_render_rejects_a_bad_ablation(tmp_path, spec):
     assert res.returncode == 1, res.stdout + res.stderr
     assert "ablat" in res.stderr.lower() or "layer" in res.stderr.lower()
     assert not out.exists()
+
+
+def test_colourise_spreads_the_levels_over_the_table():
+    lut = np.stack([np.arange(256)] * 3, 1).astype(np.uint8)  # grey ramp: colour = index
+    m = np.array([[-1.0, 0.0, 0.5], [1.0, 2.0, np.nan]])
+    L = layers
+    rgb = L.colourise(m, (0.0, 1.0), lut)
+    assert rgb.shape == (2, 3, 3) and rgb.dtype == np.uint8
+    assert rgb[..., 0].tolist() == [[0, 0, 128], [255, 255, 0]]  # clipped at both ends, NaN as the first colour
+    assert (L.colourise(m, (0.3, 0.3), lut) == 0).all()  # a collapsed range never divides by zero
+    s = L.stats(np.array([1, 2, 3, 4], np.int64))
+    assert (s.mean, s.max, s.min) == (2.5, 4.0, 1.0) and s.std == pytest.approx(np.std([1, 2, 3, 4]))

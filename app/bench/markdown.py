@@ -39,24 +39,24 @@ BEFORE = {("gan2d", False): (10.09, 22.77, 33.5), ("gan2d", True): (19.65, 24.37
           ("gan3d", False): (18.81, 24.89, 89.4), ("gan3d", True): (28.67, 39.28, 51.2),
           ("gan4d", False): (27.97, 72.73, 116.9), ("gan4d", True): (39.60, 79.18, 102.1),
           ("cgan3d", False): (17.90, 24.01, 75.8), ("cgan3d", True): (29.55, 39.02, 49.8)}
-# Before this round of frame-cost work (commit b5bc77d, session 6's start: a walk path on
-# a slice re-drawn on every cell crossing, QLabels that laid the left column out on every
-# move, the classifier's bars and the image drawn through pyqtgraph pictures, eval() of the
-# classifier on every render), with session 6's retrained models copied in, measured by the
-# same harness on the same 1920x1080 offscreen screen on the quiet machine, a minute before
-# the "after" run: (model, dock shown) -> (drag p50, drag p95, jump p50, jump p95, UI CPU per
-# drag move p50, paint CPU per drag move summed over the views) ms.  (The round before,
-# commit 20eded3 -> b5bc77d, is in git history of this file.)
-BEFORE_RUN = {"date": "2026-12-01 05:50 UTC", "commit": "b5bc77d", "load": (0.36, 0.86, 1.58),
+# Before this round of frame-cost work (commit cc6ec00, session 7's start: the render
+# thread ran ~60 eager torch calls per frame, each waiting for the UI thread to hand the GIL
+# back; the walk's overlays, the overview's path and the soft cube's edges were painted by
+# pyqtgraph in Python; every cube change rebuilt the overview mosaic), with the same models,
+# measured by the same harness on the same 1920x1080 offscreen screen on the quiet machine:
+# (model, dock shown) -> (drag p50, drag p95, jump p50, jump p95, UI CPU per drag move p50,
+# paint CPU per drag move summed over the views) ms.  (The rounds before, 20eded3 -> b5bc77d
+# -> cc6ec00, are in the git history of this file.)
+BEFORE_RUN = {"date": "2026-12-01 07:19 UTC", "commit": "cc6ec00", "load": (0.88, 0.34, 0.13),
               "command": "latent-explorer bench --quick --only frame", "rows": {
-                  ("gan2d", False): (15.3, 18.5, 11.4, 19.3, 8.6, 3.33),
-                  ("gan2d", True): (16.8, 17.9, 19.6, 29.3, 14.5, 7.87),
-                  ("gan3d", False): (17.8, 29.5, 24.2, 34.0, 11.1, 7.02),
-                  ("gan3d", True): (18.2, 25.9, 26.0, 28.3, 15.4, 7.33),
-                  ("gan4d", False): (12.9, 18.4, 25.1, 53.5, 8.0, 4.76),
-                  ("gan4d", True): (21.0, 29.4, 38.2, 67.6, 18.5, 9.09),
-                  ("cgan3d", False): (14.9, 26.2, 17.5, 25.5, 8.8, 2.92),
-                  ("cgan3d", True): (13.8, 19.1, 18.1, 21.3, 10.3, 5.98)}}
+                  ("gan2d", False): (13.4, 17.0, 13.5, 16.2, 6.6, 2.77),
+                  ("gan2d", True): (19.5, 22.0, 20.7, 23.7, 13.9, 7.06),
+                  ("gan3d", False): (14.1, 20.6, 16.6, 28.4, 7.9, 4.85),
+                  ("gan3d", True): (21.3, 29.9, 23.8, 29.4, 17.5, 8.71),
+                  ("gan4d", False): (16.0, 24.2, 19.6, 44.9, 9.9, 4.94),
+                  ("gan4d", True): (21.2, 26.9, 26.6, 43.0, 17.4, 8.41),
+                  ("cgan3d", False): (12.9, 20.3, 18.7, 23.6, 6.9, 4.09),
+                  ("cgan3d", True): (18.9, 26.1, 20.3, 25.3, 14.8, 10.19)}}
 DRAG_TARGET = {False: 16.0, True: 25.0}  # ms, p95 of every view showing the new point, by dock
 JUMP_TARGET = 25.0
 
@@ -72,8 +72,8 @@ def _frame_section(fl: dict) -> list[str]:
            f"heatmaps dock hidden and shown: {fl['moves']} drag-like moves (steps of {fl['drag_step']:g} of one "
            f"slider at a time, as a mouse drag produces, each slider in turn, turning back at the ends) and "
            f"{fl['moves'] // 2} random jumps (one slider to a random value). The render (generator, classifier, "
-           "captured layers) runs in a worker thread, latest request wins; the maps' markers move in the slider's "
-           "own handler.", "",
+           "captured layers) runs in a worker thread as one traced TorchScript call that holds no GIL "
+           "(models/tracedrender.py), latest request wins; the maps' markers move in the slider's own handler.", "",
            "What each figure measures, from the slider's value change: **to the marker**: the slider's handlers "
            "and the first paint pass (the markers and crosshairs drawn at the new point); **to the frame**: the "
            "rendered frame handed to the views in the UI thread; **every view**: every view painted with the new "

@@ -65,10 +65,10 @@ class LayersPanel(LazyPanel):
             cell = grid.addLayout(row=r, col=c)
             title = cell.addLabel(name, row=0, col=0, size="8pt")
             box = cell.addViewBox(row=1, col=0, lockAspect=True, invertY=True, enableMouse=False, enableMenu=False)
-            item = pg.ImageItem(axisOrder="row-major")
-            item.setColorMap(cmap)
+            item = pg.ImageItem(axisOrder="row-major")  # given ready colours (L.colourise): no rescale or lookup
             box.addItem(item)
             self.titles[name], self.items[name], self.boxes[name] = title, item, box
+        self.lut = cmap.getLookupTable(nPts=256, alpha=False).astype(np.uint8)
         self.bar = pg.ColorBarItem(values=(0, 1), colorMap=cmap, interactive=False, width=14)
         self.view.ci.addItem(self.bar, row=0, col=1)
         self.view.setMinimumHeight(240)
@@ -152,8 +152,8 @@ class LayersPanel(LazyPanel):
         for r, name in enumerate(Generator.LAYERS):
             a, m = acts[name], maps[name]
             h, w = m.shape
-            placed = self.items[name].image is not None and self.items[name].image.shape == m.shape
-            self.items[name].setImage(m, autoLevels=False, levels=levels[name])
+            placed = self.items[name].image is not None and self.items[name].image.shape[:2] == m.shape
+            self.items[name].setImage(L.colourise(m, levels[name], self.lut), autoLevels=False, levels=None)
             if not placed:
                 self.items[name].setRect(QRectF(0, 0, w, h))
                 self.boxes[name].setRange(QRectF(0, 0, w, h), padding=0)
