@@ -1,7 +1,7 @@
 """Class maps as pictures: the digit palette, confidence shading, region labels, and
 direct computation of one map plane when no atlas is at hand.
 
-Plain numpy (and scipy for connected regions); shared by the desktop app and the
+Plain numpy; shared by the desktop app and the
 matplotlib figures so both draw the same colours.
 """
 from __future__ import annotations
@@ -70,29 +70,53 @@ class Region:
 
 
 def regions(labels: np.ndarray, min_fraction: float = 0.01, min_cells: int = 4) -> list[Region]:
-    """Connected regions of each digit that are big enough to carry a label.
+    """Connected regions (4-neighbour) of each digit that are big enough to carry a label,
+    largest first (ties: by digit, then by where the region starts in row-major order).
 
     The centre is the region's cell closest to its centroid, so the label lies inside
     the region even when the region is curved.
     """
-    from scipy import ndimage  # here, not at the top: the app starts faster without scipy
-
     labels = np.asarray(labels)
     if labels.ndim != 2 or labels.size == 0:
         return []
     threshold = max(min_cells, int(min_fraction * labels.size))
+    roots = components(labels)
+    sizes = np.bincount(roots.ravel(), minlength=labels.size)
+    big = np.nonzero(sizes >= threshold)[0]  # roots: each region's first cell in row-major order
+    flat = labels.ravel()
     out: list[Region] = []
-    for digit in np.unique(labels):
-        comp, n = ndimage.label(labels == digit)
-        if n == 0:
-            continue
-        sizes = np.bincount(comp.ravel())[1:]
-        for k in np.nonzero(sizes >= threshold)[0]:
-            rows, cols = np.nonzero(comp == k + 1)
-            cr, cc = rows.mean(), cols.mean()
-            i = int(np.argmin((rows - cr) ** 2 + (cols - cc) ** 2))
-            out.append(Region(int(digit), int(sizes[k]), float(rows[i]), float(cols[i])))
+    for root in sorted(big, key=lambda r: (flat[r], r)):
+        rows, cols = np.nonzero(roots == root)
+        cr, cc = rows.mean(), cols.mean()
+        i = int(np.argmin((rows - cr) ** 2 + (cols - cc) ** 2))
+        out.append(Region(int(flat[root]), int(sizes[root]), float(rows[i]), float(cols[i])))
     return sorted(out, key=lambda r: -r.cells)
+
+
+def components(labels: np.ndarray) -> np.ndarray:
+    """Connected components of equal labels (4-neighbour), as each cell's root: the flat
+    index of its component's first cell in row-major order.  Plain numpy (union by
+    minimum with pointer jumping, a few passes), so the app needs no scipy to start."""
+    labels = np.asarray(labels)
+    h, w = labels.shape
+    idx = np.arange(h * w).reshape(h, w)
+    same_x = labels[:, :-1] == labels[:, 1:]
+    same_y = labels[:-1] == labels[1:]
+    a = np.concatenate([idx[:, :-1][same_x], idx[:-1][same_y]])
+    b = np.concatenate([idx[:, 1:][same_x], idx[1:][same_y]])
+    parent = idx.ravel().copy()
+    while True:
+        pa, pb = parent[a], parent[b]
+        if np.array_equal(pa, pb):
+            return parent.reshape(h, w)
+        low = np.minimum(pa, pb)
+        np.minimum.at(parent, pa, low)  # hook each root under the smaller of the two
+        np.minimum.at(parent, pb, low)
+        while True:  # pointer jumping: every cell straight to its root
+            up = parent[parent]
+            if np.array_equal(up, parent):
+                break
+            parent = up
 
 
 def cell_extent(resolution: int) -> tuple[float, float]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import CLASSIFIER, ROOT
+
 from latent_explorer.models.atlas import Atlas, load_atlas
 from latent_explorer.models.checkpoint import CheckpointError, load_checkpoint
 from latent_explorer.models.engine import Engine
@@ -130,3 +132,71 @@ def test_voxel_rendering_draws_the_visible_faces():
     assert len(box_edges(rotation(30, 20), 120)) == 12
     blank = render_cube(labels, None, 30, 20, size=50, hidden={0, 5})
     assert (blank == 255).all()
+
+
+def test_regions_equal_scipys_connected_components():
+    """The numpy labelling (no scipy at start-up) finds what scipy.ndimage.label finds:
+    the same regions, sizes, centres and order, on random maps and on every shipped atlas's
+    middle planes; a long serpentine region is one region."""
+    from scipy import ndimage
+
+    from latent_explorer.models.atlas import load_atlas
+    from latent_explorer.models.maps import Region
+
+    def by_scipy(labels, min_fraction, min_cells):
+        threshold = max(min_cells, int(min_fraction * labels.size))
+        out = []
+        for digit in np.unique(labels):
+            comp, _ = ndimage.label(labels == digit)
+            sizes = np.bincount(comp.ravel())[1:]
+            for k in np.nonzero(sizes >= threshold)[0]:
+                rows, cols = np.nonzero(comp == k + 1)
+                i = int(np.argmin((rows - rows.mean()) ** 2 + (cols - cols.mean()) ** 2))
+                out.append(Region(int(digit), int(sizes[k]), float(rows[i]), float(cols[i])))
+        return sorted(out, key=lambda r: -r.cells)
+
+    rng = np.random.default_rng(0)
+    for case in range(200):
+        h, w = (int(v) for v in rng.integers(1, 40, 2))
+        labels = rng.integers(0, int(rng.integers(1, 5)), (h, w)).astype(np.uint8)
+        fraction = float(rng.choice([0.0, 0.004, 0.02]))
+        assert regions(labels, fraction, 1) == by_scipy(labels, fraction, 1), (case, labels.tolist())
+    for path in sorted((ROOT / "checkpoints").glob("*.atlas.h5")):
+        atlas = load_atlas(path)
+        labels = atlas.slice2d((0, 1), np.zeros(atlas.latent_dim), 0 if atlas.conditional else None)[0]
+        assert regions(labels, 0.004) == by_scipy(labels, 0.004, 4), path.name
+    snake = np.zeros((96, 96), np.uint8)
+    snake[::4] = 1
+    snake[1::8, -1] = snake[2::8, -1] = snake[3::8, -1] = 1
+    snake[5::8, 0] = snake[6::8, 0] = snake[7::8, 0] = 1
+    found = regions(snake, 0.0)
+    assert [r.cells for r in found if r.digit == 1] == [int((snake == 1).sum())]
+    assert found == by_scipy(snake, 0.0, 4)
+
+
+def test_the_window_starts_without_scipy(tmp_path):
+    """scipy's import took about half a second of the first show (connected regions of the
+    first map); the app's start no longer needs it."""
+    code = ("import os, sys, time; os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+            "from pathlib import Path\n"
+            "from latent_explorer.app.qt.main import make_app\n"
+            "from latent_explorer.app.qt.settings import make_settings\n"
+            "from latent_explorer.app.qt.window import MainWindow\n"
+            "app = make_app()\n"
+            f"win = MainWindow(Path({str(ROOT / 'checkpoints')!r}), Path({str(CLASSIFIER)!r}), make_settings(), "
+            "autobuild_atlas=False)\n"
+            "win.open_initial(None); win.show(); t = time.time()\n"
+            "while (win.state.frame is None or win.renderer.pending) and time.time() - t < 60:\n"
+            "    app.processEvents(); time.sleep(0.001)\n"
+            "app.processEvents()\n"
+            "assert win.state.frame is not None and win.map_area.panels, 'no first frame'\n"
+            "print('SCIPY' if any(m == 'scipy' or m.startswith('scipy.') for m in sys.modules) else 'CLEAN', flush=True)\n"
+            "os._exit(0)  # what is imported is known; the window's teardown is tested elsewhere\n")
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, LATENT_EXPLORER_SETTINGS=str(tmp_path / "settings.ini"))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip().splitlines()[-1] == "CLEAN"
