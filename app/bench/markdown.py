@@ -110,7 +110,8 @@ def _frame_section(fl: dict) -> list[str]:
             "First bench: the figures of 2026-11-22 (random jumps only; the render ran on the UI thread, every "
             "view redrew on every move).", "",
             "Not in **every view**: a plane cut for the first time during the moves shows at once, but its region "
-            "digits are written 150 ms after the moves pause (a plane seen before gets them at once)."
+            "digits are written 150 ms after the moves pause (a plane seen before gets them at once); the layer "
+            "dock's table of statistics is filled 150 ms after the last frame (its heatmaps follow every frame)."
             + (f" The window is {fl['window'][0]}x{fl['window'][1]} on a {fl['screen'][0]}x{fl['screen'][1]} "
                "offscreen screen, every map on screen (on the offscreen platform's default 800x800 screen the "
                "window shrank and most maps were scrolled out of sight, where they were not painted)."
