@@ -202,9 +202,17 @@ class MapView(pg.PlotWidget):
         f.setPointSizeF(CAPTION_PT)
         shown = QFontMetricsF(f).elidedText(self.caption, Qt.TextElideMode.ElideRight, self.caption_room())
         if shown != self._caption_shown:
+            if self._caption_shown is None:  # the first title sets the row up
+                self.setTitle(shown, size=f"{CAPTION_PT:g}pt")
+                label.setMinimumWidth(0)  # the title never widens the plot past the view
+            else:  # later ones only change the words: no new size hints, so no relayout of the plot
+                # (LabelItem.setText relaid the whole plot out: a slice moving to another cell paid it)
+                colour = pg.mkColor(label.opts.get("color") or pg.getConfigOption("foreground"))
+                label.text = shown
+                label.item.setHtml(f"<span style='color: {colour.name(QColor.NameFormat.HexArgb)}; "
+                                   f"font-size: {CAPTION_PT:g}pt'>{shown}</span>")
+                label.resizeEvent(None)  # centred again
             self._caption_shown = shown
-            self.setTitle(shown, size=f"{CAPTION_PT:g}pt")
-            label.setMinimumWidth(0)  # the title never widens the plot past the view
             label.setToolTip(self.caption if shown != self.caption else "")
 
     @property
