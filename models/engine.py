@@ -6,7 +6,6 @@ command line and the tests all go through this one function.
 """
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, field
 
@@ -17,7 +16,7 @@ import torch.nn.functional as F
 from .checkpoint import Checkpoint
 from .digitness import NO_DIGIT, Verdict, describe, judge, judge_tensor
 from .networks import Generator
-from .tracedrender import TracedRender, content_key, traced_render
+from .tracedrender import TracedRender, traced_render
 
 # Layers whose output is a flat 12544-vector, shown as 256 x 7 x 7 maps.
 FLAT_LAYERS = ("dense", "bn0", "act0")
@@ -245,14 +244,7 @@ class Engine:
         """Build the traced single-point render (about 0.1 s; checked at the origin against
         the eager one, which stays in use if they differ).  True when renders now use it."""
         if self._traced is None:
-            self.classifier.eval()
-            z = torch.zeros(1, self.latent_dim, device=self.device)
-            labels = torch.zeros(1, dtype=torch.long, device=self.device) if self.conditional else None
-            key = content_key(self.checkpoint.digest, self.checkpoint.config, self.classifier_checkpoint.digest,
-                              self.classifier, self.device)
-            self._traced = traced_render(key, lambda: TracedRender.build(  # on copies: the trace outlives this engine
-                copy.deepcopy(self.generator), copy.deepcopy(self.classifier), Generator.LAYERS, FLAT_LAYERS,
-                self.conditional, z, labels)) or False
+            self._traced = traced_render(self) or False
         return bool(self._traced)
 
     @torch.inference_mode()

@@ -7,18 +7,20 @@ took 60 ms beside a busy Python thread.  Traced, the whole forward (every captur
 the classifier, the "not a digit" score) is one call that holds no GIL; the same test
 takes 7-8 ms.
 
-:func:`traced_render` builds one per model content (generator weights and config,
-classifier weights, calibration) and checks it at the origin against the eager forward:
-the outputs must be bit-identical, or it is not used (the engine stays eager).  Built
-ones are kept for the life of the process: torch's tracer keeps every traced graph (and
-the weights it refers to) in its global compilation unit anyway (pytorch/pytorch#35600),
-so tracing a model again on each switch would leak a copy of it each time; with the
-cache the memory is bounded by the number of different models opened.  A trace is made
-from copies of the modules, so no engine's later changes to its own modules reach it.  Ablations always
-take the eager path (their hooks change what the layers return).
+What is traced is the engine's own forward (``Engine._forward`` with every layer captured)
+and judgement (``judge_tensor``), run on a copy of the engine.  :func:`traced_render`
+builds one per model content (generator weights and config, classifier weights,
+calibration) and checks it at the origin against the eager forward: the outputs must be
+bit-identical, or it is not used (the engine stays eager).  Built ones are kept for the
+life of the process: torch's tracer keeps every traced graph (and the weights it refers
+to) in its global compilation unit anyway (pytorch/pytorch#35600), so tracing a model again
+on each switch would leak a copy of it each time; kept, the memory is bounded by the
+number of different models opened.  Ablations always take the eager path (their hooks
+change what the layers return).
 """
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import warnings
@@ -26,56 +28,40 @@ import warnings
 import torch
 import torch.nn as nn
 
-from .digitness import features
+from .digitness import judge_tensor
+from .networks import Generator
 
 
 class _Whole(nn.Module):
-    """(z, labels) -> (image, probs, score, layer outputs...) for a traced forward."""
+    """(z, labels) -> (image, probs, score, every layer's output in ``Generator.LAYERS``
+    order), through the engine's own code; the networks are submodules, so the trace
+    refers to their weights instead of copying them in as constants."""
 
-    def __init__(self, generator: nn.Module, classifier: nn.Module, layers: tuple[str, ...], flat: tuple[str, ...],
-                 conditional: bool) -> None:
+    def __init__(self, engine) -> None:
         super().__init__()
-        self.generator = generator
-        self.classifier = classifier
-        self.layers = layers
-        self.flat = flat  # flat 12544-vectors, shown as 256 x 7 x 7 maps
-        self.conditional = conditional
-        self._captured: list[torch.Tensor] = []
-
-    def _hook(self, name: str):
-        def fn(_module, _inp, out):
-            self._captured.append(out.view(out.shape[0], 256, 7, 7) if name in self.flat else out)
-        return fn
+        self.generator = engine.generator
+        self.classifier = engine.classifier
+        self.engine = engine
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor):
-        self._captured = []
-        handles = [getattr(self.generator, n).register_forward_hook(self._hook(n)) for n in self.layers]
-        try:
-            image = self.generator(z, labels if self.conditional else None)
-        finally:
-            for h in handles:
-                h.remove()
-        feats, logits = features(self.classifier, image)
-        probs = torch.softmax(logits, dim=1)
-        cal = getattr(self.classifier, "digitness", None)
-        score = cal.scores(feats) if cal is not None else torch.full((z.shape[0],), float("nan"), dtype=torch.float64)
-        captured, self._captured = self._captured, []
-        return (image, probs, score, *captured)
+        image, captured = self.engine._forward(z, labels if self.engine.conditional else None, True, ())
+        probs, score = judge_tensor(self.classifier, image)
+        return (image, probs, score, *(captured[name] for name in Generator.LAYERS))
 
 
 class TracedRender:
     """The engine's forward for N points with their labels, traced (see the module docstring)."""
 
-    def __init__(self, module, layers: tuple[str, ...]) -> None:
+    def __init__(self, module) -> None:
         self._module = module
-        self.layers = layers
 
     @classmethod
-    def build(cls, generator: nn.Module, classifier: nn.Module, layers: tuple[str, ...], flat: tuple[str, ...],
-              conditional: bool, z: torch.Tensor, labels: torch.Tensor | None) -> "TracedRender | None":
-        """Trace at (z, labels) and check the traced outputs there against the eager ones;
-        ``None`` when tracing fails or they differ."""
-        whole = _Whole(generator, classifier, layers, flat, conditional)
+    def build(cls, engine, z: torch.Tensor, labels: torch.Tensor | None) -> "TracedRender | None":
+        """Trace ``engine`` (which the trace keeps: give it a copy) at (z, labels) and check
+        the traced outputs there against the eager ones; ``None`` when tracing fails or they
+        differ."""
+        engine.classifier.eval()
+        whole = _Whole(engine)
         labels = _labels(z, labels)
         try:
             with torch.inference_mode(), warnings.catch_warnings():
@@ -88,13 +74,13 @@ class TracedRender:
         same = len(want) == len(got) and all(
             a.shape == b.shape and a.dtype == b.dtype and torch.equal(a.nan_to_num(), b.nan_to_num())
             for a, b in zip(want, got))
-        return cls(traced, layers) if same else None
+        return cls(traced) if same else None
 
     def __call__(self, z: torch.Tensor, labels: torch.Tensor | None):
         """(image (N,1,28,28), probs (N,10), score (N,) float64, {layer: output})."""
         with torch.inference_mode():
             image, probs, score, *captured = self._module(z, _labels(z, labels))
-        return image, probs, score, dict(zip(self.layers, captured))
+        return image, probs, score, dict(zip(Generator.LAYERS, captured))
 
 
 def _labels(z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
@@ -106,19 +92,15 @@ _BUILT: dict[tuple, TracedRender | None] = {}
 _LOCK = threading.Lock()
 
 
-def content_key(generator_digest: str, config: dict, classifier_digest: str, classifier: nn.Module,
-                device: torch.device) -> tuple:
-    """What a traced render depends on: the weights' digests, the generator's config, the
-    classifier's calibration and the device."""
-    cal = getattr(classifier, "digitness", None)
-    return (generator_digest, json.dumps(config, sort_keys=True, default=str), classifier_digest,
-            cal.digest if cal is not None else None, str(device))
-
-
-def traced_render(key: tuple, build) -> TracedRender | None:
-    """The traced render for ``key``, made by ``build()`` the first time (``None`` too is kept:
-    a model that cannot be traced is not traced again)."""
+def traced_render(engine) -> TracedRender | None:
+    """The traced render for the engine's model content, traced on a copy of the engine the
+    first time (``None`` too is kept: a model that cannot be traced is not traced again)."""
+    cal = getattr(engine.classifier, "digitness", None)
+    key = (engine.checkpoint.digest, json.dumps(engine.checkpoint.config, sort_keys=True, default=str),
+           engine.classifier_checkpoint.digest, cal.digest if cal is not None else None, str(engine.device))
     with _LOCK:
         if key not in _BUILT:
-            _BUILT[key] = build()
+            z = torch.zeros(1, engine.latent_dim, device=engine.device)
+            labels = torch.zeros(1, dtype=torch.long, device=engine.device) if engine.conditional else None
+            _BUILT[key] = TracedRender.build(copy.deepcopy(engine), z, labels)  # the copy outlives the engine
         return _BUILT[key]

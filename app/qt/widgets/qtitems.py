@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
 from PySide6.QtGui import QPainterPath
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem
 
@@ -76,7 +75,3 @@ class DotsItem(QGraphicsPathItem):
         super().setToolTip(text)
         for dot in self._dots:
             dot.setToolTip(text)
-
-    def dot_rects(self) -> list[QRectF]:
-        """Scene rectangles of the shown dots (for tests)."""
-        return [d.sceneBoundingRect() for d in self._dots if d.isVisible()]
