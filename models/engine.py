@@ -209,25 +209,25 @@ class Engine:
         """Image, all layer activations and the classifier's probabilities for one point."""
         t0 = time.perf_counter()
         self.validate(request)
-        z = torch.tensor([request.point], dtype=torch.float32, device=self.device)
-        labels = torch.tensor([int(request.digit)], device=self.device) if self.conditional else None
         fast = self._traced if self._traced and not request.ablations else None
         reference = None
-        if fast is not None:
-            image, probs_t, score_t, captured = fast(z, labels)
+        if fast is not None:  # numpy out, no torch call from Python on the way
+            image, probs, score, acts = fast(request.point, request.digit if self.conditional else None)
             if not request.capture:
-                captured = {}
+                acts = {}
         else:
-            image, captured = self._forward(z, labels, request.capture, request.ablations)
+            z = torch.tensor([request.point], dtype=torch.float32, device=self.device)
+            labels = torch.tensor([int(request.digit)], device=self.device) if self.conditional else None
+            image_t, captured = self._forward(z, labels, request.capture, request.ablations)
             if request.ablations:
                 ref, _ = self._forward(z, labels, False, ())
                 reference = ref[0, 0].float().cpu().numpy()
             with torch.inference_mode():
-                probs_t, score_t = judge_tensor(self.classifier, image)
-        probs, score = _numpy(probs_t)[0], float(_numpy(score_t)[0])
-        acts = {k: _numpy(v)[0] for k, v in captured.items()}
+                probs_t, score_t = judge_tensor(self.classifier, image_t)
+            image, probs, score = _numpy(image_t)[0, 0], _numpy(probs_t)[0], float(_numpy(score_t)[0])
+            acts = {k: _numpy(v)[0] for k, v in captured.items()}
         return Frame(point=np.asarray(request.point, np.float32), digit=request.digit,
-                     image=_numpy(image)[0, 0], probs=probs, activations=acts,
+                     image=image, probs=probs, activations=acts,
                      reference_image=reference, seconds=time.perf_counter() - t0,
                      is_digit=not score > 0, digit_score=score)
 

@@ -4,8 +4,12 @@ The interactive render runs in a worker thread beside the UI thread.  Run eagerl
 hands the GIL back and forth around each of its ~60 torch calls, and every hand-back waits
 for the UI thread's Python (slider handlers, pyqtgraph paints) to give it up: a 4 ms render
 took 60 ms beside a busy Python thread.  Traced, the whole forward (every captured layer,
-the classifier, the "not a digit" score) is one call that holds no GIL; the same test
-takes 7-8 ms.
+the classifier, the "not a digit" score) is one call that holds no GIL.  Its outputs come
+are written into two flat buffers (float32, and the float64 score) and split with numpy:
+a Python tensor handed back, made or freed in the render thread takes the GIL again (for
+a freed one, torch releases it while the tensor is destroyed), and each time the UI thread
+is busy that is a wait of up to a switch interval; fourteen outputs and the inputs made
+19 such waits a render, now there is one (the call's return).
 
 What is traced is the engine's own forward (``Engine._forward`` with every layer captured)
 and judgement (``judge_tensor``), run on a copy of the engine.  :func:`traced_render`
@@ -25,6 +29,7 @@ import json
 import threading
 import warnings
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -49,11 +54,38 @@ class _Whole(nn.Module):
         return (image, probs, score, *(captured[name] for name in Generator.LAYERS))
 
 
-class TracedRender:
-    """The engine's forward for N points with their labels, traced (see the module docstring)."""
+class _Packed(nn.Module):
+    """:class:`_Whole`'s outputs written into two flat buffers given as inputs: the float32
+    outputs joined in order into ``out32`` and the float64 ones into ``out64`` (the tracer
+    cannot reinterpret float64 as float32); returns ``out32``."""
 
-    def __init__(self, module) -> None:
+    def __init__(self, whole: _Whole) -> None:
+        super().__init__()
+        self.whole = whole
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor, out32: torch.Tensor, out64: torch.Tensor):
+        out = self.whole(z, labels)
+        torch.cat([t.reshape(-1) for t in out if t.dtype == torch.float64], out=out64)
+        return torch.cat([t.reshape(-1) for t in out if t.dtype == torch.float32], out=out32)
+
+
+class TracedRender:
+    """The engine's forward and judgement for one point, traced (see the module docstring).
+
+    Inputs and outputs live in tensors made once and reached through numpy views, so a
+    render creates and frees no Python tensor: freeing one hands the GIL over too."""
+
+    def __init__(self, module, layout: list[tuple[tuple[int, ...], np.dtype]], z: torch.Tensor,
+                 labels: torch.Tensor) -> None:
         self._module = module
+        self._layout = layout  # (shape, dtype) of each output, in the packed order
+        sizes = {t: sum(int(np.prod(shape)) for shape, dt in layout if dt == t) for t in (np.float32, np.float64)}
+        self._tensors = (z.clone(), labels.clone(), torch.empty(sizes[np.float32], dtype=torch.float32, device=z.device),
+                         torch.empty(sizes[np.float64], dtype=torch.float64, device=z.device))
+        self._cpu = z.device.type == "cpu"
+        # numpy views made once: each .numpy() makes a Python tensor that is freed with its view
+        self._views = tuple(t.numpy() for t in self._tensors) if self._cpu else None
+        self._lock = threading.Lock()  # one render at a time through the shared buffers
 
     @classmethod
     def build(cls, engine, z: torch.Tensor, labels: torch.Tensor | None) -> "TracedRender | None":
@@ -66,21 +98,56 @@ class TracedRender:
         try:
             with torch.inference_mode(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # TracerWarnings about Python values in the model code
-                traced = torch.jit.trace(whole, (z, labels), check_trace=False)
-                want = whole(z, labels)
-                got = traced(z, labels)
+                want = [t.cpu().numpy() for t in whole(z, labels)]
+                layout = [(w.shape, w.dtype) for w in want]
+                if any(dt not in (np.float32, np.float64) for _, dt in layout):
+                    return None
+                built = cls(None, layout, z, labels)
+                built._module = torch.jit.trace(_Packed(whole), built._tensors, check_trace=False)
+                got = built._unpack(*built._run(built._tensors[0], built._tensors[1]))
         except Exception:  # noqa: BLE001 - any model the tracer cannot follow renders eagerly
             return None
         same = len(want) == len(got) and all(
-            a.shape == b.shape and a.dtype == b.dtype and torch.equal(a.nan_to_num(), b.nan_to_num())
+            a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
             for a, b in zip(want, got))
-        return cls(traced) if same else None
+        return built if same else None
 
-    def __call__(self, z: torch.Tensor, labels: torch.Tensor | None):
-        """(image (N,1,28,28), probs (N,10), score (N,) float64, {layer: output})."""
+    def _run(self, z: torch.Tensor, labels: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """The traced module on (z, labels); copies of the two buffers."""
+        _, _, out32, out64 = self._tensors
         with torch.inference_mode():
-            image, probs, score, *captured = self._module(z, _labels(z, labels))
-        return image, probs, score, dict(zip(Generator.LAYERS, captured))
+            self._module(z, labels, out32, out64)
+        if not self._cpu:
+            return out32.cpu().numpy(), out64.cpu().numpy()
+        return tuple(_copy(v) for v in self._views[2:])
+
+    def _unpack(self, out32: np.ndarray, out64: np.ndarray) -> list[np.ndarray]:
+        out, at = [], {np.float32: 0, np.float64: 0}
+        for shape, dtype in self._layout:
+            flat, n = (out64 if dtype == np.float64 else out32), int(np.prod(shape))
+            out.append(flat[at[dtype.type]:at[dtype.type] + n].reshape(shape))
+            at[dtype.type] += n
+        return out
+
+    def __call__(self, point, digit: int | None):
+        """One point (d floats) and its digit (conditional models; else None) ->
+        (image (28, 28), probs (10,), score (float), {layer: output (C, H, W)}), numpy."""
+        with self._lock:
+            z, labels = self._tensors[:2]
+            if self._cpu:
+                self._views[0][0] = point
+                self._views[1][0] = 0 if digit is None else int(digit)
+            else:
+                z = torch.tensor([point], dtype=torch.float32, device=z.device)
+                labels = torch.tensor([0 if digit is None else int(digit)], device=z.device)
+            image, probs, score, *captured = self._unpack(*self._run(z, labels))
+        return image[0, 0], probs[0], float(score[0]), {name: c[0] for name, c in zip(Generator.LAYERS, captured)}
+
+
+def _copy(a: np.ndarray) -> np.ndarray:
+    """A writable copy of a flat array made while holding the GIL (numpy's own copy lets it
+    go for large arrays, and getting it back can wait a switch interval)."""
+    return np.frombuffer(bytearray(memoryview(a)), dtype=a.dtype)
 
 
 def _labels(z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:

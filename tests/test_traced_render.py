@@ -3,6 +3,7 @@ render, bit for bit, built once per model content, and what the GUI's render thr
 from __future__ import annotations
 
 import copy
+import sys
 
 import numpy as np
 import pytest
@@ -67,3 +68,44 @@ def test_one_trace_per_model_content(tmp_path, classifier):
 def test_an_engine_not_asked_to_trace_stays_eager(classifier):
     e = Engine(load_checkpoint(ROOT / "checkpoints" / "gan2d.pt"), classifier)
     assert not e.trace_pending and not e.prepare_trace() and not e.is_traced
+
+
+def test_a_traced_render_makes_no_torch_call_from_python_but_the_traced_one(classifier):
+    """Each Python tensor made or freed in the render thread, and each torch call, hands the
+    GIL to the busy UI thread and waits to get it back (a switch interval each): the traced
+    render reaches torch only through the traced module (and the inference-mode guard), and
+    its frame holds plain numpy arrays, so freeing it later frees no tensor."""
+    ckpt = load_checkpoint(ROOT / "checkpoints" / "cgan2d.pt")
+    engine = Engine(ckpt, copy.deepcopy(classifier), traced=True)
+    assert engine.prepare_trace()
+    request = RenderRequest(point=(0.25, -0.5), digit=7, capture=True)
+    engine.render(request)
+    calls = []
+
+    def record(frame, event, arg):
+        if event == "c_call":  # torch's functions and tensor methods
+            module, name = getattr(arg, "__module__", None) or "", getattr(arg, "__qualname__", repr(arg))
+            if module.startswith("torch") or name.startswith(("TensorBase.", "_TensorBase.")):
+                calls.append(name)
+
+    sys.setprofile(record)
+    try:
+        frame = engine.render(request)
+    finally:
+        sys.setprofile(None)
+    torch_calls = {c.rsplit(".", 1)[-1] for c in calls}
+    assert torch_calls <= {"__enter__", "__exit__", "_get_tracing_state"}, sorted(torch_calls)
+    arrays = [frame.image, frame.probs, *frame.activations.values()]
+    assert len(frame.activations) == 11
+    for a in arrays:
+        while a is not None:  # down the chain of bases: numpy views of a bytearray
+            assert isinstance(a, (np.ndarray, memoryview, bytearray)), type(a)
+            a = a.base if isinstance(a, np.ndarray) else a.obj if isinstance(a, memoryview) else None
+    # the eager render (ablations) does make torch calls: the check above can fail
+    calls.clear()
+    sys.setprofile(record)
+    try:
+        engine.render(RenderRequest(point=(0.25, -0.5), digit=7, ablations=(Ablation("act2"),)))
+    finally:
+        sys.setprofile(None)
+    assert any(not c.endswith(("__enter__", "__exit__", "_get_tracing_state")) for c in calls)
