@@ -212,9 +212,8 @@ class Engine:
         fast = self._traced if self._traced and not request.ablations else None
         reference = None
         if fast is not None:  # numpy out, no torch call from Python on the way
-            image, probs, score, acts = fast(request.point, request.digit if self.conditional else None)
-            if not request.capture:
-                acts = {}
+            image, probs, score, acts = fast(request.point, request.digit if self.conditional else None,
+                                             request.capture)
         else:
             z = torch.tensor([request.point], dtype=torch.float32, device=self.device)
             labels = torch.tensor([int(request.digit)], device=self.device) if self.conditional else None

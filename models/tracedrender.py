@@ -83,6 +83,7 @@ class TracedRender:
         self._tensors = (z.clone(), labels.clone(), torch.empty(sizes[np.float32], dtype=torch.float32, device=z.device),
                          torch.empty(sizes[np.float64], dtype=torch.float64, device=z.device))
         self._cpu = z.device.type == "cpu"
+        self._head_words = sum(int(np.prod(shape)) for shape, dt in layout[:3] if dt == np.float32)
         # numpy views made once: each .numpy() makes a Python tensor that is freed with its view
         self._views = tuple(t.numpy() for t in self._tensors) if self._cpu else None
         self._lock = threading.Lock()  # one render at a time through the shared buffers
@@ -112,26 +113,31 @@ class TracedRender:
             for a, b in zip(want, got))
         return built if same else None
 
-    def _run(self, z: torch.Tensor, labels: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """The traced module on (z, labels); copies of the two buffers."""
+    def _run(self, z: torch.Tensor, labels: torch.Tensor, words: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The traced module on (z, labels); copies of the two buffers (of the float32 one,
+        its first ``words`` only when given)."""
         _, _, out32, out64 = self._tensors
         with torch.inference_mode():
             self._module(z, labels, out32, out64)
         if not self._cpu:
-            return out32.cpu().numpy(), out64.cpu().numpy()
-        return tuple(_copy(v) for v in self._views[2:])
+            return out32[:words].cpu().numpy(), out64.cpu().numpy()
+        return _copy(self._views[2][:words]), _copy(self._views[3])
 
     def _unpack(self, out32: np.ndarray, out64: np.ndarray) -> list[np.ndarray]:
+        """The outputs, in order, as views of the two buffers (as many as they hold)."""
         out, at = [], {np.float32: 0, np.float64: 0}
         for shape, dtype in self._layout:
             flat, n = (out64 if dtype == np.float64 else out32), int(np.prod(shape))
+            if at[dtype.type] + n > len(flat):
+                break
             out.append(flat[at[dtype.type]:at[dtype.type] + n].reshape(shape))
             at[dtype.type] += n
         return out
 
-    def __call__(self, point, digit: int | None):
+    def __call__(self, point, digit: int | None, capture: bool = True):
         """One point (d floats) and its digit (conditional models; else None) ->
-        (image (28, 28), probs (10,), score (float), {layer: output (C, H, W)}), numpy."""
+        (image (28, 28), probs (10,), score (float), {layer: output (C, H, W)}), numpy;
+        no layers ({}) unless ``capture``."""
         with self._lock:
             z, labels = self._tensors[:2]
             if self._cpu:
@@ -140,7 +146,11 @@ class TracedRender:
             else:
                 z = torch.tensor([point], dtype=torch.float32, device=z.device)
                 labels = torch.tensor([0 if digit is None else int(digit)], device=z.device)
-            image, probs, score, *captured = self._unpack(*self._run(z, labels))
+            if capture:
+                image, probs, score, *captured = self._unpack(*self._run(z, labels))
+            else:  # the image and the probabilities lead the float32 buffer
+                image, probs, score = self._unpack(*self._run(z, labels, self._head_words))[:3]
+                captured = []
         return image[0, 0], probs[0], float(score[0]), {name: c[0] for name, c in zip(Generator.LAYERS, captured)}
 
 

@@ -48,6 +48,30 @@ def test_slices_follow_the_point(trained_like, classifier):
     assert atlas.label_at(point)[0] == atlas.labels[3, 5, 6]
 
 
+@pytest.mark.parametrize("resolution", [2, 3, 16, 64, 65])
+def test_cell_index_is_the_nearest_grid_point_as_numpy_rounds_it(resolution):
+    """cell_index runs in plain Python on every move; it must give what clipping and
+    numpy's round-half-to-even give, on random points (fixed seed), on the grid points and
+    on the points exactly halfway between two of them, for tuples, lists and arrays."""
+    from latent_explorer.models.atlas import Atlas
+
+    atlas = Atlas(labels=np.zeros((resolution,) * 2, np.uint8), confidence=np.zeros((resolution,) * 2, np.float16),
+                  latent_dim=2, conditional=False, resolution=resolution, generator_digest="", classifier_digest="")
+    rng = np.random.default_rng(0)
+    grid = np.arange(resolution) / (resolution - 1) * 2 - 1
+    halfway = (np.arange(resolution - 1) + 0.5) / (resolution - 1) * 2 - 1
+    points = np.concatenate([rng.uniform(-1.3, 1.3, (4000, 2)), np.stack([grid, grid[::-1]], 1),
+                             np.stack([halfway, halfway[::-1]], 1)])
+    for p in points:
+        want = tuple(int(v) for v in np.rint((np.clip(p, -1, 1) + 1) / 2 * (resolution - 1)))
+        got = atlas.cell_index(p), atlas.cell_index(tuple(p)), atlas.cell_index(list(p))
+        assert got == (want,) * 3, (p.tolist(), got, want)
+    for bad in [(0.5,), (0.1, 0.2, 0.3), (0.1, float("nan")), ("a", "b")]:
+        with pytest.raises(ValueError):
+            atlas.cell_index(bad)
+    assert not atlas.axis.flags.writeable and np.array_equal(atlas.axis, grid_axis(resolution))
+
+
 def test_adaptive_agrees_with_full_and_evaluates_less(classifier):
     ck = load_checkpoint(SHIPPED_2D)  # a trained map with many regions (random weights give one)
     full = build_full(ck, classifier, 41)

@@ -3,7 +3,8 @@ chooser only when that control has the keyboard focus (clicked or tabbed to), so
 a column never changes a value that happens to pass under the cursor."""
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QAbstractScrollArea, QAbstractSlider, QAbstractSpinBox, QApplication, QComboBox, QScrollBar
 
 GUARDED = (QAbstractSlider, QAbstractSpinBox, QComboBox)
@@ -17,7 +18,8 @@ class WheelGuard(QObject):
         self.window = window
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802
-        if event.type() != QEvent.Type.Wheel or not isinstance(obj, GUARDED) or isinstance(obj, QScrollBar):
+        # every event of the application passes here: the cheapest test first
+        if not isinstance(event, QWheelEvent) or not isinstance(obj, GUARDED) or isinstance(obj, QScrollBar):
             return False
         if obj.hasFocus() or obj.window() is not self.window:
             return False

@@ -25,6 +25,7 @@ class LiveText(QWidget):
         self._text = ""
         self._doc = QTextDocument(self)
         self._doc.setDocumentMargin(0)
+        self._laid_at: float | None = None  # the width the text is laid out at
         self._doc.setDefaultFont(self.font())
         policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         policy.setHeightForWidth(wrap)
@@ -47,15 +48,22 @@ class LiveText(QWidget):
         else:
             self._doc.setPlainText(text)
 
+    def _lay_out_at(self, width: float) -> None:
+        """Lay the text out at this width (-1: unwrapped); QTextDocument.setTextWidth lays
+        it out again even when the width is the same, so only a new width is set."""
+        if width != self._laid_at:
+            self._laid_at = width
+            self._doc.setTextWidth(width)
+
     def _height_at(self, width: int) -> int:
-        self._doc.setTextWidth(width if self.wrap else -1)
+        self._lay_out_at(width if self.wrap else -1)
         return int(self._doc.size().height() + 0.999)
 
     def setText(self, text: str) -> None:  # noqa: N802 - as QLabel
         if text == self._text:
             return
         width = max(1, self.width())
-        before = self._height_at(width), self._doc.idealWidth()
+        before = self._height_at(width), self._doc.idealWidth()  # the current text: laid out already
         self._text = text
         self._set_doc(text)
         after = self._height_at(width), self._doc.idealWidth()
@@ -71,7 +79,7 @@ class LiveText(QWidget):
         return self._height_at(width)
 
     def sizeHint(self) -> QSize:  # noqa: N802
-        self._doc.setTextWidth(-1)
+        self._lay_out_at(-1)
         ideal = int(self._doc.idealWidth() + 0.999)
         if self.wrap:
             width = max(MIN_WIDTH_PX, min(ideal, 360))
@@ -87,12 +95,13 @@ class LiveText(QWidget):
     def changeEvent(self, event) -> None:  # noqa: N802
         if event.type() == QEvent.Type.FontChange:
             self._doc.setDefaultFont(self.font())
+            self._laid_at = None
             self.updateGeometry()
         super().changeEvent(event)
 
     def paintEvent(self, event) -> None:  # noqa: N802
         p = QPainter(self)
-        self._doc.setTextWidth(self.width() if self.wrap else -1)
+        self._lay_out_at(self.width() if self.wrap else -1)
         ctx = QAbstractTextDocumentLayout.PaintContext()
         ctx.palette.setColor(QPalette.ColorRole.Text, self.palette().color(self.foregroundRole()))
         self._doc.documentLayout().draw(p, ctx)
