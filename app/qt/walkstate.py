@@ -42,6 +42,7 @@ class WalkState(QObject):
         self.only_path_regions = False
         self.strip: Strip | None = None
         self.hover: tuple[float, ...] | None = None
+        self._fine: dict[int, tuple[tuple, np.ndarray]] = {}  # n -> (path, its points), for fine_points
 
     # ------------------------------------------------------------ reading
     @property
@@ -55,10 +56,17 @@ class WalkState(QObject):
         return path_points(self.a, self.b, self.steps, self.kind)[1]
 
     def fine_points(self, n: int = 129) -> np.ndarray | None:
-        """The path at ``n`` points, for drawing (slerp arcs are curves)."""
+        """The path at ``n`` points, for drawing (slerp arcs are curves); read-only, made
+        once per path and ``n`` (the 4-D views ask for it each time the point changes cube)."""
         if not self.ready or self.label_walk is not None:
             return None
-        return path_points(self.a, self.b, n, self.kind)[1]
+        key = (self.a, self.b, n, self.kind)
+        cached = self._fine.get(n)
+        if cached is None or cached[0] != key:
+            pts = path_points(self.a, self.b, n, self.kind)[1]
+            pts.flags.writeable = False
+            cached = self._fine[n] = (key, pts)
+        return cached[1]
 
     # ------------------------------------------------------------ writing
     def set_a(self, point: Iterable[float]) -> None:

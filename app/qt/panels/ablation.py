@@ -18,6 +18,7 @@ from latent_explorer.models.networks import Generator
 
 from ..state import ExplorerState
 from ..style import diverging_colormap
+from ..widgets.qtitems import FastImageItem
 from .base import Panel
 
 TARGETS = ("channels", "rows", "cols")
@@ -87,7 +88,7 @@ class AblationPanel(Panel):
         images = QHBoxLayout()
         self.view = pg.GraphicsLayoutWidget()
         self.view.setFixedHeight(118)
-        self.ref_item, self.diff_item = pg.ImageItem(axisOrder="row-major"), pg.ImageItem(axisOrder="row-major")
+        self.ref_item, self.diff_item = FastImageItem(axisOrder="row-major"), FastImageItem(axisOrder="row-major")
         self.diff_item.setColorMap(diverging_colormap())
         for col, (title, item) in enumerate((("unedited", self.ref_item), ("edited − unedited", self.diff_item))):
             self.view.addLabel(title, row=0, col=col, size="8pt")

@@ -16,6 +16,7 @@ from latent_explorer.models.networks import Generator
 
 from ..state import ExplorerState
 from ..style import diverging_colormap
+from ..widgets.qtitems import FastImageItem
 from .base import LazyPanel
 
 GAP = 1
@@ -44,7 +45,7 @@ class ChannelsPanel(LazyPanel):
         self.view = pg.GraphicsLayoutWidget()
         cmap = diverging_colormap()
         self.box = self.view.addViewBox(row=0, col=0, lockAspect=True, invertY=True, enableMenu=False)
-        self.item = pg.ImageItem(axisOrder="row-major")
+        self.item = FastImageItem(axisOrder="row-major")
         self.item.setColorMap(cmap)
         self.box.addItem(self.item)
         self.bar = pg.ColorBarItem(values=(-1, 1), colorMap=cmap, interactive=False, width=14)

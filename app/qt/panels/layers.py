@@ -17,6 +17,7 @@ from latent_explorer.models import layers as L
 from latent_explorer.models.networks import Generator
 
 from ..state import ExplorerState
+from ..widgets.qtitems import FastImageItem
 from .base import LazyPanel
 
 COLUMNS = 4
@@ -66,7 +67,7 @@ class LayersPanel(LazyPanel):
             cell = grid.addLayout(row=r, col=c)
             title = cell.addLabel(name, row=0, col=0, size="8pt")
             box = cell.addViewBox(row=1, col=0, lockAspect=True, invertY=True, enableMouse=False, enableMenu=False)
-            item = pg.ImageItem(axisOrder="row-major")  # given ready colours (L.colourise): no rescale or lookup
+            item = FastImageItem(axisOrder="row-major")  # given ready colours (L.colourise): no rescale or lookup
             box.addItem(item)
             self.titles[name], self.items[name], self.boxes[name] = title, item, box
         self.lut = cmap.getLookupTable(nPts=256, alpha=False).astype(np.uint8)

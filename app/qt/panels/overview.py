@@ -26,7 +26,7 @@ from ..style import font
 from ..slicecache import slices
 from ..widgets.mapview import PickViewBox, Ring
 from ..widgets.pathoverlay import PROJECTION_TIP, projection_pen
-from ..widgets.qtitems import CurveItem
+from ..widgets.qtitems import CurveItem, FastImageItem
 from .base import Panel
 from .common import TitleLabel, atlas_key, no_atlas_message, set_text
 
@@ -90,7 +90,7 @@ class OverviewPanel(Panel):
         self.plot.setCentralItem(self.box)
         self.plot.setMinimumSize(180, 180)
         self.box.picked.connect(self._picked)
-        self.image = pg.ImageItem(axisOrder="col-major")
+        self.image = FastImageItem(axisOrder="col-major")
         self.image.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # the marker repaints from it
         self.box.addItem(self.image)
         self.frame = QGraphicsRectItem()

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsLine
 from latent_explorer.models.maps import cell_extent, colour_map, index_to_coord, label_name, readable_on, regions
 
 from ..style import font
+from .qtitems import FastImageItem
 
 
 CAPTION_PT = 9  # point size of a view's title
@@ -97,7 +98,7 @@ class MapView(pg.PlotWidget):
         self.box.picked.connect(self._picked)
         self.setMenuEnabled(False)
         self.hideButtons()
-        self.image = pg.ImageItem(axisOrder="col-major")
+        self.image = FastImageItem(axisOrder="col-major")
         # kept as a screen-sized picture: a moving marker repaints from it instead of scaling
         # the map again (the picture is redrawn when the map or the view's size changes)
         self.image.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
@@ -131,6 +132,7 @@ class MapView(pg.PlotWidget):
         self._named = False
         self.caption = ""  # the full title; the shown one is elided to the view's width
         self._caption_shown: str | None = None
+        self._caption_plain = False  # later titles are set as plain text in the first one's font and colour
         self.box.sigResized.connect(self._fit_caption)
         self.scene().sigMouseMoved.connect(self._hovered)
         self.labels: np.ndarray | None = None
@@ -206,11 +208,15 @@ class MapView(pg.PlotWidget):
                 self.setTitle(shown, size=f"{CAPTION_PT:g}pt")
                 label.setMinimumWidth(0)  # the title never widens the plot past the view
             else:  # later ones only change the words: no new size hints, so no relayout of the plot
-                # (LabelItem.setText relaid the whole plot out: a slice moving to another cell paid it)
-                colour = pg.mkColor(label.opts.get("color") or pg.getConfigOption("foreground"))
+                # (LabelItem.setText relaid the whole plot out: a slice moving to another cell paid it),
+                # as plain text in the title's font and colour (no HTML to parse on every new cell)
+                item = label.item
+                if not self._caption_plain:
+                    item.setFont(f)
+                    item.setDefaultTextColor(pg.mkColor(label.opts.get("color") or pg.getConfigOption("foreground")))
+                    self._caption_plain = True
                 label.text = shown
-                label.item.setHtml(f"<span style='color: {colour.name(QColor.NameFormat.HexArgb)}; "
-                                   f"font-size: {CAPTION_PT:g}pt'>{shown}</span>")
+                item.setPlainText(shown)
                 label.resizeEvent(None)  # centred again
             self._caption_shown = shown
             label.setToolTip(self.caption if shown != self.caption else "")

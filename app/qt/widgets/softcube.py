@@ -17,7 +17,7 @@ from latent_explorer.models.voxels import box_edges, render_cube, rotation, to_s
 
 from ..style import font
 from .mapview import Ring
-from .qtitems import CurveItem
+from .qtitems import CurveItem, FastImageItem
 
 SIZE = 360  # picture size in pixels (the view scales it)
 MAX_SIDE = 32  # voxels per cube edge; bigger atlases are subsampled
@@ -52,7 +52,7 @@ class SoftCube(pg.GraphicsView):
         self.azimuth, self.elevation = -50.0, 22.0
         self.box = _TurnBox(self.turn)
         self.setCentralItem(self.box)
-        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image = FastImageItem(axisOrder="row-major")
         self.image.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # the ball repaints from it
         self.box.addItem(self.image)
         self.edges = [CurveItem(pg.mkPen("#444444", width=1)) for _ in range(12)]
@@ -101,7 +101,7 @@ class SoftCube(pg.GraphicsView):
             step = max(1, -(-labels.shape[0] // MAX_SIDE))  # keep turning fluid on big atlases
             labels, confidence = labels[::step, ::step, ::step], confidence[::step, ::step, ::step]
         self.labels, self.confidence, self.hidden = labels, confidence, hidden
-        self._mask = visible_voxels(labels, hidden) if labels is not None else None
+        self._mask = None  # made when a picture of this cube is drawn (not for one seen before)
         self._timer.start()
 
     def set_point(self, point) -> None:
@@ -146,6 +146,8 @@ class SoftCube(pg.GraphicsView):
             key = None if self._cube_key is None else (self._cube_key, self.azimuth, self.elevation)
             img = self._pictures.get(key) if key is not None else None
             if img is None:
+                if self._mask is None:  # kept while the cube turns
+                    self._mask = visible_voxels(self.labels, self.hidden)
                 img = render_cube(self.labels, self.confidence, self.azimuth, self.elevation, SIZE, self.hidden,
                                   mask=self._mask)
                 if key is not None:
