@@ -123,8 +123,8 @@ class PathOverlay:
             else:
                 solid, cross = split.solid, split.crossings
             self.projection.setVisible(split is not None and not split.whole)
-            for item in (self.halo, self.line):
-                item.setData(solid[:, 0], solid[:, 1])
+            self.line.setData(solid[:, 0], solid[:, 1])
+            self.halo.set_like(self.line)  # the white halo under the line: the same polyline
             self.crossings.setData(cross[:, 0], cross[:, 1])
             self.frames.setData(frames[on, u], frames[on, v])
             for t, p, inside in zip(self.ends, (walk.a, walk.b), here):

@@ -31,6 +31,11 @@ class CurveItem(QGraphicsPathItem):
     def getData(self) -> tuple[np.ndarray, np.ndarray]:  # noqa: N802
         return self._x, self._y
 
+    def set_like(self, other: "CurveItem") -> None:
+        """The same polyline as ``other`` (its path shared, not built again)."""
+        self._x, self._y = other._x, other._y
+        self.setPath(other.path())
+
 
 class DotsItem(QGraphicsPathItem):
     """Dots of a fixed pixel size at (x, y) in view coordinates: one Qt item per dot
