@@ -72,7 +72,8 @@ def _frame_section(fl: dict) -> list[str]:
            f"heatmaps dock hidden and shown: {fl['moves']} drag-like moves (steps of {fl['drag_step']:g} of one "
            f"slider at a time, as a mouse drag produces, each slider in turn, turning back at the ends) and "
            f"{fl['moves'] // 2} random jumps (one slider to a random value). The render (generator, classifier, "
-           "captured layers) runs in a worker thread as one traced TorchScript call that holds no GIL "
+           "captured layers) runs in a worker thread as one traced TorchScript call that holds no GIL and "
+           "writes its outputs into buffers made once, so a render takes the GIL back once "
            "(models/tracedrender.py), latest request wins; the maps' markers move in the slider's own handler.", "",
            "What each figure measures, from the slider's value change: **to the marker**: the slider's handlers "
            "and the first paint pass (the markers and crosshairs drawn at the new point); **to the frame**: the "

@@ -17,7 +17,7 @@ from latent_explorer.models import layers as L
 from latent_explorer.models.networks import Generator
 
 from ..state import ExplorerState
-from ..widgets.qtitems import FastImageItem
+from ..widgets.qtitems import FastImageItem, cache_painting
 from .base import LazyPanel
 
 COLUMNS = 4
@@ -66,6 +66,7 @@ class LayersPanel(LazyPanel):
             r, c = divmod(i, COLUMNS)
             cell = grid.addLayout(row=r, col=c)
             title = cell.addLabel(name, row=0, col=0, size="8pt")
+            cache_painting(title)
             box = cell.addViewBox(row=1, col=0, lockAspect=True, invertY=True, enableMouse=False, enableMenu=False)
             item = FastImageItem(axisOrder="row-major")  # given ready colours (L.colourise): no rescale or lookup
             box.addItem(item)

@@ -26,7 +26,7 @@ from ..style import font
 from ..slicecache import slices
 from ..widgets.mapview import PickViewBox, Ring
 from ..widgets.pathoverlay import PROJECTION_TIP, projection_pen
-from ..widgets.qtitems import CurveItem, FastImageItem
+from ..widgets.qtitems import CurveItem, FastImageItem, cache_painting
 from .base import Panel
 from .common import TitleLabel, atlas_key, no_atlas_message, set_text
 
@@ -309,6 +309,7 @@ class OverviewPanel(Panel):
             text = pg.TextItem("", color=QColor("#333333"), anchor=(0.5, 1.0))
             text.setFont(font(CAPTION_PT))
             text.textItem.document().setDocumentMargin(1)
+            cache_painting(text)
             self.box.addItem(text)
             self.texts.append(text)
         for i, v in enumerate(self.values):

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QGraphicsRectItem, QGridLayout, QGroupBox, QHBoxLa
 from ..state import ExplorerState
 from ..style import digit_colour, digit_css, font
 from ..widgets.livetext import LiveText
+from ..widgets.qtitems import cache_painting
 from .base import Panel
 
 
@@ -46,6 +47,7 @@ class ReadoutPanel(Panel):
         self.plot.getAxis("bottom").setTicks([[(d, str(d)) for d in range(10)]])
         self.plot.hideAxis("left")
         self.plot.setFixedHeight(66)
+        cache_painting(self.plot.getAxis("bottom"))
         # one plain Qt rectangle per digit (painted in C++; a BarGraphItem rebuilt and replayed
         # a picture of all ten bars on every frame); a frame moves only the bars that changed
         self.bars: list[QGraphicsRectItem] = []

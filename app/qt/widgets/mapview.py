@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsLine
 from latent_explorer.models.maps import cell_extent, colour_map, index_to_coord, label_name, readable_on, regions
 
 from ..style import font
-from .qtitems import FastImageItem
+from .qtitems import FastImageItem, cache_painting
 
 
 CAPTION_PT = 9  # point size of a view's title
@@ -128,6 +128,9 @@ class MapView(pg.PlotWidget):
         self.hover.setZValue(20)
         self.hover.setVisible(False)
         self.addItem(self.hover, ignoreBounds=True)
+        # (not the hover text: a TextItem's fill box follows its text without an update of its own)
+        cache_painting(self.message, self.getPlotItem().titleLabel,
+                       *(self.getAxis(side) for side in ("left", "bottom", "top", "right")))
         self.axis_names = ("x", "y")
         self._named = False
         self.caption = ""  # the full title; the shown one is elided to the view's width
@@ -295,6 +298,7 @@ class MapView(pg.PlotWidget):
         while len(self.region_items) <= k:
             item = pg.TextItem("", anchor=(0.5, 0.5))
             item.setFont(font(8 if self.compact else 13, bold=True))
+            cache_painting(item)
             self.addItem(item)
             self.region_items.append(item)
         return self.region_items[k]

@@ -17,7 +17,7 @@ from latent_explorer.models.voxels import box_edges, render_cube, rotation, to_s
 
 from ..style import font
 from .mapview import Ring
-from .qtitems import CurveItem, FastImageItem
+from .qtitems import CurveItem, FastImageItem, cache_painting
 
 SIZE = 360  # picture size in pixels (the view scales it)
 MAX_SIDE = 32  # voxels per cube edge; bigger atlases are subsampled
@@ -62,6 +62,7 @@ class SoftCube(pg.GraphicsView):
         self.names = [pg.TextItem(axis_name(i), color=QColor("#222222"), anchor=(0.5, 0.5)) for i in range(3)]
         for t in self.names:
             t.setFont(font(10, bold=True))
+            cache_painting(t)
             self.box.addItem(t)
         self.marker = Ring(13, "w", 2.5)  # a Qt item: moving it repaints only around it
         self.marker.setBrush(pg.mkBrush("k"))
