@@ -391,6 +391,12 @@ def test_4d_slices_draw_the_walk_solid_only_where_it_passes(qtbot, make_window):
     ov = w.map_area.panel(OverviewPanel)  # xy tiles along z; tile 10 is at z = +1/3
     assert ov.values[10] == pytest.approx(third)
     x, y = ov.path_item.getData()
+    assert len(ov._paths) >= 2  # back in a cube seen before: its lines came from the overview's cache ...
+    ov._paths.clear()
+    ov._path_key = None
+    ov.draw_path()  # ... and are the lines drawn afresh
+    np.testing.assert_array_equal(ov.path_item.getData()[0], x)
+    np.testing.assert_array_equal(ov.path_item.getData()[1], y)
     keep = np.isfinite(x)
     assert keep.sum() > 0 and ov.projection_item.isVisible()
     x0, _ = ov._tile_origin(10)

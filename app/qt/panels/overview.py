@@ -114,6 +114,7 @@ class OverviewPanel(Panel):
         lay.addWidget(self.plot, 1)
         self._key: tuple | None = None
         self._mosaics: OrderedDict = OrderedDict()  # key -> mosaic: moving back along w rebuilds nothing
+        self._paths: OrderedDict = OrderedDict()  # draw_path key -> (solid, projected, projection shown)
         self._mosaics_of = None  # the atlas they belong to
         self._texts_key: tuple | None = None  # the layout the tile captions are placed for
         self.values = np.zeros(0)
@@ -238,6 +239,13 @@ class OverviewPanel(Panel):
         if key == getattr(self, "_path_key", None):
             return  # the point moved, the path did not
         self._path_key = key
+        drawn = self._paths.get(key)
+        if drawn is not None:  # a cube seen before (4-D): the same lines
+            self._paths.move_to_end(key)
+            for item, xy in zip((self.path_item, self.projection_item), drawn[:2]):
+                item.setData(*xy)
+            self.projection_item.setVisible(drawn[2])
+            return
         pts = walk.fine_points(1025)
         if pts is None or not len(self.values) or pts.shape[1] < 3:
             self.path_item.setData([], [])
@@ -257,9 +265,13 @@ class OverviewPanel(Panel):
             x, y = np.where(mask, xs, np.nan), np.where(mask, ys, np.nan)
             return np.insert(x, np.flatnonzero(moved), np.nan), np.insert(y, np.flatnonzero(moved), np.nan)
 
-        self.path_item.setData(*broken(on))
-        self.projection_item.setData(*broken(~on if on.any() else np.ones_like(on)))
-        self.projection_item.setVisible(not on.all())
+        drawn = (broken(on), broken(~on if on.any() else np.ones_like(on)), not on.all())
+        self._paths[key] = drawn
+        while len(self._paths) > MAX_MOSAICS:
+            self._paths.popitem(last=False)
+        self.path_item.setData(*drawn[0])
+        self.projection_item.setData(*drawn[1])
+        self.projection_item.setVisible(drawn[2])
 
     def _clear_texts(self) -> None:
         for t in self.texts:
