@@ -4,8 +4,8 @@ The interactive render runs in a worker thread beside the UI thread.  Run eagerl
 hands the GIL back and forth around each of its ~60 torch calls, and every hand-back waits
 for the UI thread's Python (slider handlers, pyqtgraph paints) to give it up: a 4 ms render
 took 60 ms beside a busy Python thread.  Traced, the whole forward (every captured layer,
-the classifier, the "not a digit" score) is one call that holds no GIL.  Its outputs come
-are written into two flat buffers (float32, and the float64 score) and split with numpy:
+the classifier, the "not a digit" score) is one call that holds no GIL.  Its outputs are
+written into two flat buffers (float32, and the float64 score) and split with numpy:
 a Python tensor handed back, made or freed in the render thread takes the GIL again (for
 a freed one, torch releases it while the tensor is destroyed), and each time the UI thread
 is busy that is a wait of up to a switch interval; fourteen outputs and the inputs made
