@@ -15,7 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
-from latent_explorer.models.slicepath import half_cell, split_path
+from latent_explorer.models.slicepath import half_cell, in_slice, split_path
 
 from ..style import font
 from .mapview import MapView
@@ -146,8 +146,8 @@ class PathOverlay:
         if found is None:
             walk = self.state.walk
             split = split_path(fine, *fixed, axes) if fixed else None
-            on = split_path(frames, *fixed, axes).on if fixed else np.ones(len(frames), bool)
-            here = [not fixed or bool(split_path(np.array([p]), *fixed, axes).on[0]) for p in (walk.a, walk.b)]
+            on = in_slice(frames, *fixed) if fixed else np.ones(len(frames), bool)  # which points only
+            here = in_slice(np.array([walk.a, walk.b]), *fixed).tolist() if fixed else [True, True]
             found = self._cuts[key] = (split, on, here)
             while len(self._cuts) > MAX_CUTS:
                 self._cuts.popitem(last=False)
