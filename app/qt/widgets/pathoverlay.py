@@ -26,7 +26,7 @@ PROJECTION_TIP = ("The walk's projection onto this slice (dashed): here the path
                   "its other coordinates differ from the slice's")
 CROSSING_TIP = "Where the walk passes through this slice"
 
-MAX_CUTS = 256  # slices whose split of the walk is kept, per view (a 64^3 cube has 64 a plane)
+MAX_CUTS = 64  # slices whose split of the walk is kept, per view (64: a 64^3 cube's slices of one plane; about 20 KB each)
 
 Fixed = Callable[[], "tuple[dict[int, float], float] | None"]
 
