@@ -75,27 +75,23 @@ class TracedRender:
     Inputs and outputs live in tensors made once and reached through numpy views, so a
     render creates and frees no Python tensor: freeing one hands the GIL over too."""
 
-    def __init__(self, module, layout: list[tuple[tuple[int, ...], np.dtype]], z: torch.Tensor,
-                 labels: torch.Tensor) -> None:
-        self._module = module
+    def __init__(self, module, layout: list[tuple[tuple[int, ...], np.dtype]], tensors: tuple) -> None:
+        self._module = module  # traced on ``tensors``: (z, labels, out32, out64)
         self._layout = layout  # (shape, dtype) of each output, in the packed order
-        sizes = {t: sum(int(np.prod(shape)) for shape, dt in layout if dt == t) for t in (np.float32, np.float64)}
-        self._tensors = (z.clone(), labels.clone(), torch.empty(sizes[np.float32], dtype=torch.float32, device=z.device),
-                         torch.empty(sizes[np.float64], dtype=torch.float64, device=z.device))
-        self._cpu = z.device.type == "cpu"
+        self._tensors = tensors
+        self._cpu = tensors[0].device.type == "cpu"
         self._head_words = sum(int(np.prod(shape)) for shape, dt in layout[:3] if dt == np.float32)
         # numpy views made once: each .numpy() makes a Python tensor that is freed with its view
         self._views = tuple(t.numpy() for t in self._tensors) if self._cpu else None
         self._lock = threading.Lock()  # one render at a time through the shared buffers
 
     @classmethod
-    def build(cls, engine, z: torch.Tensor, labels: torch.Tensor | None) -> "TracedRender | None":
+    def build(cls, engine, z: torch.Tensor, labels: torch.Tensor) -> "TracedRender | None":
         """Trace ``engine`` (which the trace keeps: give it a copy) at (z, labels) and check
         the traced outputs there against the eager ones; ``None`` when tracing fails or they
-        differ."""
+        differ.  ``labels`` are ignored by an unconditional model, but always given."""
         engine.classifier.eval()
         whole = _Whole(engine)
-        labels = _labels(z, labels)
         try:
             with torch.inference_mode(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # TracerWarnings about Python values in the model code
@@ -103,9 +99,11 @@ class TracedRender:
                 layout = [(w.shape, w.dtype) for w in want]
                 if any(dt not in (np.float32, np.float64) for _, dt in layout):
                     return None
-                built = cls(None, layout, z, labels)
-                built._module = torch.jit.trace(_Packed(whole), built._tensors, check_trace=False)
-                got = built._unpack(*built._run(built._tensors[0], built._tensors[1]))
+                sizes = {t: sum(int(np.prod(shape)) for shape, dt in layout if dt == t) for t in (np.float32, np.float64)}
+                tensors = (z.clone(), labels.clone(), torch.empty(sizes[np.float32], dtype=torch.float32, device=z.device),
+                           torch.empty(sizes[np.float64], dtype=torch.float64, device=z.device))
+                built = cls(torch.jit.trace(_Packed(whole), tensors, check_trace=False), layout, tensors)
+                got = built._unpack(*built._run(tensors[0], tensors[1]))
         except Exception:  # noqa: BLE001 - any model the tracer cannot follow renders eagerly
             return None
         same = len(want) == len(got) and all(
@@ -160,11 +158,6 @@ def _copy(a: np.ndarray) -> np.ndarray:
     return np.frombuffer(bytearray(memoryview(a)), dtype=a.dtype)
 
 
-def _labels(z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-    """The traced module always takes labels; an unconditional model ignores these zeros."""
-    return labels if labels is not None else torch.zeros(z.shape[0], dtype=torch.long, device=z.device)
-
-
 _BUILT: dict[tuple, TracedRender | None] = {}
 _LOCK = threading.Lock()
 
@@ -178,6 +171,6 @@ def traced_render(engine) -> TracedRender | None:
     with _LOCK:
         if key not in _BUILT:
             z = torch.zeros(1, engine.latent_dim, device=engine.device)
-            labels = torch.zeros(1, dtype=torch.long, device=engine.device) if engine.conditional else None
+            labels = torch.zeros(1, dtype=torch.long, device=engine.device)  # an unconditional model ignores them
             _BUILT[key] = TracedRender.build(copy.deepcopy(engine), z, labels)  # the copy outlives the engine
         return _BUILT[key]

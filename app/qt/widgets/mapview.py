@@ -135,7 +135,6 @@ class MapView(pg.PlotWidget):
         self._named = False
         self.caption = ""  # the full title; the shown one is elided to the view's width
         self._caption_shown: str | None = None
-        self._caption_plain = False  # later titles are set as plain text in the first one's font and colour
         self.box.sigResized.connect(self._fit_caption)
         self.scene().sigMouseMoved.connect(self._hovered)
         self.labels: np.ndarray | None = None
@@ -210,16 +209,14 @@ class MapView(pg.PlotWidget):
             if self._caption_shown is None:  # the first title sets the row up
                 self.setTitle(shown, size=f"{CAPTION_PT:g}pt")
                 label.setMinimumWidth(0)  # the title never widens the plot past the view
+                # the later ones are plain text: in the title's font and colour
+                label.item.setFont(f)
+                label.item.setDefaultTextColor(pg.mkColor(label.opts.get("color") or pg.getConfigOption("foreground")))
             else:  # later ones only change the words: no new size hints, so no relayout of the plot
                 # (LabelItem.setText relaid the whole plot out: a slice moving to another cell paid it),
-                # as plain text in the title's font and colour (no HTML to parse on every new cell)
-                item = label.item
-                if not self._caption_plain:
-                    item.setFont(f)
-                    item.setDefaultTextColor(pg.mkColor(label.opts.get("color") or pg.getConfigOption("foreground")))
-                    self._caption_plain = True
+                # as plain text (no HTML to parse on every new cell)
                 label.text = shown
-                item.setPlainText(shown)
+                label.item.setPlainText(shown)
                 label.resizeEvent(None)  # centred again
             self._caption_shown = shown
             label.setToolTip(self.caption if shown != self.caption else "")
