@@ -109,7 +109,8 @@ def _frame_row(model, dock, every95, jump95):
                      "ui_cpu_p50_ms": 5.0},
             "jump": {"moves": 250, "every_view": pct(jump95), "to_marker": pct(5.0), "to_frame": pct(7.0),
                      "ui_cpu_p50_ms": 6.0},
-            "paint_ms_per_move": {"xy slice": 1.25, "image": 0.5, "rest of the window": 0.001}}
+            "paint_ms_per_move": {"xy slice": 1.25, "image": 0.5, "rest of the window": 0.001},
+            "settle_s": 4.25, "opening_drag": None if dock else dict(pct(21.0), moves=180)}
 
 
 def test_frame_section_states_what_it_measures_and_each_verdict(small_results):
@@ -118,6 +119,9 @@ def test_frame_section_states_what_it_measures_and_each_verdict(small_results):
     md = render_markdown(dict(small_results, items={"frame_latency": fl}))
     assert "**to the marker**" in md and "**to the frame**" in md and "**every view**" in md
     assert "Machine load during the run (1, 5, 15 min): 1.50, 1.20, 1.00" in md
+    # the moves are timed once the model's opening work has ended; the drags made meanwhile are given too
+    assert "it ended 4.2 s (gan3d) after the model opened" in md
+    assert "while it computes (dock hidden), every view p50 / p95: gan3d 10.5 / 21.0 ms (180 moves)" in md
     # before and after, drag and jump verdicts in one row per model and dock, the first bench's figures last
     from latent_explorer.app.bench.markdown import BEFORE_RUN
 

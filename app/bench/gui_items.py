@@ -108,6 +108,26 @@ def _wait(app, cond, timeout: float = 30.0) -> None:
         tick.stop()
 
 
+def _settle(app, win, since: float) -> float:
+    """Wait for the work a model starts when it opens (the walk's strip: a path of frames
+    and its crossings, found on 1025 renders, in a worker thread); seconds from ``since``.
+    The moves are timed in the settled window: while the strip computes it takes a core."""
+    runner = win.walk.dock.panel.runner
+    _wait(app, lambda: not runner.busy and not win.atlases.busy, timeout=120)
+    return time.perf_counter() - since
+
+
+def _opening_drag(app, win, most: int = 400) -> dict | None:
+    """Drag moves (dock hidden) made while the model's opening work still runs, in batches
+    of 10 until it has ended: what a user who drags at once gets."""
+    runner = win.walk.dock.panel.runner
+    sliders = win.sliders_panel.sliders
+    every = []
+    while runner.busy and len(every) < most:
+        every += _moves(app, win, _drag_plan(sliders, 10), raw=True)
+    return _pct(every) | {"moves": len(every)} if every else None
+
+
 def _bare_forward_ms(engine, reps: int = 200) -> float:
     import torch
 
@@ -151,11 +171,11 @@ def _pct(values: list[float]) -> dict:
             "max_ms": float(np.max(values))}
 
 
-def _moves(app, win, plan, clock=None) -> dict:
+def _moves(app, win, plan, clock=None, raw: bool = False) -> dict | list[float]:
     """Run ``plan`` (slider index, target value) pairs; per move: the time to the markers
     (the slider's handlers and the first paint pass), to the frame (the rendered frame
     handed to the views) and to every view (all views painted with the new frame), and the
-    UI thread's CPU time."""
+    UI thread's CPU time (``raw``: just the every-view times, a list)."""
     st = win.state
     sliders = win.sliders_panel.sliders
     arrived = [0.0]
@@ -185,6 +205,8 @@ def _moves(app, win, plan, clock=None) -> dict:
     finally:
         app.clock = None
         st.frameChanged.disconnect(stamp)
+    if raw:
+        return every
     return {"moves": len(plan), "every_view": _pct(every), "to_marker": _pct(marker), "to_frame": _pct(frame),
             "ui_cpu_p50_ms": float(np.percentile(cpu, 50))}
 
@@ -230,9 +252,13 @@ def frame_latency(models: list[Path], moves: int = 500, paint_moves: int = 120) 
         rng = np.random.default_rng(0)
         timed = hasattr(app, "clock")
         for path in models:
+            win.layers_dock.setVisible(False)
+            opened = time.perf_counter()
             assert win.open_path(path, report=False), f"cannot open {path}"
             _wait(app, lambda: win.state.frame is not None and not win.renderer.pending)
+            opening = _opening_drag(app, win)
             forward = _bare_forward_ms(win.state.model.engine)
+            settle = _settle(app, win, opened)
             for capture in (False, True):
                 # "on": the Inside-the-generator dock is shown, so every layer's heatmap redraws
                 win.layers_dock.setVisible(capture)
@@ -241,7 +267,8 @@ def frame_latency(models: list[Path], moves: int = 500, paint_moves: int = 120) 
                 _moves(app, win, _drag_plan(sliders, 8 * len(sliders)))  # warm-up
                 drag = _moves(app, win, _drag_plan(sliders, moves))
                 jump = _moves(app, win, _jump_plan(sliders, moves // 2, rng))
-                row = {"model": path.stem, "activations": capture, "forward_ms": forward, "drag": drag, "jump": jump}
+                row = {"model": path.stem, "activations": capture, "forward_ms": forward, "drag": drag, "jump": jump,
+                       "settle_s": settle, "opening_drag": opening if not capture else None}
                 if timed and paint_moves:
                     clock = _PaintClock(_views(win))
                     paint = _moves(app, win, _drag_plan(sliders, paint_moves), clock=clock)
