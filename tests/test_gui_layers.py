@@ -104,6 +104,62 @@ def test_reductions_channel_and_shared_scale(qtbot, window):
     assert panel.levels["out"] != panel.levels["dense"]
 
 
+def test_heatmap_grid_paints_every_tile_its_colours_and_the_colour_bar(qtbot, window):
+    """One widget paints the heatmaps: each tile's colours where ``tile_rects`` puts them
+    (nearest pixel, square pixels), a title above each, and the colour bar's ends."""
+    dock = open_dock(qtbot, window)
+    grid = dock.layers.view
+    shot = grid.grab().toImage()
+    background = grid.palette().base().color().rgb() & 0xFFFFFF
+    rects = grid.tile_rects()
+    assert list(rects) == list(Generator.LAYERS)
+    for name, (title, image) in rects.items():
+        colours = dock.layers.items[name].image
+        h, w = colours.shape[:2]
+        assert image.width() / w == pytest.approx(image.height() / h)  # square pixels
+        assert title.bottom() <= image.top() + 1
+        for r, c in ((0, 0), (h // 2, w // 3), (h - 1, w - 1)):
+            x = int(image.left() + (c + 0.5) * image.width() / w)
+            y = int(image.top() + (r + 0.5) * image.height() / h)
+            assert shot.pixel(x, y) & 0xFFFFFF == int.from_bytes(bytes(colours[r, c]), "big"), (name, r, c)
+        inked = [shot.pixel(x, y) & 0xFFFFFF != background
+                 for x in range(int(title.left()), int(title.right())) for y in range(int(title.top()), int(title.bottom()))]
+        assert any(inked), f"no title over {name}"
+    lut = dock.layers.lut
+    bar_x = grid.width() - 78 + 6 + 7  # the middle of the bar's strip
+    column = [shot.pixel(bar_x, y) & 0xFFFFFF for y in range(grid.height())]
+    strip = [c for c in column if c != background and c != 0x555555]
+    packed = [int.from_bytes(bytes(c), "big") for c in lut]
+    assert strip[2] in packed[-4:] and strip[-3] in packed[:4]  # high values at the top
+
+
+def test_the_ablation_view_is_not_repainted_while_there_is_no_edit(qtbot, window):
+    """Frames without an edit leave the unedited/difference images blank: nothing to repaint."""
+    from PySide6.QtCore import QEvent, QObject
+
+    dock = open_dock(qtbot, window)
+    paints = []
+
+    class Count(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802
+            if event.type() == QEvent.Type.Paint:
+                paints.append(obj)
+            return False
+
+    counter = Count()
+    dock.ablation.view.viewport().installEventFilter(counter)
+    settle(qtbot, window)
+    qtbot.wait(300)  # the dock's first paints, and the statistics table's fill
+    paints.clear()
+    for k in range(4):
+        window.state.set_point((-0.6 + 0.3 * k, 0.1))
+        window.renderer.render_now()
+        qtbot.wait(30)
+    settle(qtbot, window)
+    assert dock.layers.redraws and paints == []
+    assert dock.ablation.change.text() == "No edit in force."
+
+
 def test_channel_inspector_tiles_a_layer_and_picks_channels(qtbot, window):
     dock = open_dock(qtbot, window)
     dock.tabs.setCurrentWidget(dock.channels)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QSpinBox, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -17,7 +17,7 @@ from latent_explorer.models import layers as L
 from latent_explorer.models.networks import Generator
 
 from ..state import ExplorerState
-from ..widgets.qtitems import FastImageItem, cache_painting
+from ..widgets.heatmapgrid import HeatmapGrid, HeatmapTile
 from .base import LazyPanel
 
 COLUMNS = 4
@@ -55,25 +55,12 @@ class LayersPanel(LazyPanel):
         row.addStretch(1)
         lay.addLayout(row)
         split = QSplitter(Qt.Orientation.Vertical)
-        self.view = pg.GraphicsLayoutWidget()
-        self.view.ci.setSpacing(2)
-        self.titles: dict[str, pg.LabelItem] = {}
-        self.items: dict[str, pg.ImageItem] = {}
-        self.boxes: dict[str, pg.ViewBox] = {}
-        cmap = pg.colormap.get(CMAP)
-        grid = self.view.ci.addLayout(row=0, col=0)
-        for i, name in enumerate(Generator.LAYERS):
-            r, c = divmod(i, COLUMNS)
-            cell = grid.addLayout(row=r, col=c)
-            title = cell.addLabel(name, row=0, col=0, size="8pt")
-            cache_painting(title)
-            box = cell.addViewBox(row=1, col=0, lockAspect=True, invertY=True, enableMouse=False, enableMenu=False)
-            item = FastImageItem(axisOrder="row-major")  # given ready colours (L.colourise): no rescale or lookup
-            box.addItem(item)
-            self.titles[name], self.items[name], self.boxes[name] = title, item, box
-        self.lut = cmap.getLookupTable(nPts=256, alpha=False).astype(np.uint8)
-        self.bar = pg.ColorBarItem(values=(0, 1), colorMap=cmap, interactive=False, width=14)
-        self.view.ci.addItem(self.bar, row=0, col=1)
+        self.lut = pg.colormap.get(CMAP).getLookupTable(nPts=256, alpha=False).astype(np.uint8)
+        # one widget paints every heatmap, title and the colour bar (as pyqtgraph plots, a
+        # frame cost about 6 ms of the UI thread)
+        self.view = HeatmapGrid(list(Generator.LAYERS), COLUMNS, self.lut)
+        self.items: dict[str, HeatmapTile] = dict(self.view.tiles)  # a tile's ``image``: its colours
+        self.titles: dict[str, HeatmapTile] = self.items                # ... and its ``text``: its title
         self.view.setMinimumHeight(240)
         split.addWidget(self.view)
         self.table = QTableWidget(len(Generator.LAYERS), len(STAT_HEADERS))
@@ -144,8 +131,6 @@ class LayersPanel(LazyPanel):
             a = acts[name]
             ch = min(self.channel.value(), a.shape[0] - 1)
             maps[name] = L.reduce(a, mode, ch)
-        # the colour bar, image rectangles, ranges and titles change only with the mode,
-        # scale or shapes: re-setting them on every frame would relay the grid out
         if shared:
             lo, hi = L.levels(np.concatenate([m.ravel() for m in maps.values()]))
             levels = {name: (lo, hi) for name in maps}
@@ -153,23 +138,13 @@ class LayersPanel(LazyPanel):
         else:
             levels = {name: L.levels(m) for name, m in maps.items()}
             bar = ((0.0, 1.0), "layer min → max")
-        if bar[0] != self.bar.levels():
-            self.bar.setLevels(bar[0])
-        if bar[1] != getattr(self, "_bar_label", None):
-            self._bar_label = bar[1]
-            self.bar.setLabel("right", bar[1])
-        for r, name in enumerate(Generator.LAYERS):
-            a, m = acts[name], maps[name]
-            h, w = m.shape
-            placed = self.items[name].image is not None and self.items[name].image.shape[:2] == m.shape
-            self.items[name].setImage(L.colourise(m, levels[name], self.lut), autoLevels=False, levels=None)
-            if not placed:
-                self.items[name].setRect(QRectF(0, 0, w, h))
-                self.boxes[name].setRange(QRectF(0, 0, w, h), padding=0)
+        self.view.set_bar(*bar)
+        for name in Generator.LAYERS:
+            a = acts[name]
+            self.items[name].set_colours(L.colourise(maps[name], levels[name], self.lut))
             extra = f" ch {min(self.channel.value(), a.shape[0] - 1)}" if mode == "channel" else ""
-            title = f"{name} {L.shape_text(a)}{extra}"
-            if self.titles[name].text != title:
-                self.titles[name].setText(title)
+            self.titles[name].setText(f"{name} {L.shape_text(a)}{extra}")
+        self.view.update()
         self.maps, self.levels = maps, levels
         self.redraws += 1
         self._table_frame = frame
