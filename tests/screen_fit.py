@@ -52,8 +52,15 @@ def _inside_scroll_area(w, stop) -> bool:
 
 
 def _scene_rect(item, rect=None):
-    """An item's rect (default: its bounding rect) in scene (= view pixel) coordinates."""
-    return item.mapRectToScene(item.boundingRect() if rect is None else rect)
+    """An item's rect (default: its bounding rect) in scene (= view pixel) coordinates
+    (an item drawn at a fixed pixel size ignores its view's scaling: Qt's device transform)."""
+    from PySide6.QtWidgets import QGraphicsItem
+
+    rect = item.boundingRect() if rect is None else rect
+    if item.flags() & QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations:
+        view = item.scene().views()[0]
+        return view.mapToScene(item.deviceTransform(view.viewportTransform()).mapRect(rect).toRect()).boundingRect()
+    return item.mapRectToScene(rect)
 
 
 def tile_share(overview) -> float:
@@ -135,7 +142,7 @@ def map_problems(window) -> list[str]:
     ov = area.panel(OverviewPanel) if hasattr(area, "panel") else None
     if ov is not None and ov.isVisible() and len(ov.values) and ov.frame.isVisible():
         ov.box.prepareForPaint()  # pyqtgraph applies a new size to its view at the next paint: measure what it will show
-        captions = [(t.textItem.toPlainText(), _scene_rect(t)) for t in ov.texts[:len(ov.values)]]
+        captions = [(t.text(), _scene_rect(t)) for t in ov.texts[:len(ov.values)]]
         plot = QRectF(ov.box.sceneBoundingRect())
         frame = ov.box.mapViewToScene(ov.frame.rect()).boundingRect().adjusted(
             -FRAME_PEN / 2, -FRAME_PEN / 2, FRAME_PEN / 2, FRAME_PEN / 2)

@@ -195,6 +195,14 @@ def test_region_digits_are_written_inside_their_regions(qtbot, window):
     assert texts, "at least one region is labelled"
     for digit, x, y in texts:  # "no digit" regions (label 10) are written as such
         assert atlas.label_at((x, y))[0] == (10 if digit == "no digit" else int(digit))
+    # each digit is drawn centred on its place, at its font's pixel size whatever the view's scale
+    view = panel.view
+    shown = [item for item in view.region_items if item.isVisible()]
+    for item in shown:
+        box = item.deviceTransform(view.viewportTransform()).mapRect(item.boundingRect())
+        at = view.view_to_widget(item.pos().x(), item.pos().y())
+        assert abs(box.center().x() - at.x()) <= 1.5 and abs(box.center().y() - at.y()) <= 1.5
+        assert box.height() == pytest.approx(item.boundingRect().height(), abs=1.5)
     # hovering shows the digit and confidence under the mouse
     digit, x, y = texts[0]
     qtbot.mouseMove(panel.view.viewport(), panel.view.view_to_widget(x, y))

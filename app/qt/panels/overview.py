@@ -16,7 +16,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QFontMetricsF
-from PySide6.QtWidgets import QComboBox, QGraphicsItem, QGraphicsRectItem, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QGraphicsRectItem, QGraphicsSimpleTextItem, QHBoxLayout, QLabel,
+                               QSpinBox, QVBoxLayout, QWidget)
 
 from latent_explorer.models.maps import axis_name
 from latent_explorer.models.slicepath import half_cell
@@ -26,7 +27,7 @@ from ..style import font
 from ..slicecache import slices
 from ..widgets.mapview import PickViewBox, Ring
 from ..widgets.pathoverlay import PROJECTION_TIP, projection_pen
-from ..widgets.qtitems import CurveItem, FastImageItem, cache_painting
+from ..widgets.qtitems import CurveItem, FastImageItem, pixel_text, set_pixel_text
 from .base import Panel
 from .common import TitleLabel, atlas_key, no_atlas_message, set_text
 
@@ -110,7 +111,7 @@ class OverviewPanel(Panel):
         self.box.addItem(self.projection_item)
         self.message = pg.TextItem("", color=QColor("#555555"), anchor=(0.5, 0.5))
         self.box.addItem(self.message)
-        self.texts: list[pg.TextItem] = []
+        self.texts: list[QGraphicsSimpleTextItem] = []  # the tiles' captions (a pool)
         lay.addWidget(self.plot, 1)
         self._key: tuple | None = None
         self._mosaics: OrderedDict = OrderedDict()  # key -> mosaic: moving back along w rebuilds nothing
@@ -203,10 +204,12 @@ class OverviewPanel(Panel):
             self.projection_item.setData([], [])
             self._path_key = None
             self.message.setText(no_atlas_message(st))
+            self.message.setVisible(True)
             self.box.setRange(QRectF(-1, -1, 2, 2), padding=0)
             return
-        if self.message.textItem.toPlainText():
+        if self.message.isVisible():
             self.message.setText("")
+            self.message.setVisible(False)  # hidden, the view's repaints skip it
         idx = atlas.cell_index(st.point)
         layout = self._plan(n, atlas.resolution)
         key = atlas_key(st) + (axis, n, tuple(idx[3:]), layout)
@@ -318,17 +321,14 @@ class OverviewPanel(Panel):
 
     def _place_captions(self, axis: int, n: int, res: int) -> None:
         while len(self.texts) < n:
-            text = pg.TextItem("", color=QColor("#333333"), anchor=(0.5, 1.0))
-            text.setFont(font(CAPTION_PT))
-            text.textItem.document().setDocumentMargin(1)
-            cache_painting(text)
+            text = pixel_text(font(CAPTION_PT))
             self.box.addItem(text)
             self.texts.append(text)
         for i, v in enumerate(self.values):
             text = self.texts[i]
             caption = self._caption(axis, float(v))
-            if text.textItem.toPlainText() != caption:
-                text.setText(caption)
+            if text.text() != caption:
+                set_pixel_text(text, caption, "#333333", anchor=(0.5, 1.0))
             x0, y0 = self._tile_origin(i)
             text.setPos(x0 + res / 2, y0 - CLEAR_PX / self.scale)  # its bottom just clear of the frame
             text.setVisible(True)

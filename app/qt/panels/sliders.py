@@ -62,6 +62,7 @@ class SlidersPanel(Panel):
             slider.setTickPosition(QSlider.TickPosition.TicksBelow)
             slider.setTickInterval(STEPS // 2)
             slider.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+            slider.setAutoFillBackground(True)  # opaque: a move repaints the slider, not the group box under it
             slider.setToolTip(f"{axis_name(i)} from -1 to 1 (arrow keys: 0.01, Page Up/Down: 0.1)")
             spin = QDoubleSpinBox()
             spin.setObjectName(f"spin_{i}")

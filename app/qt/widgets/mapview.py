@@ -10,12 +10,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFontMetricsF
-from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsLineItem
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsLineItem, QGraphicsSimpleTextItem
 
 from latent_explorer.models.maps import cell_extent, colour_map, index_to_coord, label_name, readable_on, regions
 
 from ..style import font
-from .qtitems import FastImageItem, cache_painting
+from .qtitems import FastImageItem, cache_painting, pixel_text, set_pixel_text
 
 
 CAPTION_PT = 9  # point size of a view's title
@@ -121,7 +121,8 @@ class MapView(pg.PlotWidget):
         self.message = pg.TextItem("", color=QColor("#555555"), anchor=(0.5, 0.5))
         self.message.setFont(font(9 if compact else 11))
         self.addItem(self.message)
-        self.region_items: list[pg.TextItem] = []  # a pool; the first ones are shown
+        self.region_items: list[QGraphicsSimpleTextItem] = []  # a pool; the first ones are shown
+        self._region_shown: list[tuple | None] = []  # (digit, colour) each one shows
         self._region_cache: dict[tuple, list] = {}
         self.hover = pg.TextItem("", color=QColor("#222222"), fill=pg.mkBrush(255, 255, 255, 215), anchor=(0, 0))
         self.hover.setFont(font(8 if compact else 9))
@@ -261,8 +262,9 @@ class MapView(pg.PlotWidget):
             self.image.setRect(QRectF(lo, lo, hi - lo, hi - lo))
             self._set_extent(lo, hi)
         self.resolution = res
-        if self.message.textItem.toPlainText():
+        if self.message.isVisible():
             self.message.setText("")
+            self.message.setVisible(False)  # hidden, its view's repaints skip it
         self._place_regions(found, rgb, res)
 
     def _place_regions(self, found: list, rgb: np.ndarray, res: int) -> None:
@@ -271,9 +273,9 @@ class MapView(pg.PlotWidget):
             for r in found:
                 colour = readable_on(rgb[int(r.row), int(r.col)])
                 item = self._region_item(shown)
-                if getattr(item, "shown", None) != (r.digit, colour):  # re-setting text is slow
-                    item.shown = (r.digit, colour)
-                    item.setText(label_name(r.digit), color=QColor(*colour))  # 10: "no digit"
+                if self._region_shown[shown] != (r.digit, colour):  # a new text repaints its cached picture
+                    self._region_shown[shown] = (r.digit, colour)
+                    set_pixel_text(item, label_name(r.digit), QColor(*colour))  # 10: "no digit"
                 item.setPos(index_to_coord(r.row, res), index_to_coord(r.col, res))
                 item.setVisible(True)
                 shown += 1
@@ -290,14 +292,13 @@ class MapView(pg.PlotWidget):
             self._region_cache[key] = found
         return found
 
-    def _region_item(self, k: int) -> pg.TextItem:
-        """The k-th region label, reused between maps (creating TextItems is slow)."""
+    def _region_item(self, k: int) -> QGraphicsSimpleTextItem:
+        """The k-th region label, reused between maps."""
         while len(self.region_items) <= k:
-            item = pg.TextItem("", anchor=(0.5, 0.5))
-            item.setFont(font(8 if self.compact else 13, bold=True))
-            cache_painting(item)
+            item = pixel_text(font(8 if self.compact else 13, bold=True))
             self.addItem(item)
             self.region_items.append(item)
+            self._region_shown.append(None)
         return self.region_items[k]
 
     def _hide_regions(self, first: int) -> None:
@@ -313,6 +314,7 @@ class MapView(pg.PlotWidget):
         self._hide_regions(0)
         self.message.setText(message)
         self.message.setPos(0, 0)
+        self.message.setVisible(bool(message))
         self._set_extent(-1.0, 1.0)
 
     def set_point(self, x: float, y: float) -> None:
@@ -331,7 +333,7 @@ class MapView(pg.PlotWidget):
 
     def region_texts(self) -> list[tuple[str, float, float]]:
         """The digits written on the map and where (for tests and screenshots)."""
-        return [(item.textItem.toPlainText(), item.pos().x(), item.pos().y()) for item in self.region_items
+        return [(item.text(), item.pos().x(), item.pos().y()) for item in self.region_items
                 if item.isVisible()]
 
     def view_to_widget(self, x: float, y: float) -> QPoint:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QImage, QPainterPath
-from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainterPath, QTransform
+from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem,
+                               QGraphicsSimpleTextItem)
 
 
 class CurveItem(QGraphicsPathItem):
@@ -106,3 +107,23 @@ def cache_painting(*items: QGraphicsItem) -> None:
     axis, a few hundredths a text item, every repaint)."""
     for item in items:
         item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+
+def pixel_text(font: QFont) -> QGraphicsSimpleTextItem:
+    """A text item of fixed pixel size, centred on its position in view coordinates, that
+    Qt paints and places itself (pyqtgraph's TextItem runs Python on every repaint of its
+    view: its bounding box, and its transform undone against the view's scaling)."""
+    item = QGraphicsSimpleTextItem()
+    item.setFont(font)
+    item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+    cache_painting(item)
+    return item
+
+
+def set_pixel_text(item: QGraphicsSimpleTextItem, text: str, colour, anchor: tuple[float, float] = (0.5, 0.5)) -> None:
+    """New words and colour for a ``pixel_text`` item; ``anchor``: the point of its box
+    that sits on its position ((0.5, 0.5): centred; (0.5, 1): bottom centre)."""
+    item.setText(text)
+    item.setBrush(QBrush(QColor(colour)))
+    r = item.boundingRect()
+    item.setTransform(QTransform.fromTranslate(-r.width() * anchor[0], -r.height() * anchor[1]))
