@@ -51,8 +51,18 @@ def test_build_the_missing_atlas_is_enabled_only_when_it_is_missing(qtbot, make_
     qtbot.waitUntil(lambda: w.state.atlas is not None, timeout=30000)
     qtbot.waitUntil(lambda: not w.atlases.busy, timeout=30000)
     assert not w.build_atlas_action.isEnabled()
+    atlas = w.state.atlas
     w.state.set_atlas(None)
     assert w.build_atlas_action.isEnabled() and not w.cancel_atlas_action.isEnabled()
+    # the maps say why they are empty; with the atlas back, the message goes (hidden, not just blank)
+    from latent_explorer.app.qt.panels.overview import OverviewPanel
+    from latent_explorer.app.qt.panels.slices3d import Slices3DPanel
+
+    messages = [v.message for v in w.map_area.panel(Slices3DPanel).views] + [w.map_area.panel(OverviewPanel).message]
+    qtbot.waitUntil(lambda: all(m.isVisible() for m in messages), timeout=3000)
+    assert all("Building the atlas" in m.textItem.toPlainText() for m in messages)
+    w.state.set_atlas(atlas)
+    qtbot.waitUntil(lambda: not any(m.isVisible() for m in messages), timeout=3000)
 
 
 def test_an_empty_checkpoint_says_it_is_empty(qtbot, window, tmp_path, monkeypatch):
