@@ -172,5 +172,7 @@ def test_colourise_spreads_the_levels_over_the_table():
     assert rgb.shape == (2, 3, 3) and rgb.dtype == np.uint8
     assert rgb[..., 0].tolist() == [[0, 0, 128], [255, 255, 0]]  # clipped at both ends, NaN as the first colour
     assert (L.colourise(m, (0.3, 0.3), lut) == 0).all()  # a collapsed range never divides by zero
+    ends = L.colourise(np.array([np.inf, -np.inf, np.nan, 0.999]), (0.0, 1.0), lut)[:, 0]
+    assert ends.tolist() == [255, 0, 0, 255]  # infinities clipped to the ends of the table
     s = L.stats(np.array([1, 2, 3, 4], np.int64))
     assert (s.mean, s.max, s.min) == (2.5, 4.0, 1.0) and s.std == pytest.approx(np.std([1, 2, 3, 4]))
