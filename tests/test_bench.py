@@ -173,3 +173,12 @@ def test_cuda_section_gives_the_figures_when_a_gpu_was_measured(small_results):
     assert "No CUDA device" not in section and section.lstrip().startswith("NVIDIA H200:")
     assert "| 512 | False | 120,000 |" in section and "| 512 | True | failed: RuntimeError: no compiler |" in section
     assert "target >= 100,000: met" in section and "(5.0% of it; target <= 10%: met)" in section
+
+
+def test_cold_start_section_says_how_much_of_it_is_imports(small_results):
+    c = {"median_s": 3.4, "runs": [3.4, 3.1, 3.6], "imports_s": [2.6, 2.4, 2.8]}
+    md = render_markdown(dict(small_results, items={"cold_start": c}))
+    assert "median 3.40 s, runs 3.40, 3.10, 3.60 s. Target <= 3 s: NOT met." in md
+    assert "importing the app's modules (torch, Qt, pyqtgraph, h5py and ours) took 2.60, 2.40, 2.80 s" in md
+    md = render_markdown(dict(small_results, items={"cold_start": {"median_s": 2.5, "runs": [2.5]}}))
+    assert "Target <= 3 s: met." in md and "importing" not in md  # results of the older bench

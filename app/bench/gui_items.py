@@ -300,6 +300,7 @@ from pathlib import Path
 from latent_explorer.app.qt.main import make_app
 from latent_explorer.app.qt.settings import make_settings
 from latent_explorer.app.qt.window import MainWindow
+imported = time.time()  # the app's modules: torch, Qt, pyqtgraph, h5py and ours
 app = make_app()
 win = MainWindow(Path(models_dir), Path(models_dir) / "classifier.pt", make_settings(), autobuild_atlas=False)
 win.open_initial(model or None)
@@ -311,7 +312,7 @@ while win.state.frame is None or win.renderer.pending:
     if time.time() - t > 60:
         sys.exit(3)
 app.processEvents()
-out = {"first_frame": time.time()}
+out = {"first_frame": time.time(), "imported": imported}
 if mode == "memory":
     for _ in range(20):
         win.state.random_point()
@@ -344,12 +345,13 @@ def _child(mode: str, models_dir: Path, model: str, settings: Path) -> dict:
 
 def cold_start(models_dir: Path, runs: int = 3) -> dict:
     """Seconds from launching a fresh Python process to the window's first frame (default model)."""
-    times = []
+    times, imports = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(runs):
             out = _child("startup", models_dir, "", Path(tmp) / f"s{k}.ini")
             times.append(out["first_frame"] - out["launch"])
-    return {"runs": times, "median_s": statistics.median(times)}
+            imports.append(out["imported"] - out["launch"])
+    return {"runs": times, "median_s": statistics.median(times), "imports_s": imports}
 
 
 def peak_memory(models_dir: Path, models: list[Path]) -> list[dict]:

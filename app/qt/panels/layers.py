@@ -2,8 +2,8 @@
 
 One heatmap per layer (average over channels by default; maximum, standard deviation or a
 single channel on request), per-layer or shared colour scale with a colour bar, and a
-table of each layer's shape and statistics.  Image items are created once per panel and
-only get new data per frame; nothing is drawn while the panel is hidden.
+table of each layer's shape and statistics.  One widget paints the tiles (made once per
+panel, new colours per frame); nothing is drawn while the panel is hidden.
 """
 from __future__ import annotations
 

@@ -322,7 +322,7 @@ class OverviewPanel(Panel):
     def _place_captions(self, axis: int, n: int, res: int) -> None:
         while len(self.texts) < n:
             text = pixel_text(font(CAPTION_PT))
-            self.box.addItem(text)
+            self.box.addItem(text, ignoreBounds=True)  # sized in pixels: no part of the data's extent
             self.texts.append(text)
         for i, v in enumerate(self.values):
             text = self.texts[i]

@@ -296,7 +296,7 @@ class MapView(pg.PlotWidget):
         """The k-th region label, reused between maps."""
         while len(self.region_items) <= k:
             item = pixel_text(font(8 if self.compact else 13, bold=True))
-            self.addItem(item)
+            self.addItem(item, ignoreBounds=True)  # sized in pixels: no part of the data's extent
             self.region_items.append(item)
             self._region_shown.append(None)
         return self.region_items[k]
