@@ -156,7 +156,7 @@ class HeatmapGrid(QWidget):
         p.drawRect(strip)
         p.setFont(self._bar_font)
         lo, hi = self._levels
-        tx = x + BAR_WIDTH_PX + 3
+        tx = x + BAR_WIDTH_PX + 6  # clear of the tick, which would read as a minus sign
         for value, y in ((hi, top), ((lo + hi) / 2, (top + bottom) / 2), (lo, bottom)):
             p.drawLine(QPointF(x + BAR_WIDTH_PX, y), QPointF(x + BAR_WIDTH_PX + 2, y))
             p.drawText(QPointF(tx, y + fm.ascent() / 2 - 1), f"{value:.3g}")
