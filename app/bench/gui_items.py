@@ -124,7 +124,7 @@ def _opening_drag(app, win, most: int = 400) -> dict | None:
     sliders = win.sliders_panel.sliders
     every = []
     while runner.busy and len(every) < most:
-        every += _moves(app, win, _drag_plan(sliders, 10), raw=True)
+        every += _move_times(app, win, _drag_plan(sliders, 10))[2]
     return _pct(every) | {"moves": len(every)} if every else None
 
 
@@ -171,11 +171,18 @@ def _pct(values: list[float]) -> dict:
             "max_ms": float(np.max(values))}
 
 
-def _moves(app, win, plan, clock=None, raw: bool = False) -> dict | list[float]:
-    """Run ``plan`` (slider index, target value) pairs; per move: the time to the markers
-    (the slider's handlers and the first paint pass), to the frame (the rendered frame
-    handed to the views) and to every view (all views painted with the new frame), and the
-    UI thread's CPU time (``raw``: just the every-view times, a list)."""
+def _moves(app, win, plan, clock=None) -> dict:
+    """``_move_times`` summed up: percentiles of each time, the UI CPU's median."""
+    marker, frame, every, cpu = _move_times(app, win, plan, clock)
+    return {"moves": len(plan), "every_view": _pct(every), "to_marker": _pct(marker), "to_frame": _pct(frame),
+            "ui_cpu_p50_ms": float(np.percentile(cpu, 50))}
+
+
+def _move_times(app, win, plan, clock=None) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Run ``plan`` (slider index, target value) pairs; per move, in ms: the time to the
+    markers (the slider's handlers and the first paint pass), to the frame (the rendered
+    frame handed to the views) and to every view (all views painted with the new frame),
+    and the UI thread's CPU time."""
     st = win.state
     sliders = win.sliders_panel.sliders
     arrived = [0.0]
@@ -205,10 +212,7 @@ def _moves(app, win, plan, clock=None, raw: bool = False) -> dict | list[float]:
     finally:
         app.clock = None
         st.frameChanged.disconnect(stamp)
-    if raw:
-        return every
-    return {"moves": len(plan), "every_view": _pct(every), "to_marker": _pct(marker), "to_frame": _pct(frame),
-            "ui_cpu_p50_ms": float(np.percentile(cpu, 50))}
+    return marker, frame, every, cpu
 
 
 def _drag_plan(sliders, moves: int) -> list[tuple[int, int]]:

@@ -109,7 +109,6 @@ class AblationPanel(Panel):
         self.reset.clicked.connect(state.clear_ablations)
         self.bind(state.ablationsChanged, self._list_changed)
         self.bind(state.modelChanged, self._list_changed)
-        self._blank: str | None = None  # the message shown while there is no edit to show
         self.bind(state.frameChanged, self.redraw)
         self._update_hint()
         self._list_changed()
@@ -177,13 +176,11 @@ class AblationPanel(Panel):
             return
         if frame is None or frame.reference_image is None:
             message = "No edit in force." if frame is not None else ""
-            if message != self._blank:  # already blank: nothing to repaint on every frame
-                self._blank = message
+            if self.ref_item.image is not None or self.change.text() != message:  # else blank already: no repaint
                 self.ref_item.clear()
                 self.diff_item.clear()
                 self.change.setText(message)
             return
-        self._blank = None
         diff = frame.image - frame.reference_image
         self.ref_item.setImage(frame.reference_image, autoLevels=False, levels=(-1.0, 1.0))
         self.diff_item.setImage(diff, autoLevels=False, levels=(-2.0, 2.0))

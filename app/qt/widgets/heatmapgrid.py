@@ -71,17 +71,11 @@ class HeatmapGrid(QWidget):
         self._background: tuple | None = None  # (titles and bar, picture)
 
     # ------------------------------------------------------------ colour bar
-    def levels(self) -> tuple[float, float]:
-        return self._levels
-
     def set_bar(self, levels: tuple[float, float], label: str) -> None:
         levels = (float(levels[0]), float(levels[1]))
         if (levels, label) != (self._levels, self._label):
             self._levels, self._label = levels, label
             self.update()
-
-    def bar_label(self) -> str:
-        return self._label
 
     # ------------------------------------------------------------ geometry
     def sizeHint(self) -> QSize:  # noqa: N802

@@ -122,7 +122,6 @@ class MapView(pg.PlotWidget):
         self.message.setFont(font(9 if compact else 11))
         self.addItem(self.message)
         self.region_items: list[QGraphicsSimpleTextItem] = []  # a pool; the first ones are shown
-        self._region_shown: list[tuple | None] = []  # (digit, colour) each one shows
         self._region_cache: dict[tuple, list] = {}
         self.hover = pg.TextItem("", color=QColor("#222222"), fill=pg.mkBrush(255, 255, 255, 215), anchor=(0, 0))
         self.hover.setFont(font(8 if compact else 9))
@@ -272,10 +271,9 @@ class MapView(pg.PlotWidget):
         if found:
             for r in found:
                 colour = readable_on(rgb[int(r.row), int(r.col)])
-                item = self._region_item(shown)
-                if self._region_shown[shown] != (r.digit, colour):  # a new text repaints its cached picture
-                    self._region_shown[shown] = (r.digit, colour)
-                    set_pixel_text(item, label_name(r.digit), QColor(*colour))  # 10: "no digit"
+                item, name, qc = self._region_item(shown), label_name(r.digit), QColor(*colour)  # 10: "no digit"
+                if item.text() != name or item.brush().color() != qc:  # a new text repaints its cached picture
+                    set_pixel_text(item, name, qc)
                 item.setPos(index_to_coord(r.row, res), index_to_coord(r.col, res))
                 item.setVisible(True)
                 shown += 1
@@ -298,7 +296,6 @@ class MapView(pg.PlotWidget):
             item = pixel_text(font(8 if self.compact else 13, bold=True))
             self.addItem(item, ignoreBounds=True)  # sized in pixels: no part of the data's extent
             self.region_items.append(item)
-            self._region_shown.append(None)
         return self.region_items[k]
 
     def _hide_regions(self, first: int) -> None:

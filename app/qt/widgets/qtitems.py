@@ -110,8 +110,8 @@ def cache_painting(*items: QGraphicsItem) -> None:
 
 
 def pixel_text(font: QFont) -> QGraphicsSimpleTextItem:
-    """A text item of fixed pixel size, centred on its position in view coordinates, that
-    Qt paints and places itself (pyqtgraph's TextItem runs Python on every repaint of its
+    """A text item of fixed pixel size, anchored on its position in view coordinates
+    (``set_pixel_text``), that Qt paints and places itself (pyqtgraph's TextItem runs Python on every repaint of its
     view: its bounding box, and its transform undone against the view's scaling)."""
     item = QGraphicsSimpleTextItem()
     item.setFont(font)
