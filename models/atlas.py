@@ -19,10 +19,9 @@ from typing import Callable
 
 import h5py
 import numpy as np
-import torch
 
 from . import h5safe
-from .checkpoint import Checkpoint
+from .checkpoint import Checkpoint  # noqa: F401 -- the type of the builders' arguments
 from .sampling import BATCH, bulk_copy, grid_axis, label_points
 
 FORMAT = "latent-explorer-atlas"
@@ -254,6 +253,8 @@ class _Evaluator:
         self.count = 0
 
     def __call__(self, points: np.ndarray, digit: int | None) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
         labs, confs = [], []
         for i in range(0, len(points), self.batch):
             if self.should_stop and self.should_stop():

@@ -18,13 +18,14 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from .fileio import atomic_write_bytes
 from .regular import open_regular
+
+if TYPE_CHECKING:  # torch is imported where it is used: the window opens before it is loaded
+    import torch
+    from torch import nn
 
 FORMAT = "latent-explorer"
 FORMAT_VERSION = 1
@@ -53,6 +54,8 @@ class Checkpoint:
 
 def state_digest(state_dict: dict[str, torch.Tensor]) -> str:
     """A sha256 over names, dtypes, shapes and bytes of a state dict (order independent)."""
+    import torch
+
     h = hashlib.sha256()
     for key in sorted(state_dict):
         # a fresh dense copy: .contiguous() keeps odd strides of size-1 dimensions, which view() refuses
@@ -70,6 +73,8 @@ def model_digest(model: nn.Module) -> str:
 
 def save_payload(path: str | os.PathLike, payload: dict) -> None:
     """``torch.save`` a dict atomically."""
+    import torch
+
     buf = io.BytesIO()
     torch.save(payload, buf)
     atomic_write_bytes(path, buf.getvalue())
@@ -129,6 +134,8 @@ def _check_loaded(path: Path, payload: Any, size: int) -> None:
     """Bound what the unpickler built: no tensor larger than the file (a stride-0 view of
     a tiny storage can declare any size), only dense CPU tensors, and a limited number of
     values (memo references can otherwise build exponentially large nestings)."""
+    import torch
+
     stack, nodes = [(payload, 0)], 0
     while stack:
         obj, depth = stack.pop()
@@ -216,6 +223,8 @@ def _not_zip(path: Path, fh, size: int, reason: str) -> CheckpointError:
 
 
 def _torch_load(path: Path, fh) -> Any:
+    import torch
+
     try:
         return torch.load(fh, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -248,6 +257,8 @@ def _short(value) -> str:
 
 
 def _validated_header(path: Path, payload: Any) -> tuple[str, dict, dict, dict]:
+    import torch
+
     def text(value) -> str | None:  # compare only plain values (a tensor here would compare element-wise)
         return value if isinstance(value, str) else None
 
@@ -302,6 +313,8 @@ def load_checkpoint(path: str | os.PathLike, expect: str | tuple[str, ...] | Non
                     digit_check: bool = True) -> Checkpoint:
     """Load and validate a checkpoint; ``expect`` restricts the accepted kinds.  A classifier
     gets its "not a digit" calibration from beside it unless ``digit_check`` is False."""
+    import torch
+
     path = Path(path)
     payload = read_payload(path)
     kind, config, state, meta = _validated_header(path, payload)

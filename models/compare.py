@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .checkpoint import Checkpoint, load_checkpoint
-from .engine import Engine, Frame, RenderRequest
+from .frame import Frame, RenderRequest
 from .registry import GENERATOR_KINDS, ModelEntry, resolve, scan
 
 # Display order of the hidden activations (the reference study's comparison set).
@@ -94,6 +94,8 @@ class Comparison:
     def __init__(self, generators: Sequence[Checkpoint], classifier: Checkpoint) -> None:
         if not generators:
             raise ValueError("nothing to compare: no generators given")
+        from .engine import Engine
+
         self.engines = [Engine(g, classifier) for g in generators]
         dims = {(e.latent_dim, e.conditional) for e in self.engines}
         if len(dims) != 1:

@@ -39,15 +39,17 @@ import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
 
+from .frame import NO_DIGIT, describe  # noqa: F401 -- re-exported
 from .npyheader import declared
 
-NO_DIGIT = 10  # the label value meaning "not a digit" in label arrays (maps, atlases, histories)
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
 FORMAT = "latent-explorer-digitness"
 VERSION = 1
 LAYERS = ("penultimate", "block4")
@@ -80,8 +82,9 @@ class Calibration:
 
     def __post_init__(self) -> None:
         # precision = L L^T: distances become plain squared norms after one matrix product
-        self._chol = {k: torch.from_numpy(np.linalg.cholesky(self.precision[k].astype(np.float64))) for k in LAYERS}
-        self._mL = {k: torch.from_numpy(self.means[k].astype(np.float64)) @ self._chol[k] for k in LAYERS}
+        # plain numpy (a calibration loads without torch, for the first frame before torch is in)
+        self._chol = {k: np.linalg.cholesky(self.precision[k].astype(np.float64)) for k in LAYERS}
+        self._mL = {k: self.means[k].astype(np.float64) @ self._chol[k] for k in LAYERS}
 
     @property
     def digest(self) -> str:
@@ -96,15 +99,29 @@ class Calibration:
 
     def log_distance(self, layer: str, feats: torch.Tensor) -> torch.Tensor:
         """log of the smallest squared Mahalanobis distance to a class mean, (N,) float64."""
-        fl = feats.double().cpu() @ self._chol[layer]
-        m = self._mL[layer]
+        import torch
+
+        fl = feats.double().cpu() @ torch.from_numpy(self._chol[layer])
+        m = torch.from_numpy(self._mL[layer])
         d2 = (fl * fl).sum(1, keepdim=True) - 2 * fl @ m.T + (m * m).sum(1)[None, :]
         return torch.log(d2.min(1).values.clamp_min(1e-9))
 
     def scores(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
         """The decision score (N,) float64: > 0 is not a digit."""
+        import torch
+
         z = [(self.log_distance(k, feats[k]) - self.zstats[k][0]) / self.zstats[k][1] for k in LAYERS]
         return torch.stack(z).max(0).values - self.threshold
+
+    def scores_numpy(self, feats: dict[str, np.ndarray]) -> np.ndarray:
+        """:meth:`scores` for numpy features (the torch-free first frame)."""
+        z = []
+        for k in LAYERS:
+            fl = np.asarray(feats[k], np.float64) @ self._chol[k]
+            m = self._mL[k]
+            d2 = (fl * fl).sum(1, keepdims=True) - 2 * fl @ m.T + (m * m).sum(1)[None, :]
+            z.append((np.log(np.maximum(d2.min(1), 1e-9)) - self.zstats[k][0]) / self.zstats[k][1])
+        return np.max(z, axis=0) - self.threshold
 
     def save(self, path: str | os.PathLike) -> None:
         from .fileio import atomic_write_bytes
@@ -212,6 +229,8 @@ def load_calibration(path: str | os.PathLike, classifier_digest: str | None = No
 
 def _split_index(model: nn.Module) -> int:
     """Index in ``model.body`` of the second max-pool: features before it are ``block4``."""
+    from torch import nn
+
     pools = [i for i, m in enumerate(model.body) if isinstance(m, nn.MaxPool2d)]
     return pools[1]
 
@@ -220,15 +239,17 @@ def feature_sizes(model: nn.Module) -> dict[str, int]:
     return {"penultimate": int(model.config.features), "block4": 4 * int(model.config.width)}
 
 
-@torch.inference_mode()
 def features(model: nn.Module, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """The two layers' features and the logits for images (N, 1, 28, 28) in [-1, 1] (eval mode)."""
-    k = _split_index(model)
-    h = model.body[:k](x)
-    block4 = torch.cat([h.mean((2, 3)), h.std((2, 3))], 1).float()
-    pen = model.body[k:](h)
-    logits = model.head(pen)
-    return {"penultimate": pen.float(), "block4": block4}, logits.float()
+    import torch
+
+    with torch.inference_mode():
+        k = _split_index(model)
+        h = model.body[:k](x)
+        block4 = torch.cat([h.mean((2, 3)), h.std((2, 3))], 1).float()
+        pen = model.body[k:](h)
+        logits = model.head(pen)
+        return {"penultimate": pen.float(), "block4": block4}, logits.float()
 
 
 @dataclass
@@ -248,6 +269,9 @@ class Verdict:
 
 def judge_tensor(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Softmax probabilities (N, 10) and scores (N,) float64 (NaN without a calibration)."""
+    import torch
+    import torch.nn.functional as F
+
     if model.training:  # eval() walks every module: 0.6 ms of each single-point render when done always
         model.eval()
     feats, logits = features(model, x)
@@ -260,6 +284,8 @@ def judge_tensor(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch
 
 def judge(model: nn.Module, images, batch: int = 2048) -> Verdict:
     """Closest digit, confidence, is-a-digit and score for images (N, 1, 28, 28) or (N, 28, 28)."""
+    import torch
+
     x = torch.as_tensor(np.asarray(images, np.float32) if not isinstance(images, torch.Tensor) else images)
     x = x.reshape(-1, 1, 28, 28).float()
     device = next(model.parameters()).device
@@ -284,10 +310,3 @@ def attach(model: nn.Module, classifier_path: str | os.PathLike | None, digest: 
     path = calibration_path(classifier_path)
     if path.exists():
         model.digitness = load_calibration(path, digest, feature_sizes(model))
-
-
-def describe(closest: int, confidence: float, is_digit: bool) -> str:
-    """``7 (97%)`` or ``not a digit (closest: 1, 97%)``."""
-    if is_digit:
-        return f"{closest} ({confidence:.0%})"
-    return f"not a digit (closest: {closest}, {confidence:.0%})"

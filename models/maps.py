@@ -10,9 +10,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .digitness import NO_DIGIT
-from .engine import Engine
+from typing import TYPE_CHECKING
+
+from .frame import NO_DIGIT
 from .sampling import grid_axis
+
+if TYPE_CHECKING:
+    from .engine import Engine
 
 # matplotlib's tab10, one colour per digit 0..9 (RGB, 0..255), then one neutral dark slate for
 # label 10, "no digit" (models/digitness.py: the classifier's check says the image is not a digit).

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .frame import GENERATOR_LAYERS
+
 ACTIVATIONS = ("leaky_relu", "relu", "prelu", "elu")
 CONDITIONINGS = ("hidden", "shift")
 DISCRIMINATOR_CONDITIONINGS = ("projection", "mask")
@@ -175,7 +177,7 @@ class Generator(nn.Module):
         return self.out(self.deconv3(x))
 
     # The layers after which the explorer shows activations, in order.
-    LAYERS = ("dense", "bn0", "act0", "deconv1", "bn1", "act1", "deconv2", "bn2", "act2", "deconv3", "out")
+    LAYERS = GENERATOR_LAYERS
 
 
 class Discriminator(nn.Module):

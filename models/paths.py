@@ -10,8 +10,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .engine import Engine
+from typing import TYPE_CHECKING
+
 from .maps import axis_name
+
+if TYPE_CHECKING:
+    from .engine import Engine
 
 PATH_KINDS = ("lerp", "slerp")
 SLERP_HELP = ("Spherical: the direction from the origin turns at a constant rate from A's to B's while the "

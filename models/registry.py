@@ -6,12 +6,16 @@ Qt-free; the desktop app and the ``render`` command both use it.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .atlas import VERSION as ATLAS_VERSION, Atlas, AtlasError, load_atlas, read_header
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, read_payload
-from .engine import Engine
+
+if TYPE_CHECKING:
+    from .engine import Engine
 
 GENERATOR_KINDS = ("gan", "cgan")
 # The shipped generators, in the order the model chooser lists them.
@@ -49,8 +53,13 @@ class ModelEntry:
 
 def read_entry(path: str | os.PathLike) -> ModelEntry:
     """Describe one checkpoint file; raise :class:`CheckpointError` unless it is a generator."""
+    from .previewread import PreviewUnavailable, read_header
+
     path = Path(path)
-    payload = read_payload(path)
+    try:
+        payload = read_header(path)  # the header only, without torch
+    except PreviewUnavailable:
+        payload = read_payload(path)  # torch's reader, which names any real problem
     kind = payload.get("kind") if isinstance(payload, dict) else None
     config = payload.get("config") if isinstance(payload, dict) else None
     if kind not in GENERATOR_KINDS or not isinstance(config, dict):
@@ -156,35 +165,84 @@ def find_atlas(checkpoint: Checkpoint, classifier: Checkpoint) -> tuple[Atlas | 
 # ------------------------------------------------------------------ opening
 
 
-@dataclass
 class LoadedModel:
-    """A generator ready to explore: its checkpoint, an engine and (maybe) an atlas."""
+    """A generator ready to explore: its checkpoint, an engine and (maybe) an atlas.
 
-    checkpoint: Checkpoint
-    engine: Engine
-    atlas: Atlas | None = None
-    notes: tuple[str, ...] = ()
-    outdated_atlas: Path | None = None  # the atlas beside the checkpoint, made by an older format: rebuild it
+    A model opened before torch is loaded (``preview``, see ``models/previewengine.py``)
+    renders its frames with a numpy engine and loads its checkpoint, classifier and torch
+    engine when one of them is first asked for, or when :meth:`complete` runs (the window
+    runs it in the background after the first frame).  Its path, name, digests and latent
+    size are known from the start.
+    """
+
+    def __init__(self, checkpoint: Checkpoint | None = None, engine: Engine | None = None, atlas: Atlas | None = None,
+                 notes: tuple[str, ...] = (), outdated_atlas: Path | None = None, preview=None) -> None:
+        if engine is None and preview is None:
+            raise ValueError("a model needs an engine or a preview")
+        self._checkpoint, self._engine, self.preview = checkpoint, engine, preview
+        self.atlas = atlas
+        self.notes = tuple(notes)
+        self.outdated_atlas = outdated_atlas  # the atlas beside the checkpoint, made by an older format: rebuild it
+        self._lock = threading.Lock()
 
     @property
-    def path(self) -> Path | None:
-        return self.checkpoint.path
+    def pending(self) -> bool:
+        """True while the torch checkpoint and engine are not loaded yet (a preview)."""
+        return self._engine is None
+
+    def complete(self) -> None:
+        """Load the torch checkpoint, classifier and engine of a preview (at once for other
+        models; waits for a load already under way in another thread)."""
+        if self._engine is not None:
+            return
+        with self._lock:
+            if self._engine is None:
+                self._checkpoint, self._engine = self.preview.load()
 
     @property
-    def name(self) -> str:
-        return self.checkpoint.name
+    def render_engine(self):
+        """What renders single frames now: the torch engine, or the preview's numpy one."""
+        engine = self._engine
+        return engine if engine is not None else self.preview.engine
 
     @property
-    def latent_dim(self) -> int:
-        return self.engine.latent_dim
+    def checkpoint(self) -> Checkpoint:
+        self.complete()
+        return self._checkpoint
 
     @property
-    def conditional(self) -> bool:
-        return self.engine.conditional
+    def engine(self) -> Engine:
+        self.complete()
+        return self._engine
 
     @property
     def classifier(self) -> Checkpoint:
         return self.engine.classifier_checkpoint
+
+    @property
+    def digest(self) -> str:
+        """The generator's weight digest (without loading a preview)."""
+        return self._checkpoint.digest if self._engine is not None else self.preview.digest
+
+    @property
+    def classifier_digest(self) -> str:
+        return self._engine.classifier_checkpoint.digest if self._engine is not None else self.preview.classifier_digest
+
+    @property
+    def path(self) -> Path | None:
+        return self._checkpoint.path if self._engine is not None else self.preview.path
+
+    @property
+    def name(self) -> str:
+        return self._checkpoint.name if self._engine is not None else self.preview.path.stem
+
+    @property
+    def latent_dim(self) -> int:
+        return self.render_engine.latent_dim
+
+    @property
+    def conditional(self) -> bool:
+        return self.render_engine.conditional
 
     def describe(self) -> str:
         extra = ", conditional" if self.conditional else ""
@@ -195,6 +253,8 @@ def open_model(path: str | os.PathLike, classifier: Checkpoint, atlas: str | os.
                find: bool = True) -> LoadedModel:
     """Load a generator checkpoint with its atlas (``atlas`` given, else found beside it or
     in the cache when ``find``).  Raises CheckpointError / AtlasError naming the file."""
+    from .engine import Engine
+
     ckpt = load_checkpoint(path, expect=GENERATOR_KINDS)
     engine = Engine(ckpt, classifier)
     notes: list[str] = []

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
+
+from .lazytorch import inference_mode
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 
 # Points per forward pass when labelling many points: on the 2-core CPU 256 labels about 1.4x
@@ -23,6 +26,8 @@ def bulk_copy(model: nn.Module) -> nn.Module:
     window renders with (possibly from another thread) is never changed underneath it."""
     import copy
 
+    import torch
+
     return copy.deepcopy(model).eval().to(memory_format=torch.channels_last)
 
 
@@ -35,6 +40,8 @@ def grid_axis(resolution: int) -> np.ndarray:
 
 def precision_context(device: torch.device, precision: str):
     """'float32' (exact), or 'bfloat16' autocast (faster on CPUs with AVX512-BF16 and on GPUs)."""
+    import torch
+
     if precision == "float32":
         return contextlib.nullcontext()
     if precision == "bfloat16":
@@ -42,10 +49,12 @@ def precision_context(device: torch.device, precision: str):
     raise ValueError(f"unknown precision {precision!r}")
 
 
-@torch.inference_mode()
+@inference_mode
 def generate(generator: nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
              batch: int = BATCH, precision: str = "float32") -> torch.Tensor:
     """Images (N, 1, 28, 28) float32 in [-1, 1] for latent points ``z`` (eval mode)."""
+    import torch
+
     generator.eval()
     device = next(generator.parameters()).device
     out = []
@@ -57,21 +66,26 @@ def generate(generator: nn.Module, z: torch.Tensor, labels: torch.Tensor | None 
     return torch.cat(out) if out else torch.empty(0, 1, 28, 28)
 
 
-@torch.inference_mode()
+@inference_mode
 def classify(classifier: nn.Module, images: torch.Tensor, batch: int = 2048) -> torch.Tensor:
     """Softmax probabilities (N, 10), float32."""
+    import torch
+    import torch.nn.functional as F
+
     classifier.eval()
     device = next(classifier.parameters()).device
     out = [F.softmax(classifier(images[i:i + batch].to(device)).float(), dim=1) for i in range(0, len(images), batch)]
     return torch.cat(out) if out else torch.empty(0, 10)
 
 
-@torch.inference_mode()
+@inference_mode
 def label_points(generator: nn.Module, classifier: nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
                  batch: int = BATCH, precision: str = "float32",
                  progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Classifier digit (uint8; ``NO_DIGIT`` = 10 where the image is not a digit, see
     :mod:`models.digitness`) and confidence of the closest digit (float32) for each latent point."""
+    import torch
+
     from .digitness import NO_DIGIT, judge_tensor
 
     digits, confs = [], []
@@ -93,6 +107,8 @@ def plane_points(latent_dim: int, axes: tuple[int, int], resolution: int,
                  origin: np.ndarray | None = None) -> torch.Tensor:
     """Points of a resolution x resolution grid on the plane spanned by ``axes`` through
     ``origin`` (default the centre); row i varies the first axis, column j the second."""
+    import torch
+
     ax = grid_axis(resolution)
     base = np.zeros(latent_dim, np.float32) if origin is None else np.asarray(origin, np.float32)
     pts = np.repeat(base[None, :], resolution * resolution, axis=0)

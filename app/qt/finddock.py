@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QThread, Signal
@@ -22,13 +22,15 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QDoubleSpinBox
 
 from latent_explorer.models.atlas import Cancelled
 from latent_explorer.models.digitimage import DigitImageError, load_digit_image, mnist_like
-from latent_explorer.models.projection import Projection, Projector, Weights
 
 from .layersdock import _view_menu
 from .panels.base import Panel
 from .state import ExplorerState
 from .widgets.candidates import CandidateOverlay
 from .widgets.stripview import to_pixmap
+
+if TYPE_CHECKING:
+    from latent_explorer.models.projection import Projection, Projector, Weights
 
 TILE = 84
 THUMB = 56
@@ -361,6 +363,8 @@ class FindPanel(Panel):
 
     # ------------------------------------------------------------ input
     def weights(self) -> Weights:
+        from latent_explorer.models.projection import Weights
+
         return Weights(float(self.pixel_weight.value()), float(self.feature_weight.value()))
 
     def target(self) -> np.ndarray:
@@ -402,6 +406,8 @@ class FindPanel(Panel):
         self.cancel()
         digit = self.state.digit if (m.conditional and self.digit_choice.currentIndex() == 1) else None
         key = m.checkpoint.digest
+        from latent_explorer.models.projection import Projector  # torch: imported when first used
+
         projector = self.projector if self.projector_key == key else None
         engine, per_axis = m.engine, self.grid_per_axis
 

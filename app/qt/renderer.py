@@ -22,12 +22,16 @@ import copy
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from latent_explorer.models.engine import Engine, RenderRequest
+from latent_explorer.models.frame import RenderRequest
 
 from .state import ExplorerState
+
+if TYPE_CHECKING:
+    from latent_explorer.models.engine import Engine
 
 STALE_OK_S = 0.05  # a superseded frame is still shown when nothing was shown for this long
 SWITCH_INTERVAL_S = 0.0005  # the GIL hand-over between the UI and render threads (Python's default: 5 ms)

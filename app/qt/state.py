@@ -13,7 +13,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from latent_explorer.models.atlas import Atlas
-from latent_explorer.models.engine import Ablation, Frame
+from latent_explorer.models.frame import Ablation, Frame
 from latent_explorer.models.registry import LoadedModel
 
 from .walkstate import WalkState

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
-from latent_explorer.models.engine import Engine
 from latent_explorer.models.paths import Strip, make_strip
 
 from .state import ExplorerState
+
+if TYPE_CHECKING:
+    from latent_explorer.models.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ class WalkRunner(QObject):
         """A private copy of the model for the worker (the UI thread renders meanwhile)."""
         model = self.state.model
         if self._engine is None or self._engine[0] is not model:
+            from latent_explorer.models.engine import Engine
+
             self._engine = (model, Engine(copy.deepcopy(model.checkpoint), copy.deepcopy(model.classifier)))
         return self._engine[1]
 

@@ -12,9 +12,8 @@ from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
                                QListWidget, QPushButton, QVBoxLayout, QWidget)
 
-from latent_explorer.models.engine import Ablation
+from latent_explorer.models.frame import GENERATOR_LAYERS, Ablation
 from latent_explorer.models.layers import LAYER_SHAPES
-from latent_explorer.models.networks import Generator
 
 from ..state import ExplorerState
 from ..style import diverging_colormap
@@ -50,7 +49,7 @@ class AblationPanel(Panel):
         grid = QGridLayout(box)
         self.layer = QComboBox()
         self.layer.setObjectName("ablation_layer")
-        self.layer.addItems(Generator.LAYERS)
+        self.layer.addItems(GENERATOR_LAYERS)
         self.layer.setCurrentText("act2")
         self.target = QComboBox()
         self.target.addItems(TARGETS)

@@ -12,7 +12,7 @@ from PySide6.QtCore import QPointF, QRectF, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from latent_explorer.models import layers as L
-from latent_explorer.models.networks import Generator
+from latent_explorer.models.frame import GENERATOR_LAYERS
 
 from ..state import ExplorerState
 from ..style import diverging_colormap
@@ -36,7 +36,7 @@ class ChannelsPanel(LazyPanel):
         row.addWidget(QLabel("Layer:"))
         self.layer = QComboBox()
         self.layer.setObjectName("channels_layer")
-        self.layer.addItems(Generator.LAYERS)
+        self.layer.addItems(GENERATOR_LAYERS)
         self.layer.setCurrentText("act2")
         row.addWidget(self.layer)
         self.info = QLabel("")

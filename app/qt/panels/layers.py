@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from latent_explorer.models import layers as L
-from latent_explorer.models.networks import Generator
+from latent_explorer.models.frame import GENERATOR_LAYERS
 
 from ..state import ExplorerState
 from ..widgets.heatmapgrid import HeatmapGrid, HeatmapTile
@@ -27,7 +27,7 @@ STAT_HEADERS = ("layer", "shape", "mean", "sd", "max", "shown mean", "shown sd",
 
 
 class LayersPanel(LazyPanel):
-    """Heatmaps of ``state.frame.activations``, one per layer in ``Generator.LAYERS``."""
+    """Heatmaps of ``state.frame.activations``, one per layer in ``GENERATOR_LAYERS``."""
 
     def __init__(self, state: ExplorerState, parent: QWidget | None = None) -> None:
         super().__init__(state, parent)
@@ -58,18 +58,18 @@ class LayersPanel(LazyPanel):
         self.lut = pg.colormap.get(CMAP).getLookupTable(nPts=256, alpha=False).astype(np.uint8)
         # one widget paints every heatmap, title and the colour bar (as pyqtgraph plots, a
         # frame cost about 6 ms of the UI thread)
-        self.view = HeatmapGrid(list(Generator.LAYERS), COLUMNS, self.lut)
+        self.view = HeatmapGrid(list(GENERATOR_LAYERS), COLUMNS, self.lut)
         self.items: dict[str, HeatmapTile] = dict(self.view.tiles)  # a tile's ``image``: its colours
         self.titles: dict[str, HeatmapTile] = self.items                # ... and its ``text``: its title
         self.view.setMinimumHeight(240)
         split.addWidget(self.view)
-        self.table = QTableWidget(len(Generator.LAYERS), len(STAT_HEADERS))
+        self.table = QTableWidget(len(GENERATOR_LAYERS), len(STAT_HEADERS))
         self.table.setHorizontalHeaderLabels(STAT_HEADERS)
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setDefaultSectionSize(18)
-        for r, name in enumerate(Generator.LAYERS):
+        for r, name in enumerate(GENERATOR_LAYERS):
             for c in range(len(STAT_HEADERS)):
                 cell = QTableWidgetItem(name if c == 0 else "")
                 cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter if c > 1
@@ -120,14 +120,14 @@ class LayersPanel(LazyPanel):
         frame = self.state.frame
         acts = frame.activations if frame is not None else {}
         if not acts:
-            for name in Generator.LAYERS:
+            for name in GENERATOR_LAYERS:
                 self.items[name].clear()
                 self.titles[name].setText(name)
             self.maps, self.levels = {}, {}
             return
         mode, shared = self.mode_name, self.scale.currentData() == "shared"
         maps = {}
-        for name in Generator.LAYERS:
+        for name in GENERATOR_LAYERS:
             a = acts[name]
             ch = min(self.channel.value(), a.shape[0] - 1)
             maps[name] = L.reduce(a, mode, ch)
@@ -139,7 +139,7 @@ class LayersPanel(LazyPanel):
             levels = {name: L.levels(m) for name, m in maps.items()}
             bar = ((0.0, 1.0), "layer min → max")
         self.view.set_bar(*bar)
-        for name in Generator.LAYERS:
+        for name in GENERATOR_LAYERS:
             a = acts[name]
             self.items[name].set_colours(L.colourise(maps[name], levels[name], self.lut))
             extra = f" ch {min(self.channel.value(), a.shape[0] - 1)}" if mode == "channel" else ""
@@ -156,7 +156,7 @@ class LayersPanel(LazyPanel):
         frame, self._table_frame = self._table_frame, None
         if frame is None or frame is not self.state.frame or not frame.activations or not self.maps:
             return
-        for r, name in enumerate(Generator.LAYERS):
+        for r, name in enumerate(GENERATOR_LAYERS):
             a, m = frame.activations[name], self.maps[name]
             whole, shown = L.stats(a), L.stats(m)
             values = (L.shape_text(a), whole.mean, whole.std, whole.max, shown.mean, shown.std, shown.max)
