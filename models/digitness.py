@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .frame import NO_DIGIT, describe  # noqa: F401 -- re-exported
+from .frame import NO_DIGIT  # noqa: F401 -- re-exported
 from .npyheader import declared
 
 if TYPE_CHECKING:
@@ -85,6 +85,17 @@ class Calibration:
         # plain numpy (a calibration loads without torch, for the first frame before torch is in)
         self._chol = {k: np.linalg.cholesky(self.precision[k].astype(np.float64)) for k in LAYERS}
         self._mL = {k: self.means[k].astype(np.float64) @ self._chol[k] for k in LAYERS}
+        self._tensors = None  # the same as torch tensors, made by torch_tensors()
+
+    def torch_tensors(self) -> tuple[dict, dict]:
+        """The Cholesky factors and transformed means as torch tensors (made once; made
+        before a render is traced, so the trace takes them as constants without a warning)."""
+        if self._tensors is None:
+            import torch
+
+            self._tensors = ({k: torch.from_numpy(v) for k, v in self._chol.items()},
+                             {k: torch.from_numpy(v) for k, v in self._mL.items()})
+        return self._tensors
 
     @property
     def digest(self) -> str:
@@ -101,8 +112,9 @@ class Calibration:
         """log of the smallest squared Mahalanobis distance to a class mean, (N,) float64."""
         import torch
 
-        fl = feats.double().cpu() @ torch.from_numpy(self._chol[layer])
-        m = torch.from_numpy(self._mL[layer])
+        chol, ml = self.torch_tensors()
+        fl = feats.double().cpu() @ chol[layer]
+        m = ml[layer]
         d2 = (fl * fl).sum(1, keepdim=True) - 2 * fl @ m.T + (m * m).sum(1)[None, :]
         return torch.log(d2.min(1).values.clamp_min(1e-9))
 
@@ -310,3 +322,4 @@ def attach(model: nn.Module, classifier_path: str | os.PathLike | None, digest: 
     path = calibration_path(classifier_path)
     if path.exists():
         model.digitness = load_calibration(path, digest, feature_sizes(model))
+        model.digitness.torch_tensors()

@@ -14,8 +14,7 @@ import torch.nn.functional as F
 
 from .checkpoint import Checkpoint
 from .digitness import Verdict, judge, judge_tensor
-from .frame import (FLAT_LAYERS, MAX_INDEX, MAX_SCALE, NO_DIGIT, Ablation, Frame,  # noqa: F401 -- re-exported
-                    RenderRequest, check_point, check_request, describe)
+from .frame import FLAT_LAYERS, Ablation, Frame, RenderRequest, check_point, check_request  # noqa: F401 -- re-exported
 from .networks import Generator
 from .tracedrender import TracedRender, traced_render
 

@@ -230,7 +230,7 @@ class Preview:
 
         classifier = self._load_classifier()
         if classifier is None:
-            raise CheckpointError(f"cannot explore models without the classifier")
+            raise CheckpointError("cannot explore models without the classifier")
         ckpt = load_checkpoint(self.path, expect=GENERATOR_KINDS)
         if ckpt.digest != self.digest or classifier.digest != self.classifier_digest:
             raise CheckpointError(f"{self.path}: the file changed while it was being opened; open it again")

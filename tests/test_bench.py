@@ -182,3 +182,15 @@ def test_cold_start_section_says_how_much_of_it_is_imports(small_results):
     assert "importing the app's modules (torch, Qt, pyqtgraph, h5py and ours) took 2.60, 2.40, 2.80 s" in md
     md = render_markdown(dict(small_results, items={"cold_start": {"median_s": 2.5, "runs": [2.5]}}))
     assert "Target <= 3 s: met." in md and "importing" not in md  # results of the older bench
+
+
+def test_cold_start_section_says_when_torch_came(small_results):
+    c = {"median_s": 1.6, "runs": [1.5, 1.6, 1.9], "imports_s": [1.0, 1.1, 1.2], "engine_s": [3.5, 3.7, 3.6],
+         "torch_at_first_frame": [False, False, False]}
+    md = render_markdown(dict(small_results, items={"cold_start": c}))
+    assert "median 1.60 s, runs 1.50, 1.60, 1.90 s. Target <= 3 s: met." in md
+    assert "before torch is imported (checked in every run)" in md
+    assert "(Qt, pyqtgraph, h5py and ours) took 1.00, 1.10, 1.20 s" in md
+    assert "the torch engine was in at 3.50, 3.70, 3.60 s (median 3.60 s)" in md
+    md = render_markdown(dict(small_results, items={"cold_start": dict(c, torch_at_first_frame=[True, False, False])}))
+    assert "torch was already in at the first frame in 1 of the runs" in md

@@ -304,19 +304,26 @@ from pathlib import Path
 from latent_explorer.app.qt.main import make_app
 from latent_explorer.app.qt.settings import make_settings
 from latent_explorer.app.qt.window import MainWindow
-imported = time.time()  # the app's modules: torch, Qt, pyqtgraph, h5py and ours
+imported = time.time()  # the app's modules: Qt, pyqtgraph, h5py and ours (torch comes after the first frame)
 app = make_app()
 win = MainWindow(Path(models_dir), Path(models_dir) / "classifier.pt", make_settings(), autobuild_atlas=False)
 win.open_initial(model or None)
 win.show()
 t = time.time()
+torch_before = False
+def _first():  # connected before the loop: is torch in when the first frame reaches the state?
+    global torch_before
+    torch_before = torch_before or (win.state.frame is not None and "torch" in sys.modules)
+win.state.frameChanged.connect(_first)
 while win.state.frame is None or win.renderer.pending:
     app.processEvents()
     time.sleep(0.0005)  # the frame comes from the render thread
     if time.time() - t > 60:
         sys.exit(3)
 app.processEvents()
-out = {"first_frame": time.time(), "imported": imported}
+out = {"first_frame": time.time(), "imported": imported, "torch_at_first_frame": torch_before}
+win.wait_until_loaded()  # the model opened before torch (app/qt/modelloader.py) gets its torch engine
+out["engine"] = time.time()
 if mode == "memory":
     for _ in range(20):
         win.state.random_point()
@@ -349,13 +356,16 @@ def _child(mode: str, models_dir: Path, model: str, settings: Path) -> dict:
 
 def cold_start(models_dir: Path, runs: int = 3) -> dict:
     """Seconds from launching a fresh Python process to the window's first frame (default model)."""
-    times, imports = [], []
+    times, imports, engine, torch_in = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(runs):
             out = _child("startup", models_dir, "", Path(tmp) / f"s{k}.ini")
             times.append(out["first_frame"] - out["launch"])
             imports.append(out["imported"] - out["launch"])
-    return {"runs": times, "median_s": statistics.median(times), "imports_s": imports}
+            engine.append(out["engine"] - out["launch"])
+            torch_in.append(bool(out["torch_at_first_frame"]))
+    return {"runs": times, "median_s": statistics.median(times), "imports_s": imports, "engine_s": engine,
+            "torch_at_first_frame": torch_in}
 
 
 def peak_memory(models_dir: Path, models: list[Path]) -> list[dict]:

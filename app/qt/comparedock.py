@@ -106,7 +106,7 @@ class ComparePanel(LazyPanel):
     # ------------------------------------------------------------ models
     def model_key(self) -> tuple | None:
         m = self.state.model
-        return None if m is None else (m.checkpoint.digest, m.latent_dim, m.conditional)
+        return None if m is None else (m.digest, m.latent_dim, m.conditional)
 
     def model_changed(self) -> None:
         self.comparison, self.columns, self._key = None, [], None

@@ -405,7 +405,7 @@ class FindPanel(Panel):
             return
         self.cancel()
         digit = self.state.digit if (m.conditional and self.digit_choice.currentIndex() == 1) else None
-        key = m.checkpoint.digest
+        key = m.digest
         from latent_explorer.models.projection import Projector  # torch: imported when first used
 
         projector = self.projector if self.projector_key == key else None
@@ -449,7 +449,7 @@ class FindPanel(Panel):
             return
         key, projector, proj = res
         m = self.state.model
-        if m is None or m.checkpoint.digest != key:
+        if m is None or m.digest != key:
             self._ended(job, "The model changed during the search; search again.")
             return
         self.projector, self.projector_key = projector, key

@@ -92,7 +92,7 @@ class HistoryDock(QDockWidget):
         missing = (f"<p><b>No training history for {model.name}.</b></p><p>The trainer writes one beside "
                    f"the checkpoint, as <code>{path.name}</code>; this model came without it. Use "
                    f"<b>File &gt; Follow training run…</b> to watch a run in progress.</p>")
-        self._watch(path, model.checkpoint.digest, missing)
+        self._watch(path, model.digest, missing)
 
     def follow(self, path: str | os.PathLike) -> None:
         """Follow a run picked by the user: a history file, a checkpoint or a run folder."""

@@ -81,6 +81,7 @@ class AtlasService(QObject):
         self.job: AtlasBuild | None = None
         self._retired: list[AtlasBuild] = []
         state.modelChanged.connect(self._model_changed)
+        state.engineReady.connect(self._engine_ready)
 
     @property
     def busy(self) -> bool:
@@ -94,7 +95,11 @@ class AtlasService(QObject):
 
     def _model_changed(self) -> None:
         self.cancel()
-        if self.autostart and self.state.model is not None and self.state.atlas is None:
+        self._engine_ready()
+
+    def _engine_ready(self) -> None:
+        model = self.state.model  # a model opened before torch: built once its engine is in
+        if self.autostart and model is not None and not model.pending and self.state.atlas is None:
             self.build()
 
     def build(self) -> None:
@@ -167,7 +172,7 @@ class AtlasService(QObject):
         model = self.state.model
         self.job = None
         self._retired.append(job)
-        if model is not None and atlas.generator_digest == model.checkpoint.digest:
+        if model is not None and atlas.generator_digest == model.digest:
             self.state.set_atlas(atlas)
             self.finished.emit(f"Atlas ready: {atlas_size(atlas)} cells in {atlas.seconds:.1f} s "
                                f"(cached in {atlas.path.parent})")

@@ -132,9 +132,14 @@ class Renderer(QObject):
         return RenderRequest(point=st.point, digit=st.digit_or_none(), capture=self.capture, ablations=st.ablations)
 
     def _worker_engine(self) -> Engine:
-        """The worker's own copy of the current model, made once per model."""
+        """The worker's own copy of the current model, made once per model (a model opened
+        before torch renders with its numpy preview engine, which shares nothing)."""
         model = self.state.model
+        if model.pending:
+            return model.render_engine
         if self._engine is None or self._engine[0] is not model:
+            from latent_explorer.models.engine import Engine
+
             self._engine = (model, Engine(copy.deepcopy(model.checkpoint), copy.deepcopy(model.classifier),
                                           traced=True))
         return self._engine[1]
@@ -235,7 +240,7 @@ class Renderer(QObject):
             return
         key = self._key()
         try:
-            frame = st.model.engine.render(self._request())
+            frame = st.model.render_engine.render(self._request())
         except ValueError as exc:  # cannot happen for points the state clamps; reported, not raised
             self.failed.emit(str(exc))
             return

@@ -36,6 +36,7 @@ class ExplorerState(QObject):
     """Model, latent point, digits and view options, with change signals."""
 
     modelChanged = Signal()         # a new model (or none): controls are rebuilt
+    engineReady = Signal()          # a model opened before torch was loaded now has its torch engine
     pointChanged = Signal()         # the latent point moved
     digitChanged = Signal()         # the digit to generate (conditional models)
     atlasChanged = Signal()         # the atlas arrived, was replaced or removed

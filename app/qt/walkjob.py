@@ -75,6 +75,7 @@ class WalkRunner(QObject):
         self._timer.timeout.connect(self.start)
         state.walk.changed.connect(self.request)
         state.modelChanged.connect(self.request)
+        state.engineReady.connect(self.request)
         state.digitChanged.connect(self._digit_changed)
         state.ablationsChanged.connect(self.request)  # the layer edits change every frame
 
@@ -115,6 +116,8 @@ class WalkRunner(QObject):
         request = self.current_request()
         if request is None:
             self.state.walk.set_strip(None)
+            return
+        if self.state.model.pending:  # opened before torch: the strip follows state.engineReady
             return
         job = StripJob(self._worker_engine(), request, parent=self)
         job.done.connect(lambda strip, j=job: self._done(j, strip))

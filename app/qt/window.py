@@ -5,6 +5,7 @@ connects nothing between them (panels only talk to the state).
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -14,7 +15,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFrame, QLabel, QMainWind
                                QVBoxLayout, QWidget)
 
 from latent_explorer.models.atlas import AtlasError, load_atlas
-from latent_explorer.models.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from latent_explorer.models.checkpoint import Checkpoint, CheckpointError
 from latent_explorer.models.registry import ModelEntry, default_entry, open_model, quick_resolution, scan
 
 from .comparedock import install as install_compare_dock
@@ -23,6 +24,7 @@ from .historydock import install as install_history_dock
 from .layersdock import install as install_layers_dock
 from .jobs import AtlasService
 from .maparea import MapArea
+from .modelloader import ModelLoader
 from .panels.atlasstatus import AtlasStatusPanel
 from .panels.digits import DigitsPanel
 from .panels.empty import how_to_get_models
@@ -49,7 +51,9 @@ class MainWindow(QMainWindow):
 
     def __init__(self, models_dir: Path, classifier_path: Path, settings: QSettings,
                  atlas_resolution: Callable[[int, bool], int] = quick_resolution,
-                 atlas_method: str = "auto", autobuild_atlas: bool = True) -> None:
+                 atlas_method: str = "auto", autobuild_atlas: bool = True, preview: bool | None = None) -> None:
+        """``preview``: open the first model with a numpy engine and load torch after its
+        first frame (``app/qt/modelloader.py``); by default when torch is not imported yet."""
         super().__init__()
         configure_pyqtgraph()
         self.models_dir = Path(models_dir)
@@ -61,8 +65,8 @@ class MainWindow(QMainWindow):
         self.renderer = Renderer(self.state)
         self.atlases = AtlasService(self.state, resolution=atlas_resolution, method=atlas_method,
                                     autostart=autobuild_atlas)
-        self.classifier: Checkpoint | None = None
-        self.classifier_error = ""
+        self.loader = ModelLoader(self.state, classifier_path, "torch" not in sys.modules if preview is None else preview)
+        self.loader.failed.connect(self.show_error)
         self.entries: list[ModelEntry] = []
         self.map_area: MapArea | None = None
         self._build_ui()
@@ -83,7 +87,6 @@ class MainWindow(QMainWindow):
         for sig in (self.state.frameChanged, self.state.atlasChanged, self.state.modelChanged):
             sig.connect(self._idle_release.start)
         self.renderer.failed.connect(lambda msg: self.statusBar().showMessage(msg, 5000))
-        self._load_classifier()
         self.refresh_models()
         self._rebuild_map_area()
         self._restore_geometry()
@@ -185,12 +188,14 @@ class MainWindow(QMainWindow):
         return act
 
     # ------------------------------------------------------------ models
-    def _load_classifier(self) -> None:
-        try:
-            self.classifier = load_checkpoint(self.classifier_path, expect="classifier")
-        except CheckpointError as exc:
-            self.classifier = None
-            self.classifier_error = str(exc)
+    @property
+    def classifier(self) -> Checkpoint | None:
+        """The digit classifier, or None when it is missing or damaged."""
+        return self.loader.classifier
+
+    @property
+    def classifier_error(self) -> str:
+        return self.loader.classifier_error
 
     def refresh_models(self) -> None:
         """Rescan the models folder for the chooser (keeping any model opened from elsewhere)."""
@@ -230,17 +235,36 @@ class MainWindow(QMainWindow):
 
         if model:
             try:
-                self.open_path(resolve(model, self.models_dir))
+                self._open_first(resolve(model, self.models_dir))
             except ValueError as exc:
                 self.show_error("Cannot open model", str(exc))
             if self.state.model is not None:
                 return
         last = self.settings.value("model/last", "", type=str)
-        if last and Path(last).is_file() and self.open_path(Path(last), report=False):
+        if last and Path(last).is_file() and self._open_first(Path(last), report=False):
             return
         entry = default_entry(self.entries)
         if entry is not None:
-            self.open_path(entry.path)
+            self._open_first(entry.path)
+
+    def _open_first(self, path: Path, report: bool = True) -> bool:
+        """Open the first model: as a preview (first frame without torch) where possible."""
+        model = self.loader.open_preview(path) if path.suffix == ".pt" else None
+        if model is None:
+            return self.open_path(path, report)
+        self.atlases.cancel()
+        self.state.set_model(model)
+        for note in model.notes:
+            self.statusBar().showMessage(note, 10000)
+        return True
+
+    def wait_until_loaded(self, timeout: float = 120.0) -> bool:
+        """Block until the model opened first has its torch engine (benchmarks, tests)."""
+        from PySide6.QtWidgets import QApplication
+
+        ok = self.loader.wait(timeout)
+        QApplication.processEvents()  # the loader's queued report: engineReady
+        return ok and (self.state.model is None or not self.state.model.pending)
 
     def open_path(self, path: Path, report: bool = True) -> bool:
         """Open a generator checkpoint, or an atlas for the current model.  On failure a
@@ -267,7 +291,7 @@ class MainWindow(QMainWindow):
         model = self.state.model
         if model is None:
             raise AtlasError(f"{path}: open a generator first; an atlas belongs to one model")
-        atlas = load_atlas(path, model.checkpoint.digest, model.classifier.digest)
+        atlas = load_atlas(path, model.digest, model.classifier_digest)
         self.atlases.cancel()
         self.state.set_atlas(atlas)
         self.statusBar().showMessage(f"Atlas {path.name} loaded", 5000)
@@ -310,7 +334,7 @@ class MainWindow(QMainWindow):
             old.deleteLater()
         folder = str(self.models_dir)
         html = how_to_get_models(folder)
-        if self.classifier is None:
+        if self.loader.classifier_missing:
             html = f"<h2>The digit classifier is missing</h2><p>{self.classifier_error}</p>" + html
         self.map_area = MapArea(self.state, html)
         self.right_layout.addWidget(self.map_area)
@@ -421,4 +445,5 @@ class MainWindow(QMainWindow):
         self.walk.dock.panel.runner.shutdown()
         self.compare_dock.panel.shutdown()
         self.find_dock.panel.shutdown()
+        self.loader.shutdown()
         super().closeEvent(event)

@@ -1,0 +1,152 @@
+"""The classifier, and the first model opened before torch is loaded.
+
+Importing torch is half of the app's start on a 2-core machine.  When the window starts
+in a process without torch, the loader reads the classifier and the first model with
+``models/previewengine.py`` (numpy), so the first frame is shown without torch; once it is
+shown, a background thread imports torch and loads the model for real (``LoadedModel.complete``:
+every check of ``load_checkpoint``, the torch engine), and ``state.engineReady`` tells the
+views that wait for it (the walk's strip, an atlas build).  Anything that asks for the torch
+model earlier gets it at once (it waits for the thread).  The classifier itself is loaded
+with torch the first time it is asked for.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from latent_explorer.models.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from latent_explorer.models.registry import LoadedModel
+
+from .state import ExplorerState
+
+LOAD_TIMEOUT_S = 120.0
+START_DELAY_MS = 100  # after the first frame: the window paints it before torch's import takes the CPU
+
+
+class ModelLoader(QObject):
+    """Owns the classifier; opens previews and completes them in the background."""
+
+    failed = Signal(str, str)        # title, message: a preview that could not be loaded with torch
+    _finished = Signal(object, object)  # model, error: from the loader thread, queued
+
+    def __init__(self, state: ExplorerState, classifier_path: Path, preview: bool) -> None:
+        super().__init__(state)
+        self.state = state
+        self.classifier_path = Path(classifier_path)
+        self.classifier_error = ""
+        self._classifier: Checkpoint | None = None
+        self._classifier_done = False
+        self._lock = threading.Lock()
+        self._read = None  # read_classifier's answer, for previews
+        self._thread: threading.Thread | None = None
+        self._finished.connect(self._ended)
+        self._start = QTimer(self)
+        self._start.setSingleShot(True)
+        self._start.setInterval(START_DELAY_MS)
+        self._start.timeout.connect(self._start_loading)
+        state.frameChanged.connect(self._frame_shown)
+        if preview:
+            from latent_explorer.models.previewengine import PreviewUnavailable, read_classifier
+
+            try:
+                self._read = read_classifier(self.classifier_path)
+            except CheckpointError as exc:  # missing or damaged: what load_checkpoint says too
+                self._classifier_done, self.classifier_error = True, str(exc)
+            except PreviewUnavailable:
+                self.classifier  # noqa: B018 -- loaded with torch now, as without previews
+        else:
+            self.classifier  # noqa: B018
+
+    @property
+    def classifier(self) -> Checkpoint | None:
+        """The digit classifier (loaded with torch at the first call), or None when it is
+        missing or damaged (``classifier_error`` says why)."""
+        with self._lock:  # the loader thread asks for it too
+            if not self._classifier_done:
+                try:
+                    self._classifier = load_checkpoint(self.classifier_path, expect="classifier")
+                except CheckpointError as exc:
+                    self._classifier, self.classifier_error = None, str(exc)
+                self._classifier_done = True
+        return self._classifier
+
+    def _torch_classifier(self) -> Checkpoint:
+        classifier = self.classifier
+        if classifier is None:  # as MainWindow.open_path says it
+            raise CheckpointError(f"cannot explore models without the classifier: {self.classifier_error}")
+        return classifier
+
+    @property
+    def classifier_missing(self) -> bool:
+        """The classifier is known to be unusable (without loading it)."""
+        return self._classifier_done and self._classifier is None
+
+    def open_preview(self, path: Path) -> LoadedModel | None:
+        """The model at ``path`` for a first frame without torch, or None where that is not
+        possible (no preview of the classifier, or a file the preview does not read: the
+        caller then opens it the usual way, which names any problem)."""
+        if self._read is None:
+            return None
+        from latent_explorer.models.atlas import AtlasError
+        from latent_explorer.models.previewengine import PreviewUnavailable, open_preview
+
+        try:
+            return open_preview(path, self._read, self._torch_classifier)
+        except (PreviewUnavailable, CheckpointError, AtlasError, OSError, ValueError, KeyError, TypeError):
+            return None
+
+    @property
+    def loading(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _frame_shown(self) -> None:
+        model = self.state.model
+        if model is not None and model.pending and self.state.frame is not None and not self._start.isActive():
+            self._start.start()
+
+    def _start_loading(self) -> None:
+        model = self.state.model
+        if model is not None and model.pending and not self.loading:
+            self._thread = threading.Thread(target=self._load, args=(model,), name="model-loader", daemon=True)
+            self._thread.start()
+
+    def _load(self, model: LoadedModel) -> None:  # in the loader thread
+        error = None
+        try:
+            model.complete()
+        except Exception as exc:  # noqa: BLE001 -- handed to the UI thread, which reports it
+            error = exc
+        try:
+            self._finished.emit(model, error)
+        except RuntimeError:  # the window was closed meanwhile
+            pass
+
+    def _ended(self, model: LoadedModel, error) -> None:
+        if model is not self.state.model:
+            return
+        if error is not None:
+            name = model.path.name if model.path else "the model"
+            self.state.set_model(None)
+            self.failed.emit(f"Cannot open {name}", str(error) if isinstance(error, CheckpointError)
+                             else f"{type(error).__name__}: {error}")
+            return
+        self.state.engineReady.emit()
+
+    def wait(self, timeout: float = LOAD_TIMEOUT_S) -> bool:
+        """Block until a background load has ended (its signal may still be queued); one
+        about to start starts now."""
+        if self._start.isActive():
+            self._start.stop()
+            self._start_loading()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    def shutdown(self) -> None:
+        """Let a background load end before the window goes (torch must not be half
+        imported when the interpreter exits)."""
+        self.wait()
