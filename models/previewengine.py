@@ -220,6 +220,7 @@ class Preview:
                  load_classifier: Callable[[], object]) -> None:
         self.path, self.digest, self.classifier_digest, self.engine = path, digest, classifier_digest, engine
         self._load_classifier = load_classifier
+        self.on_loaded: list[Callable[[], None]] = []  # called once the model is loaded with torch
 
     def load(self):
         """(checkpoint, engine) loaded with torch (``load_checkpoint``'s checks, the torch

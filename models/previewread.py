@@ -81,8 +81,8 @@ class _Unpickler(pickle.Unpickler):
             raise PreviewUnavailable("an unexpected tensor record")
         n = math.prod(size)
         last = offset + sum((s - 1) * st for s, st in zip(size, stride)) if n else offset - 1
-        if last >= storage.numel:
-            raise PreviewUnavailable("a tensor reaches past its storage")
+        if last >= storage.numel or n > storage.numel:  # n: a stride-0 view could declare any size
+            raise PreviewUnavailable("a tensor reaches past its storage or is larger than it")
         if not self._with_data:
             return ArraySpec(size, storage.dtype)
         if storage.key not in self._read:

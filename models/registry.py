@@ -196,8 +196,11 @@ class LoadedModel:
         if self._engine is not None:
             return
         with self._lock:
-            if self._engine is None:
-                self._checkpoint, self._engine = self.preview.load()
+            if self._engine is not None:
+                return  # another thread loaded it meanwhile
+            self._checkpoint, self._engine = self.preview.load()
+        for tell in self.preview.on_loaded:  # once, in the thread that loaded it
+            tell()
 
     @property
     def render_engine(self):

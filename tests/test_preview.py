@@ -202,3 +202,21 @@ def test_a_fresh_process_shows_the_first_frame_before_torch_is_imported(app_env,
     frame = engine.render(RenderRequest((0.0, 0.0), 0))
     assert np.abs(np.array(out["image"]) - frame.image).max() < 1e-4
     assert np.abs(np.array(out["probs"]) - frame.probs).max() < 1e-4
+
+
+def test_a_preview_loaded_early_by_a_user_action_still_starts_what_waited(qtbot, app_env, models_dir):
+    from latent_explorer.app.qt.settings import make_settings
+    from latent_explorer.app.qt.window import MainWindow
+
+    w = MainWindow(models_dir, CLASSIFIER_PATH, make_settings(), autobuild_atlas=False, preview=True)
+    qtbot.addWidget(w)
+    ready = []
+    w.state.engineReady.connect(lambda: ready.append(True))
+    w.open_initial("gan3d")
+    assert w.state.model.pending and w.walk.dock.panel.runner.job is None
+    assert w.state.model.checkpoint.digest == w.state.model.digest  # e.g. an export asks for it at once
+    assert ready == [True] and not w.state.model.pending
+    w.show()
+    qtbot.waitUntil(lambda: w.state.walk.strip is not None, timeout=120000)
+    assert w.wait_until_loaded() and ready == [True]  # no second load, no second report
+    w.close()

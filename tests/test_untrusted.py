@@ -385,3 +385,39 @@ def test_a_trained_history_belongs_to_its_checkpoint(tmp_path, mnist_dir, classi
     other = load_checkpoint(make_generator(tmp_path / "other.pt", 2, seed=1))
     with pytest.raises(HistoryError, match="another generator"):
         History.load(result["history"], other.digest, clf.digest)
+
+
+def test_the_torch_free_reader_refuses_the_same_files_without_running_or_allocating(tiny, tmp_path):
+    """models/previewread.py (the first frame's reader and the model chooser's header
+    reader) on the files above: code never runs, nothing huge is allocated, and what it
+    does not read is left to the torch loader (PreviewUnavailable) or refused outright."""
+    from latent_explorer.models.previewread import ArraySpec, PreviewUnavailable, read_arrays, read_header
+
+    marker = tmp_path / "pwned"
+    for name, evil in _payloads(marker).items():
+        path = _rezip(tiny, tmp_path / f"evil-{len(name)}.pt", {"data.pkl": evil})
+        for read in (read_header, read_arrays):
+            with pytest.raises((PreviewUnavailable, CheckpointError)):
+                read(path)
+        assert not marker.exists(), name
+    view = tmp_path / "view.pt"
+    torch.save({"format": "latent-explorer", "state_dict": {"w": torch.zeros(1).expand(2 ** 40)}}, view)
+    with PeakMemory() as mem, pytest.raises(PreviewUnavailable, match="larger than it"):
+        read_arrays(view)
+    assert mem.peak < 16 * MB
+    nest: list = []
+    for _ in range(40):
+        nest = [nest, nest]
+    laughs = tmp_path / "laughs.pt"
+    torch.save({"format": "latent-explorer", "kind": "gan", "meta": {"x": nest}}, laughs)
+    with PeakMemory() as mem:
+        assert read_header(laughs)["kind"] == "gan"  # shared references: nothing walks them
+    assert mem.peak < 16 * MB
+    script = tmp_path / "script.pt"
+    torch.jit.script(torch.nn.Linear(2, 2)).save(str(script))
+    with pytest.raises((PreviewUnavailable, CheckpointError)):
+        read_header(script)
+    compressed = _rezip(tiny, tmp_path / "deflated.pt", compress=zipfile.ZIP_DEFLATED)
+    with pytest.raises(CheckpointError, match="compressed"):
+        read_header(compressed)
+    assert all(isinstance(v, ArraySpec) for v in read_header(tiny)["state_dict"].values())

@@ -41,6 +41,7 @@ class ModelLoader(QObject):
         self._lock = threading.Lock()
         self._read = None  # read_classifier's answer, for previews
         self._thread: threading.Thread | None = None
+        self._closed = False
         self._finished.connect(self._ended)
         self._start = QTimer(self)
         self._start.setSingleShot(True)
@@ -93,9 +94,12 @@ class ModelLoader(QObject):
         from latent_explorer.models.previewengine import PreviewUnavailable, open_preview
 
         try:
-            return open_preview(path, self._read, self._torch_classifier)
+            model = open_preview(path, self._read, self._torch_classifier)
         except (PreviewUnavailable, CheckpointError, AtlasError, OSError, ValueError, KeyError, TypeError):
             return None
+        # loaded in the background or by anything that asked for it first: engineReady either way
+        model.preview.on_loaded.append(lambda: self._report(model, None))
+        return model
 
     @property
     def loading(self) -> bool:
@@ -108,23 +112,24 @@ class ModelLoader(QObject):
 
     def _start_loading(self) -> None:
         model = self.state.model
-        if model is not None and model.pending and not self.loading:
+        if model is not None and model.pending and not self.loading and not self._closed:
             self._thread = threading.Thread(target=self._load, args=(model,), name="model-loader", daemon=True)
             self._thread.start()
 
     def _load(self, model: LoadedModel) -> None:  # in the loader thread
-        error = None
         try:
-            model.complete()
+            model.complete()  # success reports through preview.on_loaded
         except Exception as exc:  # noqa: BLE001 -- handed to the UI thread, which reports it
-            error = exc
+            self._report(model, exc)
+
+    def _report(self, model: LoadedModel, error) -> None:
         try:
-            self._finished.emit(model, error)
+            self._finished.emit(model, error)  # queued to the UI thread from the loader thread
         except RuntimeError:  # the window was closed meanwhile
             pass
 
     def _ended(self, model: LoadedModel, error) -> None:
-        if model is not self.state.model:
+        if self._closed or model is not self.state.model:
             return
         if error is not None:
             name = model.path.name if model.path else "the model"
@@ -135,11 +140,10 @@ class ModelLoader(QObject):
         self.state.engineReady.emit()
 
     def wait(self, timeout: float = LOAD_TIMEOUT_S) -> bool:
-        """Block until a background load has ended (its signal may still be queued); one
-        about to start starts now."""
-        if self._start.isActive():
-            self._start.stop()
-            self._start_loading()
+        """Block until the current preview is loaded with torch (its signal may still be
+        queued); a load not started yet starts now."""
+        self._start.stop()
+        self._start_loading()  # (only where the model is a preview not yet loading)
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
@@ -147,6 +151,9 @@ class ModelLoader(QObject):
         return True
 
     def shutdown(self) -> None:
-        """Let a background load end before the window goes (torch must not be half
-        imported when the interpreter exits)."""
-        self.wait()
+        """On close: start no load, let one under way end (torch must not be half imported
+        when the interpreter exits), and start nothing when it reports."""
+        self._closed = True
+        self._start.stop()
+        if self._thread is not None:
+            self._thread.join(LOAD_TIMEOUT_S)

@@ -441,9 +441,9 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.save_settings()
+        self.loader.shutdown()  # first: a model loading in the background starts no atlas build or walk
         self.atlases.shutdown()
         self.walk.dock.panel.runner.shutdown()
         self.compare_dock.panel.shutdown()
         self.find_dock.panel.shutdown()
-        self.loader.shutdown()
         super().closeEvent(event)
