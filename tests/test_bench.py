@@ -192,5 +192,6 @@ def test_cold_start_section_says_when_torch_came(small_results):
     assert "before torch is imported (checked in every run)" in md
     assert "(Qt, pyqtgraph, h5py and ours) took 1.00, 1.10, 1.20 s" in md
     assert "the torch engine was in at 3.50, 3.70, 3.60 s (median 3.60 s)" in md
+    assert "commit de70053, which imported torch with the window's modules, medians 3.31 s (3.43, 3.28, 3.31)" in md
     md = render_markdown(dict(small_results, items={"cold_start": dict(c, torch_at_first_frame=[True, False, False])}))
     assert "torch was already in at the first frame in 1 of the runs" in md

@@ -58,6 +58,11 @@ BEFORE_RUN = {"date": "2026-12-01 07:19 UTC", "commit": "cc6ec00", "load": (0.88
                   ("gan4d", True): (21.2, 26.9, 26.6, 43.0, 17.4, 8.41),
                   ("cgan3d", False): (12.9, 20.3, 18.7, 23.6, 6.9, 4.09),
                   ("cgan3d", True): (18.9, 26.1, 20.3, 25.3, 14.8, 10.19)}}
+# Cold start before the torch-free first frame (commit de70053: torch was imported with the
+# window's modules), measured alternately with it (old, new, old, new; 3 runs each) by
+# `latent-explorer bench --only startup` on the same machine.
+COLD_START_BEFORE = {"date": "2026-12-01 17:25 UTC", "commit": "de70053", "after_commit": "540571e",
+                     "old": ([3.43, 3.28, 3.31], [4.00, 3.11, 4.04]), "new": ([1.34, 1.09, 1.03], [1.36, 1.28, 1.13])}
 DRAG_TARGET = {False: 16.0, True: 25.0}  # ms, p95 of every view showing the new point, by dock
 JUMP_TARGET = 25.0
 
@@ -320,4 +325,15 @@ def _cold_start_detail(c: dict) -> str:
             "modules (Qt, pyqtgraph, h5py and ours) took " + ", ".join(f"{v:.2f}" for v in c["imports_s"])
             + " s. After the first frame a background thread imports torch and loads the model with it; the torch "
             "engine was in at " + ", ".join(f"{v:.2f}" for v in c["engine_s"]) + " s (median "
-            f"{statistics.median(c['engine_s']):.2f} s), until then frames come from numpy.")
+            f"{statistics.median(c['engine_s']):.2f} s), until then frames come from numpy." + _cold_start_before())
+
+
+def _cold_start_before() -> str:
+    b = COLD_START_BEFORE
+
+    def runs(groups) -> str:
+        return " and ".join(f"{statistics.median(g):.2f} s (" + ", ".join(f"{v:.2f}" for v in g) + ")" for g in groups)
+
+    return (f" Before and after, measured alternately (old, new, old, new) on {b['date']}: commit {b['commit']}, "
+            f"which imported torch with the window's modules, medians {runs(b['old'])}; commit {b['after_commit']}, "
+            f"medians {runs(b['new'])}.")
