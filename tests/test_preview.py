@@ -125,6 +125,12 @@ def test_window_shows_a_preview_first_then_loads_torch_and_starts_what_waited(qt
     assert st.model.pending and st.model.describe() == "gan4d (4-D)"
     assert not w.atlases.busy and w.walk.dock.panel.runner.job is None  # both wait for torch
     qtbot.waitUntil(lambda: st.frame is not None, timeout=20000)
+    w.loader._start.setInterval(1000)  # (250 ms in the app: a loaded test machine can pause that long)
+    for k in range(30):  # a drag at once: numpy frames, and torch's import waits for a pause
+        st.set_point((0.02 * k, 0.0, 0.0, 0.0))
+        qtbot.wait(60)
+        assert not w.loader.loading and st.model.pending, k
+    qtbot.waitUntil(lambda: w.loader.loading or not st.model.pending, timeout=5000)  # the pause: it starts
     assert w.wait_until_loaded()
     qtbot.waitUntil(lambda: ready == [False], timeout=20000)
     assert isinstance(st.model.engine, Engine)

@@ -322,7 +322,14 @@ while win.state.frame is None or win.renderer.pending:
         sys.exit(3)
 app.processEvents()
 out = {"first_frame": time.time(), "imported": imported, "torch_at_first_frame": torch_before}
-win.wait_until_loaded()  # the model opened before torch (app/qt/modelloader.py) gets its torch engine
+# the model opened before torch (app/qt/modelloader.py) gets its torch engine: left to itself,
+# the loader starts once the frames pause
+while win.state.model is not None and (win.state.model.pending or win.loader.loading):
+    app.processEvents()
+    time.sleep(0.002)
+    if time.time() - t > 180:
+        sys.exit(4)
+app.processEvents()
 out["engine"] = time.time()
 if mode == "memory":
     for _ in range(20):

@@ -323,8 +323,8 @@ def _cold_start_detail(c: dict) -> str:
             "imported" + (f" (torch was already in at the first frame in {torch_in} of the runs)" if torch_in else
                           " (checked in every run)") + ". Of each run, starting Python and importing the app's "
             "modules (Qt, pyqtgraph, h5py and ours) took " + ", ".join(f"{v:.2f}" for v in c["imports_s"])
-            + " s. After the first frame a background thread imports torch and loads the model with it; the torch "
-            "engine was in at " + ", ".join(f"{v:.2f}" for v in c["engine_s"]) + " s (median "
+            + " s. Once the frames pause after the first one (250 ms), a background thread imports torch and loads "
+            "the model with it; the torch engine was in at " + ", ".join(f"{v:.2f}" for v in c["engine_s"]) + " s (median "
             f"{statistics.median(c['engine_s']):.2f} s), until then frames come from numpy." + _cold_start_before())
 
 

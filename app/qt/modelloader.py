@@ -2,12 +2,13 @@
 
 Importing torch is half of the app's start on a 2-core machine.  When the window starts
 in a process without torch, the loader reads the classifier and the first model with
-``models/previewengine.py`` (numpy), so the first frame is shown without torch; once it is
-shown, a background thread imports torch and loads the model for real (``LoadedModel.complete``:
-every check of ``load_checkpoint``, the torch engine), and ``state.engineReady`` tells the
-views that wait for it (the walk's strip, an atlas build).  Anything that asks for the torch
-model earlier gets it at once (it waits for the thread).  The classifier itself is loaded
-with torch the first time it is asked for.
+``models/previewengine.py`` (numpy), so the first frame is shown without torch.  Once the
+frames pause (a drag goes on in numpy frames: torch's import would hold the GIL for up to
+0.2 s at a time), a background thread imports torch and loads the model for real
+(``LoadedModel.complete``: every check of ``load_checkpoint``, the torch engine), and
+``state.engineReady`` tells the views that wait for it (the walk's strip, an atlas build).
+Anything that asks for the torch model earlier gets it at once (it waits for the thread).
+The classifier itself is loaded with torch the first time it is asked for.
 """
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ from latent_explorer.models.registry import LoadedModel
 from .state import ExplorerState
 
 LOAD_TIMEOUT_S = 120.0
-START_DELAY_MS = 100  # after the first frame: the window paints it before torch's import takes the CPU
+# torch's import holds the GIL for up to 0.2 s at a time, so it starts once the frames pause:
+# this long after the last frame (the first frame is painted; a drag goes on in numpy frames)
+START_DELAY_MS = 250
 
 
 class ModelLoader(QObject):
@@ -107,8 +110,8 @@ class ModelLoader(QObject):
 
     def _frame_shown(self) -> None:
         model = self.state.model
-        if model is not None and model.pending and self.state.frame is not None and not self._start.isActive():
-            self._start.start()
+        if model is not None and model.pending and self.state.frame is not None and not self.loading:
+            self._start.start()  # (again: every frame puts the start off)
 
     def _start_loading(self) -> None:
         model = self.state.model
