@@ -122,10 +122,9 @@ class PreviewEngine:
         d, self.conditional = config["latent_dim"], config["conditional"]
         self.latent_dim, self.activation = d, config["activation"]
         self.hidden_label = self.conditional and config["conditioning"] == "hidden"
-        shapes = {"bn0": None, "deconv1.weight": (256, 128, 5, 5), "deconv2.weight": (128, 64, 5, 5),
+        shapes = {"deconv1.weight": (256, 128, 5, 5), "deconv2.weight": (128, 64, 5, 5),
                   "deconv3.weight": (64, 1, 5, 5), **_bn_shapes("bn0", 12544), **_bn_shapes("bn1", 128),
                   **_bn_shapes("bn2", 64)}
-        del shapes["bn0"]
         if self.hidden_label:
             shapes |= {"dense.linear.weight": (12544, d), "dense.label_bias": (10, 12544)}
         else:
