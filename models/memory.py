@@ -4,11 +4,19 @@ After a model switch the old model's atlas, caches and widgets are freed, but gl
 allocator keeps the pages in its arenas, so the process's resident size ratchets up as the
 user moves between models.  ``release_free_memory`` asks glibc to return them
 (``malloc_trim``); on other C libraries it does nothing.
+
+``tune_allocator`` (called once when the window's QApplication is made) keeps that ratchet
+from forming at all: every short-lived worker thread (walk strips, atlas builds, history and
+comparison loads) otherwise gets an arena of its own, up to 16 on two cores, and each keeps
+tens of MB of partly used pages that ``malloc_trim`` cannot give back.  With two arenas and
+large blocks always mapped on their own, a 6-minute soak's resident size followed its live
+heap (sd 9 MB) instead of scattering and climbing (sd 25 MB, +37 MB); see BENCHMARKS.md.
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import sys
 
 _libc = None
@@ -27,6 +35,37 @@ def _load_libc():
             except (OSError, AttributeError):
                 _libc = False
     return _libc
+
+
+M_MMAP_THRESHOLD = -3  # mallopt parameters from glibc's malloc.h
+M_ARENA_MAX = -8
+ARENA_MAX = 2
+MMAP_THRESHOLD = 128 * 1024  # glibc's starting value; fixing it stops the dynamic rise to 32 MB
+_tuned: dict[str, int] | None = None
+
+
+def tune_allocator(arena_max: int = ARENA_MAX, mmap_threshold: int = MMAP_THRESHOLD) -> bool:
+    """Limit glibc to ``arena_max`` arenas and map every block of ``mmap_threshold`` bytes
+    or more on its own (freed at once), for a long-running interactive process.  Call it
+    before worker threads start; True when the C library took both settings.  Settings the
+    user gave glibc (``GLIBC_TUNABLES`` malloc entries, ``MALLOC_*`` variables) win."""
+    if "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", "") or any(k.startswith("MALLOC_") for k in os.environ):
+        return False
+    lib = _load_libc()
+    if not lib or not hasattr(lib, "mallopt"):
+        return False
+    lib.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    lib.mallopt.restype = ctypes.c_int
+    if not (lib.mallopt(M_ARENA_MAX, arena_max) and lib.mallopt(M_MMAP_THRESHOLD, mmap_threshold)):
+        return False
+    global _tuned
+    _tuned = {"arena_max": arena_max, "mmap_threshold": mmap_threshold}
+    return True
+
+
+def allocator_settings() -> dict[str, int] | None:
+    """What ``tune_allocator`` set in this process; None when glibc runs on its defaults."""
+    return dict(_tuned) if _tuned else None
 
 
 def release_free_memory() -> bool:

@@ -3,6 +3,10 @@ docks, exports) must show no error, warn nothing and not pile up widgets."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+
+import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -28,6 +32,19 @@ def test_short_soak_is_clean(qapp, models_dir, app_env):
     assert res["widgets"][-1] <= res["widgets"][0] + 10, res["widgets"]
     assert len(res["samples"]) >= 4 and res["baseline_mb"] > 0
     assert len(res["heap"]) == len(res["samples"]) and res["heap"][0]["in_use"] > 0  # glibc's figures
+    # the report names the allocator settings the run had (pytest-qt's QApplication: glibc's defaults)
+    from latent_explorer.app.bench.markdown import render_markdown
+    from latent_explorer.app.bench.run import machine
+    from latent_explorer.models.memory import allocator_settings
+
+    assert res["allocator"] == allocator_settings()
+    report = {"machine": machine(), "quick": True, "command": "test", "seconds": 30.0, "item_seconds": {},
+              "items": {"soak": res}}
+    md = render_markdown(report)
+    assert "## 7. Soak" in md and "Error messages shown: 0." in md
+    assert ("ran on its defaults" in md) == (res["allocator"] is None)
+    tuned = render_markdown({**report, "items": {"soak": {**res, "allocator": {"arena_max": 2, "mmap_threshold": 131072}}}})
+    assert "at most 2 arenas, and blocks of 128 KB or more mapped on their own" in tuned
 
 
 def test_idle_window_hands_freed_memory_back(window, qtbot):
@@ -69,3 +86,65 @@ def test_growth_is_the_trend_not_one_sample():
     flat[0] = (0.0, 560.0)  # a low first sample
     got = growth_stats(flat)
     assert abs(got["growth_mb"]) < 30 and got["tail_minus_first_mb"] > 70
+
+
+ALLOCATOR_PROBE = r"""
+import ctypes, sys, tempfile, threading
+from latent_explorer.models.memory import _MallInfo2
+if sys.argv[1] == "window":
+    from latent_explorer.app.qt.main import make_app
+    app = make_app()
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+libc.mallinfo2.restype = _MallInfo2
+libc.fopen.restype = ctypes.c_void_p
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+# 1. a 1 MB block after a 4 MB one was freed: glibc's moving threshold puts it in an arena
+libc.free(libc.malloc(4 << 20))
+before = libc.mallinfo2().hblks
+block = libc.malloc(1 << 20)
+mapped = libc.mallinfo2().hblks - before
+libc.free(block)
+# 2. six threads allocating at once: glibc gives each a new arena unless limited
+gate = threading.Barrier(7)
+def work():
+    keep = libc.malloc(1000)
+    gate.wait()
+    gate.wait()
+    libc.free(keep)
+threads = [threading.Thread(target=work) for _ in range(6)]
+for t in threads:
+    t.start()
+gate.wait()
+with tempfile.NamedTemporaryFile() as f:
+    fp = libc.fopen(f.name.encode(), b"w")
+    libc.malloc_info(0, fp)
+    libc.fclose(fp)
+    arenas = open(f.name).read().count("<heap nr=")
+gate.wait()
+for t in threads:
+    t.join()
+print(mapped, arenas)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+def test_window_process_keeps_few_arenas_and_maps_large_blocks():
+    """The window's process tunes glibc (models/memory.py ``tune_allocator``): two arenas, and
+    blocks of 128 KB and more mapped on their own.  The plain interpreter is the control that
+    shows the probe can tell the difference."""
+    def probe(mode: str) -> tuple[int, int]:
+        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+        env = {k: v for k, v in env.items() if k != "GLIBC_TUNABLES" and not k.startswith("MALLOC_")}
+        out = subprocess.run([sys.executable, "-c", ALLOCATOR_PROBE, mode], env=env, capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        mapped, arenas = map(int, out.stdout.split()[-2:])
+        return mapped, arenas
+
+    plain, window = probe("plain"), probe("window")
+    assert plain[0] == 0 and plain[1] >= 5, plain
+    assert window == (1, 2), window

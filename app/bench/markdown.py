@@ -63,6 +63,7 @@ BEFORE_RUN = {"date": "2026-12-01 07:19 UTC", "commit": "cc6ec00", "load": (0.88
 # `latent-explorer bench --only startup` on the same machine.
 COLD_START_BEFORE = {"date": "2026-12-01 17:25 UTC", "commit": "de70053", "after_commit": "540571e",
                      "old": ([3.43, 3.28, 3.31], [4.00, 3.11, 4.04]), "new": ([1.34, 1.09, 1.03], [1.36, 1.28, 1.13])}
+SOAK_BEFORE: dict = {}  # the soak run with glibc's default allocator, for comparison (filled from a measured run)
 DRAG_TARGET = {False: 16.0, True: 25.0}  # ms, p95 of every view showing the new point, by dock
 JUMP_TARGET = 25.0
 
@@ -290,12 +291,14 @@ def render_markdown(res: dict, plot: str | None = None) -> str:
         heap = sk.get("heap") or []
         if heap and "in_use" in heap[0]:
             ins = [h["in_use"] for h in heap]
-            out += [f"The C heap (glibc's count of allocated blocks in its main arena; worker threads' arenas are not "
-                    f"counted): {ins[0]:.0f} MB in use at the baseline, "
+            out += [f"The C heap (glibc's count of allocated blocks over all its arenas, blocks mapped on their own "
+                    f"included): {ins[0]:.0f} MB in use at the baseline, "
                     f"{ins[-1]:.0f} MB at the end, {min(ins):.0f}-{max(ins):.0f} MB over all samples; tensors reachable "
                     f"from Python {heap[0]['tensors']:.0f} MB at the baseline and {heap[-1]['tensors']:.0f} MB at the end. "
                     "Before each sample's idle release the resident size was "
                     f"{sum(h['rss_before_idle_release'] - h['rss'] for h in heap) / len(heap):.0f} MB higher on average.", ""]
+        if "allocator" in sk:
+            out += [_allocator_text(sk["allocator"]), ""]
         out += [f"Error messages shown: {len(sk['errors'])}" + (": " + "; ".join(sk["errors"][:5]) if sk["errors"] else "")
                 + f". Python warnings: {sum(sk['python_warnings'].values())}"
                 + (" (" + "; ".join(f"{k} x{v}" for k, v in sk["python_warnings"].items()) + ")"
@@ -309,6 +312,27 @@ def render_markdown(res: dict, plot: str | None = None) -> str:
 
         out += find_section(it["find"])
     return "\n".join(out) + "\n"
+
+
+def _allocator_text(settings: dict | None) -> str:
+    """The soak's allocator settings, and the run with glibc's defaults to compare with."""
+    b = SOAK_BEFORE
+    if settings:
+        head = (f"The window tunes glibc's allocator when it starts (models/memory.py `tune_allocator`): at most "
+                f"{settings['arena_max']} arenas, and blocks of {settings['mmap_threshold'] // 1024} KB or more mapped "
+                "on their own and unmapped when freed. Left at its defaults, glibc gives each short-lived worker "
+                "thread (walk strips, atlas builds, history and comparison loads) an arena of its own, up to 16 on "
+                "two cores, and lets large blocks move into them; the partly used pages those arenas keep are what "
+                "made the resident size scatter and climb.")
+    else:
+        head = "glibc's allocator ran on its defaults in this run (no `tune_allocator`)."
+    if not b:
+        return head
+    return (head + f" The same soak with glibc's defaults (`MALLOC_PERTURB_=0`, which makes `tune_allocator` step "
+            f"aside), {b['minutes']} minutes on {b['date']} at {b['commit']}: {b['actions']}; resident memory "
+            f"{b['baseline_mb']:.0f} MB after the warm-up, {b['final_mb']:.0f} at the end, {b['max_mb']:.0f} at most; "
+            f"growth {b['growth_mb']:+.1f} MB (half slopes {b['half_slopes'][0]:+.2f} and {b['half_slopes'][1]:+.2f} "
+            f"MB/min); samples' standard deviation {b['sd_mb']:.0f} MB.")
 
 
 def _cold_start_detail(c: dict) -> str:

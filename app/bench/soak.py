@@ -97,7 +97,7 @@ def soak(models: list[Path], seconds: float, seed: int = 0, sample_every: float 
     from latent_explorer.app.qt.settings import make_settings
     from latent_explorer.app.qt.window import MainWindow
     from latent_explorer.models.figures import save_figure
-    from latent_explorer.models.memory import heap_stats, live_tensor_mb
+    from latent_explorer.models.memory import allocator_settings, heap_stats, live_tensor_mb
     from latent_explorer.models.strip_export import export as export_strip
 
     rng = np.random.default_rng(seed)
@@ -254,6 +254,7 @@ def soak(models: list[Path], seconds: float, seed: int = 0, sample_every: float 
             "max_mb": float(mem.max()), **growth_stats(samples),
             "samples": [(round(t, 1), round(m, 1)) for t, m in samples],
             "widgets": widgets,  # live QWidgets at each sample: a leak of widgets shows here first
+            "allocator": allocator_settings(),  # glibc's arena and mmap settings, None for its defaults
             "heap": heap,  # RSS, tensors reachable from Python, glibc's in-use and freed-but-held MiB
             "errors": errors, "python_warnings": dict(py_warnings),
             "qt_messages": {k: v for k, v in qt_all.items() if not any(b in k for b in BENIGN_QT)},

@@ -18,7 +18,11 @@ def make_app() -> QApplication:
     """The QApplication (created once; GL contexts shared for the 3-D view)."""
     app = QApplication.instance()
     if app is None:
+        from latent_explorer.models.memory import tune_allocator
+
         from .platformcheck import check
+
+        tune_allocator()  # before Qt and our workers start threads: RSS that follows the live heap
 
         check()  # Linux/X11: name the missing system packages instead of Qt's abort
         QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
