@@ -9,8 +9,10 @@ user moves between models.  ``release_free_memory`` asks glibc to return them
 from forming at all: every short-lived worker thread (walk strips, atlas builds, history and
 comparison loads) otherwise gets an arena of its own, up to 16 on two cores, and each keeps
 tens of MB of partly used pages that ``malloc_trim`` cannot give back.  With two arenas and
-large blocks always mapped on their own, a 6-minute soak's resident size followed its live
-heap (sd 9 MB) instead of scattering and climbing (sd 25 MB, +37 MB); see BENCHMARKS.md.
+large blocks always mapped on their own, the 30-minute soak's resident size followed its
+live heap (trend +7.3 MB, samples' sd 13 MB) where glibc's defaults scattered and climbed
+(+143 MB, sd 52 MB); the price is page faults, about 11% fewer soak actions in the same
+time.  See BENCHMARKS.md section 7.
 """
 from __future__ import annotations
 
