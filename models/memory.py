@@ -33,6 +33,9 @@ def _load_libc():
                 lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
                 lib.malloc_trim.argtypes = [ctypes.c_size_t]
                 lib.malloc_trim.restype = ctypes.c_int
+                if hasattr(lib, "mallopt"):
+                    lib.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+                    lib.mallopt.restype = ctypes.c_int
                 _libc = lib
             except (OSError, AttributeError):
                 _libc = False
@@ -56,8 +59,6 @@ def tune_allocator(arena_max: int = ARENA_MAX, mmap_threshold: int = MMAP_THRESH
     lib = _load_libc()
     if not lib or not hasattr(lib, "mallopt"):
         return False
-    lib.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    lib.mallopt.restype = ctypes.c_int
     if not (lib.mallopt(M_ARENA_MAX, arena_max) and lib.mallopt(M_MMAP_THRESHOLD, mmap_threshold)):
         return False
     global _tuned

@@ -31,9 +31,9 @@ def growth_stats(samples: list[tuple[float, float]]) -> dict:
 
     ``growth_mb`` is the least-squares trend over the whole run (slope x duration): samples
     in the fixed state still scatter (worker threads' caches: walk strips, loaded comparison
-    models, histories; by tens of MB on glibc's default arenas), so one sample is no baseline.  Also given: the
-    slopes of the first and second half (a leak keeps its slope; filling caches flatten),
-    and the cruder last-quarter median minus the first sample."""
+    models, histories; by tens of MB on glibc's default arenas), so one sample is no
+    baseline.  Also given: the slopes of the first and second half (a leak keeps its slope;
+    filling caches flatten), and the cruder last-quarter median minus the first sample."""
     t = np.array([a for a, _ in samples], float)
     m = np.array([b for _, b in samples], float)
     if len(t) < 3 or t[-1] <= 0:
