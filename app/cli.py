@@ -23,6 +23,20 @@ def _floats(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
+def model_file(text: str) -> str:
+    """argparse type of every argument that takes a model: a path as given, or a model name
+    (``gan2d``: the user's models folder, then the shipped one) -> its checkpoint's path."""
+    path = Path(text).expanduser()
+    if path.exists() or path.suffix or os.sep in text or not text:
+        return text
+    from latent_explorer.models.registry import resolve
+
+    try:
+        return str(resolve(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train the classifier or a GAN")
     tsub = p.add_subparsers(dest="what", required=True)
@@ -33,7 +47,8 @@ def _add_train(sub) -> None:
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     c.add_argument("--data", help="folder with the four MNIST .gz files")
-    c.add_argument("-o", "--out", default=str(CHECKPOINTS / "classifier.pt"))
+    c.add_argument("-o", "--out", help="the classifier file (default: classifier.pt in the user's models folder, "
+                                       "$LATENT_EXPLORER_MODELS or ~/.local/share/latent-explorer/models)")
     c.add_argument("--force", action="store_true", help="replace an existing classifier file")
     g = tsub.add_parser("gan", help="train a GAN (with monitoring) and write its checkpoint")
     g.add_argument("--latent-dim", type=int, default=2)
@@ -77,7 +92,9 @@ def _add_train(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="latent-explorer",
+    from .cli_help import Parser, finish
+
+    parser = Parser(prog="latent-explorer",
                                      description="Look inside small GANs: latent sliders, layer activations, class maps.")
     parser.add_argument("--version", action="version", version="latent-explorer 0.1.0")
     sub = parser.add_subparsers(dest="command")
@@ -85,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("model", nargs="?", help="checkpoint file or shipped model name")
     _add_train(sub)
     info = sub.add_parser("info", help="print what a checkpoint, atlas or history file holds")
-    info.add_argument("file")
+    info.add_argument("file", type=model_file, help="a file the project writes (checkpoint, atlas, history, "
+                      "calibration, training state) or a model name such as gan2d")
     dl = sub.add_parser("download", help="download and verify MNIST")
     dl.add_argument("--data", help="target folder (default: $LATENT_EXPLORER_DATA or the user cache)")
     vf = sub.add_parser("verify-data", help="check the MNIST files' checksums")
@@ -94,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_commands(sub)
     from .cli_checks import annotate
 
+    finish(parser)  # every option's help line and default, every subcommand's examples
     annotate(parser)  # each numeric option's range in its help
     return parser
 
@@ -145,7 +164,11 @@ def cmd_train(args) -> int:
     if args.what == "classifier":
         from latent_explorer.training.train_classifier import ClassifierRun, train_classifier
 
-        out = Path(args.out)
+        from latent_explorer.models.registry import user_models_dir
+
+        out = Path(args.out) if args.out else user_models_dir() / "classifier.pt"
+        if not args.out:
+            out.parent.mkdir(parents=True, exist_ok=True)
         refuse_existing([out], args.force)
         meta = train_classifier(ClassifierRun(args.epochs, args.batch_size, args.lr, args.seed, args.device),
                                 args.data, out)
@@ -184,15 +207,9 @@ def cmd_train(args) -> int:
 
 
 def cmd_info(args) -> int:
-    path = Path(args.file)
-    if path.suffix in (".h5", ".hdf5"):
-        from latent_explorer.models.h5info import describe_h5
+    from latent_explorer.models.fileinfo import describe_file
 
-        print(describe_h5(path))
-    else:
-        from latent_explorer.models.checkpoint import describe
-
-        print(describe(path))
+    print(describe_file(Path(args.file)))
     return 0
 
 
@@ -268,6 +285,19 @@ def _join_point_values(argv: list[str]) -> list[str]:
     return out
 
 
+def _resume_hint(args) -> str:
+    """After Ctrl-C: how to go on where a resumable command stopped."""
+    command, what = getattr(args, "command", None), getattr(args, "what", None)
+    if command == "train" and what == "gan":
+        return (f"; the finished epochs are kept in {args.out}: run the same command with --resume to go on "
+                f"(at most the epoch in progress was lost)")
+    if command == "train" and what == "all":
+        return f"; run the same command with --resume to go on from the runs in {args.out}"
+    if command == "atlas" and getattr(args, "atlas_cmd", None) == "build":
+        return "; finished blocks are kept: run the same command again to resume"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(_join_point_values(list(sys.argv[1:] if argv is None else argv)))
@@ -282,8 +312,12 @@ def main(argv: list[str] | None = None) -> int:
         cli_checks.check(args)  # every numeric option in its documented range, before any work
         return int(handler(args) or 0)
     except KeyboardInterrupt:
-        print("latent-explorer: interrupted", file=sys.stderr)
+        print("latent-explorer: interrupted" + _resume_hint(args), file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `latent-explorer info X | head`: the reader has all it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout at exit
+        return 0
     except known_errors() as exc:
         print(f"latent-explorer: error: {exc}", file=sys.stderr)
         return 1

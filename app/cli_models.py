@@ -6,14 +6,14 @@ import os
 import sys
 from pathlib import Path
 
-from .cli import CHECKPOINTS, UsageError
+from .cli import CHECKPOINTS, UsageError, model_file
 
 
 def add_commands(sub) -> None:
     a = sub.add_parser("atlas", help="build class-region atlases")
     asub = a.add_subparsers(dest="atlas_cmd", required=True)
     b = asub.add_parser("build", help="label every cell of a grid over [-1, 1]^d")
-    b.add_argument("checkpoint")
+    b.add_argument("checkpoint", type=model_file, help="checkpoint file or model name (gan2d, ...)")
     b.add_argument("--resolution", type=int, required=True)
     b.add_argument("--method", default="auto", choices=["auto", "adaptive", "full"],
                    help="adaptive: coarse grid + refinement where neighbours disagree; full: every cell; auto "
@@ -22,7 +22,8 @@ def add_commands(sub) -> None:
     b.add_argument("--stride", type=int, default=4, help="coarse grid step of the adaptive builder")
     b.add_argument("--precision", default="float32", choices=["float32", "bfloat16"])
     b.add_argument("--classifier", default=str(CHECKPOINTS / "classifier.pt"))
-    b.add_argument("-o", "--out", help="atlas file (default: CHECKPOINT with .atlas.h5)")
+    b.add_argument("-o", "--out", help="atlas file (default: CHECKPOINT with .atlas.h5 beside it; for a shipped "
+                                       "model, in the current folder)")
     b.add_argument("--force", action="store_true", help="replace an existing atlas file")
     b.add_argument("--threads", type=int, default=0)
     b.add_argument("--block", type=int, default=16384,
@@ -39,13 +40,15 @@ def add_commands(sub) -> None:
     cal.add_argument("--data")
     cal.add_argument("--force", action="store_true", help="replace an existing calibration file")
     e = sub.add_parser("evaluate", help="recompute a generator's evaluation figures")
-    e.add_argument("checkpoint")
+    e.add_argument("checkpoint", type=model_file, help="checkpoint file or model name (gan2d, ...)")
     e.add_argument("--classifier", default=str(CHECKPOINTS / "classifier.pt"))
     e.add_argument("--data")
     e.add_argument("--samples", type=int, default=10000)
     e.add_argument("--write", action="store_true", help="store the figures in the checkpoint and its card")
     c = sub.add_parser("card", help="write the model card (Markdown) beside a checkpoint")
-    c.add_argument("checkpoint")
+    c.add_argument("checkpoint", type=model_file, help="checkpoint file or model name (gan2d, ...)")
+    c.add_argument("-o", "--out", help="card file (default: CHECKPOINT with .md beside it; for a shipped model, "
+                                       "in the current folder)")
     c.add_argument("--force", action="store_true", help="overwrite an existing card")
     bn = sub.add_parser("bench", help="run the benchmark suite; results to BENCHMARKS.md and a JSON file")
     bn.add_argument("--quick", action="store_true", help="small sizes (for CI); minutes instead of ten")
@@ -53,14 +56,16 @@ def add_commands(sub) -> None:
                                    "(the default suite) and soak (only when named); with --only the results are "
                                    "merged into the existing results file")
     bn.add_argument("--soak-minutes", type=float, default=20.0, help="length of the soak run (default 20)")
-    bn.add_argument("--out", default=str(CHECKPOINTS.parent / "BENCHMARKS.md"))
-    bn.add_argument("--json", default=str(CHECKPOINTS.parent / "bench-results.json"))
+    bn.add_argument("--out", default="BENCHMARKS.md", help="the report (default: BENCHMARKS.md in the current folder)")
+    bn.add_argument("--json", default="bench-results.json",
+                    help="the results file, merged with --only (default: bench-results.json in the current folder)")
     bn.add_argument("--models", default=str(CHECKPOINTS))
     bn.add_argument("--data")
     r = sub.add_parser("report", help="one-page training report (PNG, PDF, JSON) from a checkpoint's history")
-    r.add_argument("checkpoint")
-    r.add_argument("-o", "--out", help="output prefix (default: CHECKPOINT without .pt, plus .report); an existing "
-                                       "folder: the files go into it")
+    r.add_argument("checkpoint", type=model_file, help="checkpoint file or model name (gan2d, ...)")
+    r.add_argument("-o", "--out", help="output prefix (default: CHECKPOINT without .pt, plus .report, beside it; for "
+                                       "a shipped model, in the current folder); an existing folder: the files go "
+                                       "into it")
     r.add_argument("--force", action="store_true", help="overwrite existing report files")
 
 
@@ -112,9 +117,9 @@ def cmd_atlas_rebuild(args) -> int:
 def cmd_calibrate(args) -> int:
     from latent_explorer.training.calibrate_digitness import calibrate, default_out
 
-    from .cli_output import refuse_existing
+    from .cli_output import default_output, refuse_existing
 
-    out = default_out(args.classifier)
+    out = default_output(args.classifier, default_out(args.classifier).name)
     refuse_existing([out], args.force)
     calibrate(args.classifier, args.data, out)
     return 0
@@ -127,13 +132,15 @@ def cmd_atlas(args) -> int:
         return cmd_atlas_rebuild(args)
 
     from latent_explorer.models.atlas import build_atlas, check_grid
+
+    from .cli_output import default_output
     from latent_explorer.models.checkpoint import load_checkpoint
     from latent_explorer.training.progress import Progress
 
     if args.threads:
         torch.set_num_threads(args.threads)
     ckpt = Path(args.checkpoint)
-    out = Path(args.out) if args.out else default_atlas_path(ckpt)
+    out = Path(args.out) if args.out else default_output(ckpt, ckpt.stem + ".atlas.h5")
     if out.is_dir():
         raise UsageError(f"{out}: is a folder; give an atlas file name such as {out / (ckpt.stem + '.atlas.h5')}")
     if out.exists() and not args.force:
@@ -197,19 +204,25 @@ def cmd_evaluate(args) -> int:
 def cmd_card(args) -> int:
     from latent_explorer.training.card import write_card
 
-    from .cli_output import refuse_existing
+    from .cli_output import default_output, refuse_existing
 
-    refuse_existing([Path(args.checkpoint).with_suffix(".md")], args.force)
-    print(f"wrote {write_card(Path(args.checkpoint))}")
+    ckpt = Path(args.checkpoint)
+    out = Path(args.out) if args.out else default_output(ckpt, ckpt.stem + ".md")
+    refuse_existing([out], args.force)
+    print(f"wrote {write_card(ckpt, out=out)}")
     return 0
 
 
 def cmd_report(args) -> int:
     from latent_explorer.training.report import write_report
 
+    from .cli_output import default_output
+
     if args.out and args.out.endswith(("/", os.sep)):  # "-o reports/": a folder, made if missing
         Path(args.out).mkdir(parents=True, exist_ok=True)
-    paths = write_report(Path(args.checkpoint), Path(args.out) if args.out else None, overwrite=args.force)
+    ckpt = Path(args.checkpoint)
+    prefix = Path(args.out) if args.out else default_output(ckpt, ckpt.stem + ".report")
+    paths = write_report(ckpt, prefix, overwrite=args.force)
     for p in paths.values():
         print(f"wrote {p}")
     return 0

@@ -30,3 +30,12 @@ def refuse_existing(paths, force: bool) -> None:
     for p in paths:
         if Path(p).exists():
             raise UsageError(overwrite_message(Path(p)))
+
+
+def default_output(beside: str | Path, name: str) -> Path:
+    """Where a command writes by default: beside ``beside`` (its input), unless that is a
+    shipped file inside the package; then in the current folder, so the package is never written."""
+    from latent_explorer.models.registry import is_shipped
+
+    beside = Path(beside)
+    return Path(name) if is_shipped(beside) else beside.with_name(name)

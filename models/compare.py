@@ -16,7 +16,7 @@ import numpy as np
 
 from .checkpoint import Checkpoint, load_checkpoint
 from .frame import Frame, RenderRequest
-from .registry import GENERATOR_KINDS, ModelEntry, resolve, scan
+from .registry import GENERATOR_KINDS, ModelEntry, model_folders, resolve, scan_folders
 
 # Display order of the hidden activations (the reference study's comparison set).
 ACTIVATION_ORDER = ("relu", "leaky_relu", "prelu", "elu")
@@ -59,7 +59,7 @@ def comparable(entries: Iterable[ModelEntry], latent_dim: int, conditional: bool
 
 def comparable_in(folder: str | os.PathLike, latent_dim: int, conditional: bool) -> list[ModelEntry]:
     """:func:`comparable` over the generator checkpoints in ``folder``."""
-    return comparable(scan(folder), latent_dim, conditional)
+    return comparable(scan_folders(model_folders(folder)), latent_dim, conditional)
 
 
 def _number(value) -> float | None:

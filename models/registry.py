@@ -102,16 +102,59 @@ def default_entry(entries: list[ModelEntry]) -> ModelEntry | None:
     return entries[0] if entries else None
 
 
-def resolve(name_or_path: str, folder: str | os.PathLike) -> Path:
-    """A shipped model name (``gan2d``) or a path -> the checkpoint path."""
+# The models that ship inside the package (checkpoints/ in a checkout, latent_explorer/checkpoints installed).
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+
+
+def user_models_dir() -> Path:
+    """The per-user models folder, where ``install-models`` and ``train classifier`` write by
+    default and the app looks first: $LATENT_EXPLORER_MODELS, else
+    $XDG_DATA_HOME/latent-explorer/models (~/.local/share/latent-explorer/models)."""
+    env = os.environ.get("LATENT_EXPLORER_MODELS")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "latent-explorer" / "models"
+
+
+def is_shipped(path: str | os.PathLike) -> bool:
+    """True for a file inside the package's own checkpoints folder (never written by default)."""
+    try:
+        return Path(path).resolve().is_relative_to(SHIPPED_DIR)
+    except OSError:
+        return False
+
+
+def model_folders(folder: str | os.PathLike | None = None) -> list[Path]:
+    """Where models are looked up by name: with the shipped folder (the default), the user's
+    models folder first and then the shipped one; any other folder alone."""
+    folder = Path(folder) if folder else SHIPPED_DIR
+    return [user_models_dir(), folder] if is_shipped(folder) or folder.resolve() == SHIPPED_DIR else [folder]
+
+
+def scan_folders(folders) -> list[ModelEntry]:
+    """:func:`scan` over several folders; a name found in an earlier folder hides later ones."""
+    seen: dict[str, ModelEntry] = {}
+    for folder in folders:
+        for e in scan(folder):
+            seen.setdefault(e.name, e)
+    rank = {name: i for i, name in enumerate(SHIPPED)}
+    return sorted(seen.values(), key=lambda e: (rank.get(e.name, len(SHIPPED)), e.name))
+
+
+def resolve(name_or_path: str, folder: str | os.PathLike | None = None) -> Path:
+    """A model name (``gan2d``: the user's models folder, then the shipped one) or a path ->
+    the checkpoint path."""
     path = Path(name_or_path).expanduser()
     if path.suffix == ".pt" or path.exists() or os.sep in name_or_path:
         return path
-    candidate = Path(folder) / f"{name_or_path}.pt"
-    if candidate.exists():
-        return candidate
-    known = ", ".join(e.name for e in scan(folder)) or "none yet"
-    raise ValueError(f"no model named {name_or_path!r} in {folder} (available: {known})")
+    folders = model_folders(folder)
+    for f in folders:
+        candidate = f / f"{name_or_path}.pt"
+        if candidate.exists():
+            return candidate
+    known = ", ".join(e.name for e in scan_folders(folders)) or "none yet"
+    raise ValueError(f"no model named {name_or_path!r} in {' or '.join(map(str, folders))} (available: {known})")
 
 
 # ------------------------------------------------------------------ atlases

@@ -94,7 +94,8 @@ def test_buttons_set_a_and_b_strip_regions_and_path(qtbot, window):
         assert (f"{p.argmax()}  {100 * p.max():.0f}%" if ok else f"no digit ({p.argmax()})") in tile.caption.text()
     truth = strip_of(w).crossings
     assert [r[0] for r in panel.region_rows()] == [c.digit for c in truth]
-    assert [r[1:] for r in panel.region_rows()] == pytest.approx([(c.t_enter, c.t_leave) for c in truth], abs=1e-3)
+    np.testing.assert_allclose(np.array([r[1:] for r in panel.region_rows()], float).reshape(-1, 2),
+                               np.array([(c.t_enter, c.t_leave) for c in truth], float).reshape(-1, 2), atol=1e-3)
     x, y = w.map_area.panel(Map2DPanel).path.path_xy()
     assert (x[0], y[0]) == pytest.approx((-0.8, 0.3)) and (x[-1], y[-1]) == pytest.approx((0.9, -0.6))
     assert np.allclose(np.diff(y) / np.diff(x), -0.9 / 1.7, atol=1e-3)  # a straight line

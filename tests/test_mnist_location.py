@@ -35,9 +35,9 @@ def test_missing_mnist_is_downloaded_into_the_user_cache(tmp_path, monkeypatch, 
         assert (cache / name).read_bytes() == (mnist_dir / name).read_bytes()
 
 
-def test_no_mnist_and_no_network_fails_saying_where_it_looked(tmp_path, monkeypatch):
+def test_no_mnist_and_no_network_says_where_it_looked_and_how_to_get_it(tmp_path, monkeypatch):
     cache = _no_mnist_anywhere(tmp_path, monkeypatch)
-    with pytest.raises(pytest.fail.Exception) as failed:
+    with pytest.raises(conftest.MnistMissing) as failed:
         conftest.find_mnist(mirrors=((tmp_path / "offline").as_uri() + "/",))
     message = str(failed.value)
-    assert "MNIST was not found in" in message and str(cache) in message and "latent-explorer download" in message
+    assert "was not found in" in message and str(cache) in message and "latent-explorer download" in message

@@ -47,3 +47,13 @@ def test_the_app_names_the_missing_packages_instead_of_aborting():
 def test_without_pyopengl_the_software_cube_has_no_note():
     assert note_for(UPGRADE) == "" and note_for(None) == ""
     assert "software" in note_for("The 3-D view needs OpenGL, which the 'offscreen' display platform does not offer.")
+
+
+def test_no_display_says_so_and_what_to_do_instead_of_aborting():
+    """No DISPLAY, no WAYLAND_DISPLAY, Qt left to choose: a sentence and exit 1, never Qt's abort (134)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    r = subprocess.run([sys.executable, "-m", "latent_explorer.app"], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert r.returncode == 1, (r.returncode, r.stderr[-2000:])
+    assert "no display was found" in r.stderr and "QT_QPA_PLATFORM=offscreen" in r.stderr
+    assert "could not load the Qt platform plugin" not in r.stderr

@@ -223,12 +223,13 @@ def gap_lines(path: Path, ck, ev: dict, atlas: dict | None) -> list[str]:
     return lines
 
 
-def write_card(path: Path, command: str | None = None, atlas: dict | None = None) -> Path:
+def write_card(path: Path, command: str | None = None, atlas: dict | None = None, out: Path | None = None) -> Path:
+    """Write the card of checkpoint ``path`` to ``out`` (default: beside it, ``X.md``)."""
     from latent_explorer.models.checkpoint import CheckpointError
     from latent_explorer.models.fileio import atomic_write_bytes
 
     path = Path(path)
-    target = path.with_suffix(".md")
+    target = Path(out) if out else path.with_suffix(".md")
     try:
         text = card_text(path, command, atlas)
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:  # figures in the metadata

@@ -35,7 +35,8 @@ RAW_MD5 = {
     "t10k-images-idx3-ubyte.gz": "2646ac647ad5339dbf082846283269ea",
     "t10k-labels-idx1-ubyte.gz": "27ae3e4e09519cfbb04c329615203637",
 }
-MIRRORS = (
+MIRRORS_ENV = "LATENT_EXPLORER_MIRRORS"  # comma-separated base URLs replacing the list below
+MIRRORS = tuple(u.strip() for u in os.environ.get(MIRRORS_ENV, "").split(",") if u.strip()) or (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
@@ -223,6 +224,11 @@ def raw_md5(path: str | os.PathLike) -> str:
 def verify(folder: str | os.PathLike) -> dict[str, str]:
     """Check the four files' decompressed md5 sums; raise DataError on the first mismatch."""
     folder = Path(folder)
+    missing = [name for name in RAW_MD5 if not (folder / name).exists()]
+    if missing:
+        raise DataError(f"{folder}: " + ("no such folder" if not folder.exists() else
+                                         f"{len(missing)} of the 4 MNIST files missing ({', '.join(missing)})")
+                        + f"; fetch them with: latent-explorer download --data {folder}")
     result = {}
     for name, want in RAW_MD5.items():
         path = folder / name

@@ -69,8 +69,25 @@ def message(missing: list[str]) -> str:
             f"The command line (render, export, ...) works without them.")
 
 
+NO_DISPLAY = ("no display was found (DISPLAY and WAYLAND_DISPLAY are not set), so the window cannot open. "
+              "Run latent-explorer on a desktop session with a display (over ssh: ssh -X, or a remote "
+              "desktop); for scripts and tests without a screen set QT_QPA_PLATFORM=offscreen; everything the "
+              "window does is also in the command line: latent-explorer --help.")
+
+
+def no_display() -> bool:
+    """Linux with neither an X11 nor a Wayland display, and Qt left to pick (or told xcb/wayland)."""
+    if not sys.platform.startswith("linux") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return False
+    chosen = os.environ.get("QT_QPA_PLATFORM", "").split(":")[0].split(";")[0]
+    return chosen in ("", "xcb", "wayland")
+
+
 def check() -> None:
-    """Raise RuntimeError naming the missing packages when Qt's xcb plugin could not load."""
+    """Raise RuntimeError saying what to do when there is no display, or naming the missing
+    packages when Qt's xcb plugin could not load."""
+    if no_display():
+        raise RuntimeError(NO_DISPLAY)
     if uses_xcb():
         missing = missing_libraries()
         if missing:

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFrame, QLabel, QMainWind
 
 from latent_explorer.models.atlas import AtlasError, load_atlas
 from latent_explorer.models.checkpoint import Checkpoint, CheckpointError
-from latent_explorer.models.registry import ModelEntry, default_entry, open_model, quick_resolution, scan
+from latent_explorer.models.registry import ModelEntry, default_entry, open_model, model_folders, quick_resolution, scan_folders
 
 from .comparedock import install as install_compare_dock
 from .finddock import install as install_find_dock
@@ -199,7 +199,7 @@ class MainWindow(QMainWindow):
 
     def refresh_models(self) -> None:
         """Rescan the models folder for the chooser (keeping any model opened from elsewhere)."""
-        self.entries = scan(self.models_dir)
+        self.entries = scan_folders(model_folders(self.models_dir))
         self._fill_combo()
 
     def _fill_combo(self) -> None:
