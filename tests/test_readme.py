@@ -119,3 +119,14 @@ def test_every_readme_command_line(tmp_path, monkeypatch, capsys, mnist_dir):
             assert {"strip.png", "strip.gif", "strip.csv", "strip.json"} <= set(written)
         ran.append(argv[0])
     assert {"render", "info", "export", "compare", "verify-data", "download", "card", "report"} <= set(ran)
+
+
+def test_ci_runs_the_readmes_test_command_in_a_fresh_venv():
+    """CI does what the README tells a newcomer: a fresh virtual environment, then the
+    README's test command exactly as written."""
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
+    test_line = next(b.strip() for b in blocks if "pytest" in b)
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert test_line in ci.splitlines(), f"CI does not run the README's test command {test_line!r}"
+    assert "python3 -m venv" in ci and ". \"$venv/bin/activate\"" in ci
