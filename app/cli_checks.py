@@ -48,7 +48,7 @@ RANGES: dict[tuple[str, str | None], dict[str, tuple]] = {
     ("train", "gan"): {
         "latent_dim": (1, 64, None), "epochs": (1, 100_000, None), "batch_size": (2, 4096, _batch),
         "lr": (("gt", 0.0), 1.0, None), "seed": (0, 2 ** 31 - 1, None), "limit": (0, MAX_ITEMS, None),
-        "max_minutes": (0.0, 525_600.0, None)},
+        "max_minutes": (0.0, 525_600.0, None), "map_resolution": (4, 256, None)},
     ("train", "all"): {
         "minutes": (("gt", 0.0), 10_080.0, None), "batch_size": (2, 4096, _batch), "seed": (0, 2 ** 31 - 1, None),
         "limit": (0, MAX_ITEMS, None), "atlas_resolution": (2, 4096, None),

@@ -8,7 +8,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # The tests never see (nor write) the user's own models folder (install-models' default).
 import tempfile  # noqa: E402
 
-os.environ["LATENT_EXPLORER_MODELS"] = tempfile.mkdtemp(prefix="latent-explorer-test-models-")
+_TEST_MODELS = "latent-explorer-test-models-"
+if _TEST_MODELS not in os.environ.get("LATENT_EXPLORER_MODELS", ""):  # once, even if conftest is imported twice
+    os.environ["LATENT_EXPLORER_MODELS"] = tempfile.mkdtemp(prefix=_TEST_MODELS)
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -132,7 +134,8 @@ def gen2d(tmp_path) -> Path:
     return make_generator(tmp_path / "g2.pt", 2)
 
 
-TINY_RUN = dict(latent_dim=2, batch_size=64, limit=256, map_precision="float32", seed=3, eval_samples=300)
+TINY_RUN = dict(latent_dim=2, batch_size=64, limit=256, map_precision="float32", map_resolution=16, seed=3,
+                eval_samples=300)
 
 
 @pytest.fixture(scope="session")

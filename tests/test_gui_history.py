@@ -17,7 +17,7 @@ from latent_explorer.training.report import grid_image, settle_epoch, smooth
 from latent_explorer.training.train_gan import GanRun, train_gan
 
 pytest_plugins = ("gui_fixtures",)  # fixtures: models_dir, make_window, ...
-TINY = dict(latent_dim=2, batch_size=64, limit=256, map_precision="float32", seed=3, eval_samples=300)
+from tests.conftest import TINY_RUN as TINY  # noqa: E402  (the run tiny_run trained; resumed runs continue it)
 LOAD_MS = 20_000
 
 
@@ -27,11 +27,9 @@ def _train(out: Path, mnist_dir: Path, classifier_path: Path, epochs: int, resum
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, mnist_dir, classifier_path) -> Path:
-    """A real 2-epoch run folder: gan2d.pt, gan2d.history.h5, gan2d.state.pt."""
-    out = tmp_path_factory.mktemp("run")
-    _train(out, mnist_dir, classifier_path, epochs=2)
-    return out
+def trained(tiny_run) -> Path:
+    """A real 2-epoch run folder: gan2d.pt, gan2d.history.h5, gan2d.state.pt (trained once a session)."""
+    return tiny_run
 
 
 @pytest.fixture

@@ -49,6 +49,7 @@ class GanRun:
     name: str | None = None
     mixed_precision: bool = True
     map_precision: str | None = None  # None: bfloat16 where native, else float32
+    map_resolution: int | None = None  # cells per axis of the per-epoch maps; None: 64 (conditional: 32 per digit)
     eval_samples: int = 10000
     compile: bool = False  # CUDA only: torch.compile the networks (eager if compiling fails)
     recipe: str = "explore"
@@ -148,7 +149,7 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
     opt_d = fast.adam(D.parameters(), run.lr, (run.beta1, 0.999), device)
     average = WeightAverage(G, run.ema) if run.ema > 0 else None
     unroller = Unroller(D, opt_d, run.unroll) if run.unroll > 0 else None
-    monitor = Monitor(config, clf_model, x_all, run.seed, precision=run.map_precision)
+    monitor = Monitor(config, clf_model, x_all, run.seed, resolution=run.map_resolution, precision=run.map_precision)
     history = History(name=name, config=config.to_dict(), planes=monitor.planes,
                       map_resolution=monitor.resolution, map_precision=monitor.precision, classifier_digest=classifier.digest)
     start_epoch, seconds_before = 0, 0.0
@@ -167,6 +168,9 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
         load_into(paths["state"], state, {"generator": G, "discriminator": D, "opt_g": opt_g, "opt_d": opt_d,
                                           **({"average": average} if average is not None else {})})
         history = History.load(paths["history"])
+        if history.map_resolution != monitor.resolution:  # the run's maps keep the size they began with
+            monitor = Monitor(config, clf_model, x_all, run.seed, resolution=history.map_resolution,
+                              precision=run.map_precision)
         check_history(paths["state"], history, start_epoch,
                       state["average"]["model"] if average is not None else state["generator"],
                       config.to_dict(), classifier.digest)
