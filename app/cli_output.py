@@ -20,6 +20,13 @@ def check_output(path: str | Path, force: bool, example: str = "out.png") -> Pat
         raise UsageError(f"{out}: folder {out.parent} does not exist")
     if out.exists() and not force:
         raise UsageError(overwrite_message(out))
+    if Path(example).suffix == ".png":  # a figure: its format follows the suffix, checked before any work
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        supported = FigureCanvasAgg.get_supported_filetypes()
+        if (out.suffix.lstrip(".").lower() or "png") not in supported:
+            raise UsageError(f"{out}: unsupported image format {out.suffix!r} (use one of "
+                             f"{', '.join('.' + s for s in sorted(supported))})")
     return out
 
 

@@ -234,6 +234,8 @@ def load_atlas(path: str | os.PathLike, generator_digest: str | None = None,
         raise AtlasError(f"{path}: damaged or not an atlas ({str(exc)[:200]})") from None
     if labels.max(initial=0) > NO_DIGIT:
         raise AtlasError(f"{path}: labels outside 0..10")
+    if confidence.size and not (0 <= confidence.min() and confidence.max() <= 1):  # a NaN fails both
+        raise AtlasError(f"{path}: confidences outside 0..1 (NaN, infinite or negative); damaged or not an atlas")
     atlas.check_belongs(generator_digest, classifier_digest)
     return atlas
 

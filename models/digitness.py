@@ -275,12 +275,18 @@ class Verdict:
     score: np.ndarray
 
     @property
+    def valid(self) -> np.ndarray:
+        """bool (N,): False for an invalid image (NaN or infinite pixels; no class at all)."""
+        return ~np.isposinf(self.score)
+
+    @property
     def map_labels(self) -> np.ndarray:
         return np.where(self.is_digit, self.label, NO_DIGIT).astype(np.uint8)
 
 
 def judge_tensor(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Softmax probabilities (N, 10) and scores (N,) float64 (NaN without a calibration)."""
+    """Softmax probabilities (N, 10) and scores (N,) float64 (NaN without a calibration); an
+    invalid image (a NaN or infinite pixel) gets probabilities 0 and score +inf."""
     import torch
     import torch.nn.functional as F
 
@@ -289,9 +295,13 @@ def judge_tensor(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch
     feats, logits = features(model, x)
     probs = F.softmax(logits, dim=1)
     cal: Calibration | None = getattr(model, "digitness", None)
-    if cal is None:
-        return probs, torch.full((len(x),), float("nan"), dtype=torch.float64)
-    return probs, cal.scores(feats)
+    score = torch.full((len(x),), float("nan"), dtype=torch.float64) if cal is None else cal.scores(feats)
+    # an image with a NaN or infinite pixel is no image: no class (probabilities 0), never a digit
+    # (score +inf); callers tell it apart by its pixels (Frame.valid, INVALID_IMAGE)
+    invalid = ~torch.isfinite(x.reshape(len(x), -1)).all(1)
+    probs = torch.where(invalid[:, None].to(probs.device), torch.zeros_like(probs), probs)
+    score = torch.where(invalid.to(score.device), torch.full_like(score, float("inf")), score)
+    return probs, score
 
 
 def judge(model: nn.Module, images, batch: int = 2048) -> Verdict:
