@@ -10,6 +10,7 @@ import contextlib
 import math
 import os
 import sys
+import warnings
 
 from .cli import UsageError
 
@@ -149,12 +150,18 @@ def safe_streams():
             stream.reconfigure(errors="backslashreplace")
         except (AttributeError, ValueError, OSError):
             pass
-    saved = sys.stdout, sys.stderr
+    saved = sys.stdout, sys.stderr, warnings.showwarning
     sys.stdout, sys.stderr = PrintableStream(sys.stdout), PrintableStream(sys.stderr)
+    warnings.showwarning = _show_warning
     try:
         yield
     finally:
-        sys.stdout, sys.stderr = saved
+        sys.stdout, sys.stderr, warnings.showwarning = saved
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line on stderr (``latent-explorer: warning: ...``), not Python's form."""
+    print(f"latent-explorer: warning: {message}", file=sys.stderr)
 
 
 _FILE_ARGS = ("file", "checkpoint", "model", "models", "atlas", "out", "classifier", "data")
