@@ -79,7 +79,7 @@ def cmd_export(args) -> int:
     if not 2 <= args.steps <= 200:
         raise UsageError("--steps must be between 2 and 200")
     for t in targets:
-        check_output(t, args.force, "strip.png")
+        check_output(t, args.force, "strip.png", figure=bool(args.out) and t == Path(args.out))
     a = _point(args.a, "--a")  # points are checked before any model is loaded
     b = _point(args.b, "--b") if args.b and not args.label_walk else None
     path = resolve(args.model, CHECKPOINTS)

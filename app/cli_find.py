@@ -12,7 +12,7 @@ from .cli_render import _point
 
 def _out(path: str | None, force: bool, example: str) -> Path | None:
     """The output place, checked by the one overwrite rule (None when not asked for)."""
-    return check_output(path, force, example) if path else None
+    return check_output(path, force, example, figure=example.endswith(".png")) if path else None
 
 
 def add_commands(sub) -> None:

@@ -46,7 +46,7 @@ def cmd_render(args) -> int:
 
     from .cli_output import check_output
 
-    out = check_output(args.out, args.force, "point.png")
+    out = check_output(args.out, args.force, "point.png", figure=True)
     if not 2 <= args.resolution <= 512:
         raise UsageError("--resolution must be between 2 and 512")
     path = resolve(args.model, CHECKPOINTS)

@@ -92,6 +92,8 @@ def _parse_ranges(text: str, whole: str) -> tuple[int, ...]:
             if "-" in part:
                 a, b = (int(v) for v in part.split("-"))
                 bounds = (a, b)
+                if b < a:  # an empty range: the edit would silently do nothing
+                    raise LookupError(f"range {part!r} in ablation {whole!r} runs backwards (write {b}-{a})")
             elif part:
                 a = b = int(part)
                 bounds = (a,)
@@ -100,6 +102,8 @@ def _parse_ranges(text: str, whole: str) -> tuple[int, ...]:
             if not all(0 <= v < MAX_INDEX for v in bounds) or len(out) + b - a + 1 > MAX_INDEX:
                 raise OverflowError
             out.extend(range(a, b + 1))
+    except LookupError as exc:
+        raise ValueError(str(exc)) from None
     except ValueError:
         raise ValueError(f"bad index list {text!r} in ablation {whole!r}") from None
     except OverflowError:
