@@ -32,7 +32,7 @@ from latent_explorer.models.atlas import Atlas, AtlasError, build_adaptive, buil
 from latent_explorer.models.checkpoint import FORMAT, CheckpointError, load_checkpoint, read_payload, save_payload
 from latent_explorer.models.networks import Discriminator, GanConfig, Generator
 from latent_explorer.models.registry import open_model, scan
-from latent_explorer.training.data import DataError, load_split, raw_md5, read_idx_images, read_idx_labels
+from latent_explorer.training.data import DataError, load_split, raw_md5, read_idx_images, read_idx_labels, verify
 from latent_explorer.training.history import History, HistoryError
 from latent_explorer.training.train_gan import GanRun, run_paths, train_gan
 from tests.conftest import CLASSIFIER, ROOT, make_generator
@@ -1150,3 +1150,381 @@ def test_an_archive_installs_all_its_files_or_none(tmp_path, archive_parts):
     with pytest.raises(FileNotFoundError):
         _move_all(staging, into, ["gan2d.atlas.h5", "gan2d.history.h5", "gan2d.md"], set(before))
     assert {p.name: p.read_bytes() for p in into.iterdir()} == before
+
+
+# ------------------------------------------------------------------ 4. images, calibration, caches, downloads
+
+@pytest.fixture(scope="module")
+def test_digits(mnist_dir):
+    return load_split("test", mnist_dir).images[:200]
+
+
+@GENERATED
+@given(index=st.integers(0, 199), scale=st.sampled_from([1.0, 0.5, 0.9]))
+def test_16_and_32_bit_greyscale_images_read_as_the_same_digit_in_8_bits(tmp_path_factory, test_digits, index,
+                                                                         scale):
+    from PIL import Image
+
+    from latent_explorer.models.digitimage import load_digit_image
+
+    tmp = tmp_path_factory.mktemp("wide")
+    digit = np.round(test_digits[index].astype(np.float64) * scale)
+    Image.fromarray(digit.astype(np.uint8)).save(tmp / "d8.png")
+    Image.fromarray((digit * 257).astype(np.uint16)).save(tmp / "d16.png")
+    Image.fromarray((digit * 257).astype(np.int32)).save(tmp / "d32.tif")
+    Image.fromarray((digit / 255).astype(np.float32)).save(tmp / "dF.tif")
+    Image.fromarray((255 - digit).astype(np.float32)).save(tmp / "dF255.tif")  # ink dark on light, 0..255 floats
+    ref = load_digit_image(tmp / "d8.png")
+    for name in ("d16.png", "d32.tif", "dF.tif", "dF255.tif"):
+        got = load_digit_image(tmp / name)
+        assert np.abs(got - ref).max() < 0.02, name
+        assert abs(int((got > 0).sum()) - int((ref > 0).sum())) <= 2, name
+
+
+NOT_RASTER = {"eps": b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nnewpath 0 0 moveto 10 10 lineto stroke\n",
+              "eps-binary": b"\xc5\xd0\xd3\xc6" + b"\x20\x00\x00\x00" * 6 + b"%!PS-Adobe-3.0 EPSF-3.0\n",
+              "pdf": b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n",
+              "psd": b"8BPS\x00\x01" + b"\x00" * 40, "ico": b"\x00\x00\x01\x00\x01\x00" + b"\x00" * 40,
+              "svg": b"<svg xmlns='http://www.w3.org/2000/svg'/>"}
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_RASTER))
+@pytest.mark.parametrize("suffix", [".png", ".eps", ".jpg"])
+def test_only_the_named_raster_formats_are_decoded_whatever_the_name(tmp_path, capsys, kind, suffix):
+    from latent_explorer.models.digitimage import DigitImageError, load_digit_image
+
+    path = tmp_path / f"x{suffix}"
+    path.write_bytes(NOT_RASTER[kind])
+    with pytest.raises(DigitImageError, match="not an image in one of the formats read here"):
+        load_digit_image(path)
+    refused(capsys, ["project", path], str(path), "PNG, JPEG")
+
+
+def _calibration_copy(tmp: Path, **changes) -> Path:
+    from latent_explorer.models.digitness import calibration_path, load_calibration
+
+    cal = load_calibration(calibration_path(CLASSIFIER))
+    for k, v in changes.items():
+        setattr(cal, k, v)
+    shutil.copy(CLASSIFIER, tmp / "classifier.pt")
+    cal.save(calibration_path(tmp / "classifier.pt"))
+    return tmp / "classifier.pt"
+
+
+@GENERATED
+@given(threshold=st.one_of(st.floats(-1e300, 1e300), st.sampled_from([1e300, -1e300, 25.0, 8.0, -3.0])),
+       spread=st.one_of(st.none(), st.floats(1e-12, 1e6)), mean=st.one_of(st.none(), st.floats(-1e4, 1e4)))
+def test_an_absurd_calibration_is_refused_and_a_loaded_one_is_checked_on_known_digits(tmp_path_factory, threshold,
+                                                                                    spread, mean):
+    from latent_explorer.models.digitness import calibration_path, judge, load_calibration, probe_images
+
+    good = load_calibration(calibration_path(CLASSIFIER))
+    zstats = dict(good.zstats)
+    if spread is not None or mean is not None:
+        m, s = zstats["penultimate"]
+        zstats["penultimate"] = (m if mean is None else mean, s if spread is None else spread)
+    path = _calibration_copy(tmp_path_factory.mktemp("cal"), threshold=threshold, zstats=zstats)
+    try:
+        ck = load_checkpoint(path, expect="classifier")
+    except CheckpointError as exc:
+        assert str(calibration_path(path)) in str(exc)
+        assert ("not those of a calibration" in str(exc) or "not that of a calibration" in str(exc)
+                or "fails its check on known images" in str(exc)), exc
+        return
+    images, expected = probe_images()  # what was accepted tells the known digits apart
+    assert (judge(ck.model, images).is_digit == expected).all()
+    assert abs(threshold) <= 20
+
+
+def test_a_missing_calibration_is_said_not_silent(tmp_path, capsys):
+    from latent_explorer.models.digitness import CalibrationWarning
+
+    shutil.copy(CLASSIFIER, tmp_path / "classifier.pt")
+    with pytest.warns(CalibrationWarning, match="check is off"):
+        load_checkpoint(tmp_path / "classifier.pt")
+    code = main(["render", "--point", "0,0", "--classifier", str(tmp_path / "classifier.pt"), "-o",
+                 str(tmp_path / "p.png")])
+    err = capsys.readouterr().err
+    assert code == 0 and "latent-explorer: warning: " in err and "classifier.ood.npz" in err and "calibrate" in err
+
+
+@pytest.fixture(scope="module")
+def cached_index(tmp_path_factory, classifier, mnist_dir):
+    from latent_explorer.models.neighbours import cache_path, open_index
+
+    folder = tmp_path_factory.mktemp("nbcache")
+    index = open_index(classifier, mnist_dir, cache=folder, limit=300)
+    return folder, cache_path(folder, index.key), index
+
+
+NB_EDITS = ["reorder", "garbage stats", "negative stats", "other features", "raw byte"]
+
+
+@GENERATED
+@given(edit=st.sampled_from(NB_EDITS), seed=st.integers(0, 2 ** 16), forged=st.booleans())
+def test_a_neighbour_cache_is_tied_to_the_content_it_was_made_from(tmp_path_factory, cached_index, classifier,
+                                                                  mnist_dir, edit, seed, forged):
+    from latent_explorer.models.neighbours import _ARRAYS, _content_digest, cache_path, open_index
+
+    src_folder, src, first = cached_index
+    folder = tmp_path_factory.mktemp("nb")
+    path = cache_path(folder, first.key)
+    path.parent.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    with np.load(src) as z:
+        arrays = {n: z[n].copy() for n in z.files}
+    if edit == "reorder":
+        perm = rng.permutation(len(arrays["features"]))
+        while (perm == np.arange(len(perm))).all():
+            perm = rng.permutation(len(perm))
+        arrays["features"] = arrays["features"][perm]
+    elif edit == "garbage stats":
+        arrays["stats"] = rng.uniform(-10, 10, (2, 3)).astype(np.float32)
+        arrays["stats"][0] = [3.0, 5.0, 0.1]  # at least one row out of order
+    elif edit == "negative stats":
+        arrays["stats"] = -np.abs(arrays["stats"])
+    elif edit == "other features":
+        arrays["features"] = np.roll(arrays["features"], 1 + seed % 7, axis=1)
+    else:
+        arrays["pca_coords"].flat[seed % arrays["pca_coords"].size] += 1.0
+    if forged:  # the digest recomputed: only the spot checks can tell
+        arrays["content"] = np.array(_content_digest(str(arrays["key"]), {n: arrays[n] for n in _ARRAYS}))
+    np.savez(path, **arrays)
+    notes: list[str] = []
+    again = open_index(classifier, mnist_dir, cache=folder, limit=300, notes=notes)
+    if edit == "raw byte" and forged and not notes:  # one coordinate off among 300 x 50: the spot checks may miss it
+        return
+    assert notes and "not used" in notes[0] and "rebuilt" in notes[0], (edit, forged, notes)
+    np.testing.assert_allclose(again.features, first.features, atol=1e-6)
+    np.testing.assert_allclose(again.stats, first.stats, atol=1e-6)
+
+
+class _Server:
+    """A local HTTP server on 127.0.0.1: serves files from ``folder``, or (``silent``) accepts
+    connections and never answers."""
+
+    def __init__(self, folder: Path | None, silent: bool = False) -> None:
+        import http.server
+        import socket
+        import threading
+
+        self.silent = silent
+        if silent:
+            self.sock = socket.socket()
+            self.sock.bind(("127.0.0.1", 0))
+            self.sock.listen(8)
+            self.port = self.sock.getsockname()[1]
+            self.held = []
+            self.thread = threading.Thread(target=self._accept, daemon=True)
+        else:
+            handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(folder), **kw)  # noqa
+            http.server.SimpleHTTPRequestHandler.log_message = lambda *a, **kw: None
+            self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+            self.port = self.httpd.server_address[1]
+            self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.port}/"
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)  # accepted, never answered
+
+    def close(self):
+        if self.silent:
+            self.sock.close()
+            for c in self.held:
+                c.close()
+        else:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+
+
+def test_download_times_out_retries_and_leaves_no_part_file(tmp_path, mnist_dir):
+    from latent_explorer.training import data as data_mod
+
+    silent, good = _Server(None, silent=True), _Server(mnist_dir)
+    try:
+        target = tmp_path / "data"
+        target.mkdir()
+        (target / ".t10k-labels-idx1-ubyte.gz.abc123.part").write_bytes(b"")  # left by a killed run
+        lines: list[str] = []
+        with watchdog(HANG):
+            with pytest.raises(DataError, match="could not download from any mirror") as info:
+                data_mod.download(target, mirrors=(silent.url,), log=lines.append, timeout=0.5, pause=0.1)
+        assert "timed out" in str(info.value).lower()
+        assert sum("downloading" in line for line in lines) == data_mod.ATTEMPTS  # retried
+        assert not list(target.glob("*.part")) and not list(target.glob(".*.part"))
+        # a silent mirror first, a working one next: the data arrives
+        with watchdog(HANG):
+            data_mod.download(target, mirrors=(silent.url, good.url), log=lines.append, timeout=0.5, pause=0.1)
+        assert verify(target) and not list(target.glob(".*.part"))
+    finally:
+        silent.close()
+        good.close()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
+def test_download_fetches_a_damaged_data_file_again(tmp_path, mnist_dir, capsys, damage):
+    from latent_explorer.training import data as data_mod
+
+    good = _Server(mnist_dir)
+    try:
+        target = tmp_path / "data"
+        target.mkdir()
+        for name in data_mod.RAW_MD5:
+            shutil.copy(mnist_dir / name, target / name)
+        bad = target / "train-labels-idx1-ubyte.gz"
+        blob = bad.read_bytes()
+        bad.write_bytes({"truncated": blob[:len(blob) // 2], "garbage": b"\x1f\x8b" + b"x" * 100,
+                         "empty": b""}[damage])
+        lines: list[str] = []
+        data_mod.download(target, mirrors=(good.url,), log=lines.append, timeout=5)
+        assert any("damaged" in line and "fetching it again" in line for line in lines), lines
+        assert verify(target)
+    finally:
+        good.close()
+
+
+# ------------------------------------------------------------------ 5. results lost, checks off, answers that disagree
+
+BENCH_PLACES = ["items", "runs", "machine", "item_seconds", None]
+
+
+@GENERATED
+@given(place=st.sampled_from(BENCH_PLACES), value=json_values, depth=st.integers(0, 5000))
+def test_bench_refuses_an_odd_earlier_results_file_before_running(tmp_path_factory, capsys, place, value, depth):
+    tmp = tmp_path_factory.mktemp("bench")
+    earlier = {"items": {"frame": {"ms": 1.0}}, "runs": {}, "machine": {"date": "d", "hardware": "h"},
+               "item_seconds": {}}
+    if place is None:
+        body = (b"[" * depth + b"]" * depth) if depth > 100 else _json.dumps(value).encode()
+    else:
+        earlier[place] = value
+        body = _json.dumps(earlier).encode()
+    path = tmp / "b.json"
+    path.write_bytes(body)
+    out = tmp / "B.md"
+    from latent_explorer.app.bench.run import read_results
+
+    try:
+        read_results(path)
+    except ValueError:
+        refused(capsys, ["bench", "--only", "frame", "--json", path, "--out", out], str(path), "move it away")
+        assert path.read_bytes() == body and not out.exists()  # kept, and nothing ran
+        return
+    # shaped like results: the merge after the work cannot fail
+    from latent_explorer.app.bench.run import merge_results
+
+    res = {"machine": {"date": "d2", "hardware": "h"}, "command": "c", "quick": True, "items": {"find": {}},
+           "seconds": 1.0, "item_seconds": {"find": 1.0}}
+    merged = merge_results(read_results(path), res)
+    assert "find" in merged["items"] and "frame" in merged["items"] or place == "items"
+
+
+def test_bench_reads_a_large_earlier_results_file_whole_and_checks_outputs_first(tmp_path, capsys):
+    from latent_explorer.app.bench.run import merge_results, read_results
+
+    path = tmp_path / "b.json"
+    big = {"items": {f"item{i}": {"values": list(range(2000))} for i in range(7000)},
+           "machine": {"date": "d", "hardware": "h"}}
+    path.write_text(_json.dumps(big))
+    assert path.stat().st_size > 64 * 2 ** 20  # was read only to 64 MB, then replaced by the new run alone
+    res = {"machine": {"date": "d2", "hardware": "h"}, "command": "c", "quick": True, "items": {"find": {}},
+           "seconds": 1.0, "item_seconds": {"find": 1.0}}
+    assert len(merge_results(read_results(path), res)["items"]) == 7001
+    refused(capsys, ["bench", "--only", "", "--json", tmp_path / "n.json", "--out", tmp_path / "B.md"],
+            "--only", "at least one item")
+    refused(capsys, ["bench", "--only", " , ", "--json", tmp_path / "n.json", "--out", tmp_path / "B.md"], "--only")
+    refused(capsys, ["bench", "--only", "frame", "--json", tmp_path / "n.json", "--out", tmp_path / "no" / "B.md"],
+            "does not exist")
+    refused(capsys, ["bench", "--only", "frame", "--json", tmp_path / "no" / "b.json", "--out", tmp_path / "B.md"],
+            "does not exist")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.json"]
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["project", "{img}", "-o", "{tmp}/x.xyz"], ("unsupported image format", "'.xyz'")),
+    (["neighbours", "--point", "0,0", "-o", "{tmp}/x.xyz"], ("unsupported image format",)),
+    (["render", "--point", "1.0000001,0", "-o", "{tmp}/p.png"], ("1.0000001",)),
+    (["neighbours", "--point", "1.0000001,0"], ("1.0000001",)),
+    (["compare", "--point", "0,-1.00000001"], ("-1.00000001",)),
+    (["project", "{img}", "--pixel-weight", "1e308"], ("--pixel-weight", "from 0 to 1000")),
+    (["render", "--point", "0,0", "--ablate", "act2:7-3", "-o", "{tmp}/p.png"], ("--ablate", "runs backwards")),
+    (["train", "all", "--minutes", "1", "--models", "gan2d,gan2d", "--out", "{tmp}/run"], ("more than once",)),
+], ids=["project-xyz", "neighbours-xyz", "render-point", "neighbours-point", "compare-point", "pixel-weight",
+        "ablate-backwards", "train-all-twice"])
+def test_inputs_refused_before_any_work_with_the_value_as_given(tmp_path, capsys, argv, words):
+    img = tmp_path / "img.png"
+    from PIL import Image
+
+    Image.fromarray(np.pad(np.full((14, 6), 255, np.uint8), 7)).save(img)
+    args = [a.format(tmp=tmp_path, img=img) for a in argv]
+    refused(capsys, args, *words)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.png"]  # nothing written
+
+
+def test_two_atlas_builds_to_the_same_file_at_once_never_both_succeed(tmp_path, gen2d_path):
+    out = tmp_path / "a.atlas.h5"
+    cmd = [sys.executable, "-m", "latent_explorer.app", "atlas", "build", str(gen2d_path), "--resolution", "8",
+           "-o", str(out), "--method", "full"]
+    procs = [subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    results = [(p.wait(timeout=HANG), p.stderr.read()) for p in procs]
+    codes = sorted(c for c, _ in results)
+    assert codes == [0, 1], results
+    assert "already exists" in next(e for c, e in results if c == 1)
+    load_atlas(out)
+    # the same rule at its root: a file that appears while an exclusive writer works is never replaced
+    from latent_explorer.models.fileio import atomic_path
+
+    target = tmp_path / "x.bin"
+    with pytest.raises(FileExistsError, match="already exists"):
+        with atomic_path(target, exclusive=True) as tmp:
+            tmp.write_bytes(b"mine")
+            target.write_bytes(b"theirs")
+    assert target.read_bytes() == b"theirs" and [p.name for p in tmp_path.iterdir() if ".tmp" in p.name] == []
+
+
+def test_report_on_a_history_declaring_millions_of_steps_stays_bounded(tmp_path, gen2d_path, capsys):
+    from latent_explorer.training.report import PLOTTED_STEPS, smooth
+
+    values = np.random.default_rng(0).random(10_001)
+    window = 37
+    slow = np.array([values[max(0, i + 1 - window):i + 1].mean() for i in range(len(values))])
+    np.testing.assert_allclose(smooth(values, window), slow, rtol=1e-9)  # the vectorised average is the same
+    np.testing.assert_allclose(smooth(values, window, 7), slow[::7], rtol=1e-9)
+    h = small_history()
+    h.g_loss = [np.zeros(4_000_000, np.float32), np.ones(4_000_000, np.float32)]
+    h.d_loss = [np.zeros(4_000_000, np.float32), np.ones(4_000_000, np.float32)]
+    ckpt = tmp_path / "g.pt"
+    shutil.copy(gen2d_path, ckpt)
+    h.generator_digest = load_checkpoint(ckpt).digest
+    h.save(tmp_path / "g.history.h5")
+    probe = ("import resource, sys; from latent_explorer.app.cli import main; code = main(sys.argv[1:]); "
+             "print('maxrss', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(code)")
+    r = subprocess.run([sys.executable, "-c", probe, "report", str(ckpt)], env=ENV, capture_output=True, text=True,
+                       timeout=HANG)
+    assert r.returncode == 0, r.stderr
+    peak = int(r.stdout.split("maxrss")[1]) * 1024
+    assert peak < 1 << 30, f"{peak / 2 ** 20:.0f} MB"  # 1.5 GB and 55 s before (8 million plotted points)
+    assert PLOTTED_STEPS <= 10_000
+
+
+def test_neighbours_and_render_say_the_same_at_the_same_point(tmp_path, monkeypatch, capsys, mnist_dir):
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "cache"))
+    atlas = load_atlas(SHIPPED / "gan2d.atlas.h5")
+    axis = np.linspace(-1, 1, atlas.resolution)
+    picks = [np.argwhere(atlas.labels == 10)[0], np.argwhere(atlas.labels < 10)[0]]
+    for cell in picks:
+        p = ",".join(repr(float(axis[i])) for i in cell)
+        with watchdog(HANG):
+            assert main(["render", "--point", p, "-o", str(tmp_path / "p.png"), "--force"]) == 0
+        said = capsys.readouterr().out.split("image class ")[1].strip()
+        with watchdog(HANG):
+            assert main(["neighbours", "--point", p, "--limit", "100", "--data", str(mnist_dir)]) == 0
+        out = capsys.readouterr().out
+        assert f"image class {said};" in out, (said, out)
