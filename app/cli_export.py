@@ -109,8 +109,8 @@ def cmd_export(args) -> int:
             raise UsageError(f"{option} {getattr(args, option[2:])} has {len(point)} coordinate(s); {path.stem} has a "
                              f"{engine.latent_dim}-D latent space, so it needs {engine.latent_dim}")
     ablations = tuple(Ablation.parse(t) for t in args.ablate)
-    strip = make_strip(engine, a, b, args.steps, args.path, digit=args.digit, label_walk=walk, model=path.stem,
-                       ablations=ablations)
+    strip = make_strip(engine, a, b, args.steps, args.path, digit=args.digit, label_walk=walk,
+                       model=engine.checkpoint.name, ablations=ablations)  # the name made printable
     for t in targets:
         export(strip, t, overwrite=args.force)
         print(f"wrote {t}")
