@@ -837,9 +837,16 @@ DTYPES = [torch.float16, torch.bfloat16, torch.float64, torch.complex64, torch.c
 CONVERTED_DTYPES = (torch.float16, torch.bfloat16, torch.float64)
 
 
+class _Payload(dict):
+    """A checkpoint payload with a short repr (hypothesis prints its arguments on a failure)."""
+
+    def __repr__(self) -> str:
+        return f"<payload of {len(self.get('state_dict', {}))} tensors>"
+
+
 @pytest.fixture(scope="module")
 def gen2d_state(gen2d_path) -> dict:
-    return read_payload(gen2d_path)
+    return _Payload(read_payload(gen2d_path))
 
 
 def _save_state(path: Path, payload: dict, state: dict) -> Path:
