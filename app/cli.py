@@ -301,6 +301,13 @@ def _resume_hint(args) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from . import cli_checks
+
+    with cli_checks.safe_streams():  # no raw control character from a file reaches the terminal
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(_join_point_values(list(sys.argv[1:] if argv is None else argv)))
     command = args.command or "gui"
@@ -309,7 +316,6 @@ def main(argv: list[str] | None = None) -> int:
         handler = handler or module.COMMANDS.get(command)
     from . import cli_checks
 
-    cli_checks.safe_streams()  # a file name that is not valid text must not fail a print after the work is done
     try:
         cli_checks.check(args)  # every numeric option in its documented range, before any work
         return int(handler(args) or 0)

@@ -6,9 +6,11 @@ no command caught (no traceback reaches the user)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import sys
+import warnings
 
 from .cli import UsageError
 
@@ -121,14 +123,45 @@ def _subparser(parser, names):
     return parser
 
 
-def safe_streams() -> None:
-    """Print what cannot be encoded (an undecodable file name, an emoji on an ASCII
-    terminal) as backslash escapes instead of failing with UnicodeEncodeError."""
+class PrintableStream:
+    """A text stream that passes every write through :func:`printable_lines`: no control,
+    bidi or format character from a file's text or a file name reaches the terminal raw."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        from latent_explorer.models.printable import printable_lines
+
+        self.stream.write(printable_lines(text))
+        return len(text)
+
+    def __getattr__(self, name):  # flush, isatty, fileno, encoding, buffer, ...
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def safe_streams():
+    """While the command runs: print what cannot be encoded (an undecodable file name, an
+    emoji on an ASCII terminal) as backslash escapes instead of failing with
+    UnicodeEncodeError, and escape control characters (:class:`PrintableStream`)."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.reconfigure(errors="backslashreplace")
         except (AttributeError, ValueError, OSError):
             pass
+    saved = sys.stdout, sys.stderr, warnings.showwarning
+    sys.stdout, sys.stderr = PrintableStream(sys.stdout), PrintableStream(sys.stderr)
+    warnings.showwarning = _show_warning
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr, warnings.showwarning = saved
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line on stderr (``latent-explorer: warning: ...``), not Python's form."""
+    print(f"latent-explorer: warning: {message}", file=sys.stderr)
 
 
 _FILE_ARGS = ("file", "checkpoint", "model", "models", "atlas", "out", "classifier", "data")

@@ -30,6 +30,7 @@ def cmd_compare(args) -> int:
     from latent_explorer.models.checkpoint import load_checkpoint
     from latent_explorer.models.compare import Comparison, comparable_in, comparison_figure, default_paths, markdown_table
     from latent_explorer.models.figures import save_figure
+    from latent_explorer.models.frame import INVALID_IMAGE
     from latent_explorer.models.registry import read_entry, resolve
 
     out = Path(args.out) if args.out else None
@@ -55,7 +56,7 @@ def cmd_compare(args) -> int:
         raise UsageError(f"--point has {len(point)} coordinates; the models have a {comparison.latent_dim}-D "
                          f"latent space")
     if any(not -1 <= v <= 1 for v in point):
-        raise UsageError(f"--point {','.join(f'{v:g}' for v in point)} lies outside the latent box [-1, 1]")
+        raise UsageError(f"--point {','.join(repr(float(v)) for v in point)} lies outside the latent box [-1, 1]")
     digit = args.digit
     if comparison.conditional:
         if digit is None or not 0 <= digit <= 9:
@@ -63,6 +64,10 @@ def cmd_compare(args) -> int:
     elif digit is not None:
         raise UsageError("the models are not conditional; --digit does not apply")
     columns = comparison.render(point, digit)
+    for path, col in zip(paths, columns):
+        if not col.valid:  # never shown beside the figures of a healthy model
+            raise ValueError(f"{path}: {INVALID_IMAGE} at this point; it cannot be compared (its weights are "
+                             f"damaged or out of range)")
     rows = comparison.rows()
     print(markdown_table(rows, columns), end="")
     if out is not None:

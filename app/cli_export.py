@@ -79,7 +79,7 @@ def cmd_export(args) -> int:
     if not 2 <= args.steps <= 200:
         raise UsageError("--steps must be between 2 and 200")
     for t in targets:
-        check_output(t, args.force, "strip.png")
+        check_output(t, args.force, "strip.png", figure=bool(args.out) and t == Path(args.out))
     a = _point(args.a, "--a")  # points are checked before any model is loaded
     b = _point(args.b, "--b") if args.b and not args.label_walk else None
     path = resolve(args.model, CHECKPOINTS)
@@ -109,8 +109,8 @@ def cmd_export(args) -> int:
             raise UsageError(f"{option} {getattr(args, option[2:])} has {len(point)} coordinate(s); {path.stem} has a "
                              f"{engine.latent_dim}-D latent space, so it needs {engine.latent_dim}")
     ablations = tuple(Ablation.parse(t) for t in args.ablate)
-    strip = make_strip(engine, a, b, args.steps, args.path, digit=args.digit, label_walk=walk, model=path.stem,
-                       ablations=ablations)
+    strip = make_strip(engine, a, b, args.steps, args.path, digit=args.digit, label_walk=walk,
+                       model=engine.checkpoint.name, ablations=ablations)  # the name made printable
     for t in targets:
         export(strip, t, overwrite=args.force)
         print(f"wrote {t}")

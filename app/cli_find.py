@@ -12,7 +12,7 @@ from .cli_render import _point
 
 def _out(path: str | None, force: bool, example: str) -> Path | None:
     """The output place, checked by the one overwrite rule (None when not asked for)."""
-    return check_output(path, force, example) if path else None
+    return check_output(path, force, example, figure=example.endswith(".png")) if path else None
 
 
 def add_commands(sub) -> None:
@@ -71,7 +71,7 @@ def cmd_project(args) -> int:
     try:
         weights = Weights(args.pixel_weight, args.feature_weight)
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(f"--pixel-weight, --feature-weight: {exc}") from None
     target = load_digit_image(args.image, fit=not args.no_fit)  # DigitImageError is a ValueError: reported
     model = _open(args.model, args.classifier)
     engine = model.engine
@@ -127,12 +127,16 @@ def cmd_neighbours(args) -> int:
         raise UsageError(f"--point has {len(point)} coordinate{'s' * (len(point) != 1)}, "
                          f"{model.name} has a {engine.latent_dim}-D latent space")
     if any(not -1 <= v <= 1 for v in point):
-        raise UsageError(f"--point {','.join(f'{v:g}' for v in point)} lies outside the latent box [-1, 1]")
+        raise UsageError(f"--point {','.join(repr(float(v)) for v in point)} lies outside the latent box [-1, 1]")
     if engine.conditional and (args.digit is None or not 0 <= args.digit <= 9):
         raise UsageError(f"{model.name} is conditional: pass --digit 0..9")
     if not engine.conditional and args.digit is not None:
         raise UsageError(f"{model.name} is not conditional; --digit does not apply")
     frame = engine.render(RenderRequest(point=point, digit=args.digit, capture=False))
+    if not frame.valid:  # its neighbours would mean nothing
+        from latent_explorer.models.frame import INVALID_IMAGE
+
+        raise ValueError(f"{model.path}: {INVALID_IMAGE} at this point; it has no neighbours")
     notes: list[str] = []
     if args.limit < 0:
         raise UsageError(f"--limit must be >= 0, got {args.limit}")
@@ -142,7 +146,7 @@ def cmd_neighbours(args) -> int:
         print(note)
     nb = index.query(frame.image, args.k, args.space)
     gauge = index.gauge(float(nb.distances[0]), args.space)
-    print(f"\n{model.name} at ({', '.join(f'{v:+.3f}' for v in point)}): image class {frame.predicted}; "
+    print(f"\n{model.name} at ({', '.join(f'{v:+.3f}' for v in point)}): image class {frame.describe()}; "
           f"nearest training images ({args.space} space):")
     for i, lab, d in zip(nb.indices, nb.labels, nb.distances):
         print(f"  #{int(i):>5}  digit {int(lab)}  distance {float(d):.4f}")

@@ -173,7 +173,7 @@ def cmd_atlas(args) -> int:
         bar.update(done - bar.done)
 
     atlas = build_atlas(g, c, args.resolution, out, method=args.method, precision=args.precision,
-                        progress=progress, stride=args.stride, block=args.block)
+                        progress=progress, stride=args.stride, block=args.block, exclusive=not args.force)
     bar.close()
     area = atlas.digit_area()
     print(f"saved {out}: {atlas.labels.size:,} cells, {atlas.evaluations:,} generator evaluations, "
@@ -230,19 +230,35 @@ def cmd_report(args) -> int:
 
 def cmd_bench(args) -> int:
     from latent_explorer.app.bench.markdown import atlas_plot, render_markdown
-    from latent_explorer.app.bench.run import EXTRA_ITEMS, ITEMS, merge_results, run_suite
+    from latent_explorer.app.bench.run import EXTRA_ITEMS, ITEMS, merge_results, read_results, run_suite
     from latent_explorer.models.fileio import atomic_write_bytes
 
-    only = set(args.only.split(",")) if args.only else None
+    from .cli_output import check_output
+
+    only = None
+    if args.only is not None:
+        only = {k.strip() for k in args.only.split(",") if k.strip()}
+        if not only:
+            raise UsageError(f"--only: name at least one item ({', '.join(ITEMS + EXTRA_ITEMS)}); leave --only out "
+                             f"to run the default suite")
     unknown = sorted((only or set()) - set(ITEMS) - set(EXTRA_ITEMS))
     if unknown:
         raise UsageError(f"--only: unknown item(s) {', '.join(unknown)}; choose from "
                          f"{', '.join(ITEMS + EXTRA_ITEMS)}")
     if args.soak_minutes <= 0:
         raise UsageError("--soak-minutes must be positive")
+    # every output place and the earlier results are checked before the suite runs (minutes of work)
+    check_output(args.out, True, "BENCHMARKS.md")
+    check_output(args.json, True, "bench-results.json")
+    previous = None
+    if only is not None:
+        try:
+            previous = read_results(Path(args.json))
+        except ValueError as exc:
+            raise UsageError(f"{exc}; --only merges into it: move it away or give --json another file") from None
     res = run_suite(args.quick, Path(args.models), args.data, only, soak_minutes=args.soak_minutes)
     if only is not None:
-        res = merge_results(Path(args.json), res)
+        res = merge_results(previous, res)
     out = Path(args.out)
     plot = None
     if res["items"].get("atlas"):

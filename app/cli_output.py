@@ -11,8 +11,9 @@ def overwrite_message(path: Path) -> str:
     return f"{path}: already exists; pass --force to overwrite"
 
 
-def check_output(path: str | Path, force: bool, example: str = "out.png") -> Path:
-    """``path`` as a Path, once it is known that writing it is allowed."""
+def check_output(path: str | Path, force: bool, example: str = "out.png", figure: bool = False) -> Path:
+    """``path`` as a Path, once it is known that writing it is allowed (and, for a ``figure``,
+    that its suffix names a format the figure can be written in)."""
     out = Path(path)
     if out.is_dir():
         raise UsageError(f"{out}: is a folder; give a file name such as {out / example}")
@@ -20,6 +21,13 @@ def check_output(path: str | Path, force: bool, example: str = "out.png") -> Pat
         raise UsageError(f"{out}: folder {out.parent} does not exist")
     if out.exists() and not force:
         raise UsageError(overwrite_message(out))
+    if figure:  # its format follows the suffix: checked before any work
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        supported = FigureCanvasAgg.get_supported_filetypes()
+        if (out.suffix.lstrip(".").lower() or "png") not in supported:
+            raise UsageError(f"{out}: unsupported image format {out.suffix!r} (use one of "
+                             f"{', '.join('.' + s for s in sorted(supported))})")
     return out
 
 

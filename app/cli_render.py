@@ -46,7 +46,7 @@ def cmd_render(args) -> int:
 
     from .cli_output import check_output
 
-    out = check_output(args.out, args.force, "point.png")
+    out = check_output(args.out, args.force, "point.png", figure=True)
     if not 2 <= args.resolution <= 512:
         raise UsageError("--resolution must be between 2 and 512")
     path = resolve(args.model, CHECKPOINTS)
@@ -57,9 +57,9 @@ def cmd_render(args) -> int:
     if len(point) != engine.latent_dim:
         raise UsageError(f"--point has {len(point)} coordinate{'s' * (len(point) != 1)}, "
                          f"{model.name} has a {engine.latent_dim}-D latent space")
-    outside = [f"{axis_name(i)} = {v:g}" for i, v in enumerate(point) if not -1 <= v <= 1]
+    outside = [f"{axis_name(i)} = {float(v)!r}" for i, v in enumerate(point) if not -1 <= v <= 1]
     if outside:
-        raise UsageError(f"--point {','.join(f'{v:g}' for v in point)}: {', '.join(outside)} lies outside "
+        raise UsageError(f"--point {','.join(repr(float(v)) for v in point)}: {', '.join(outside)} lies outside "
                          f"the latent box [-1, 1]")
     digit = args.digit
     if engine.conditional:

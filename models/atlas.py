@@ -167,11 +167,12 @@ class Atlas:
         if self.labels.max(initial=0) > NO_DIGIT:
             raise ValueError("labels outside 0..10")
 
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike, exclusive: bool = False) -> None:
+        """Write atomically; ``exclusive``: refuse (FileExistsError) if ``path`` exists by then."""
         path = Path(path)
         self.check_savable()
         chunk = tuple(([1] if self.conditional else []) + [min(self.resolution, 16)] * self.latent_dim)
-        with h5safe.writing(path) as f:
+        with h5safe.writing(path, exclusive=exclusive) as f:
             for key, value in (("format", FORMAT), ("generator_digest", self.generator_digest),
                                ("classifier_digest", self.classifier_digest), ("method", self.method),
                                ("precision", self.precision), ("extra", json.dumps(self.extra))):
@@ -234,6 +235,8 @@ def load_atlas(path: str | os.PathLike, generator_digest: str | None = None,
         raise AtlasError(f"{path}: damaged or not an atlas ({str(exc)[:200]})") from None
     if labels.max(initial=0) > NO_DIGIT:
         raise AtlasError(f"{path}: labels outside 0..10")
+    if confidence.size and not (0 <= confidence.min() and confidence.max() <= 1):  # a NaN fails both
+        raise AtlasError(f"{path}: confidences outside 0..1 (NaN, infinite or negative); damaged or not an atlas")
     atlas.check_belongs(generator_digest, classifier_digest)
     return atlas
 
@@ -486,7 +489,7 @@ def choose_method(latent_dim: int, resolution: int, conditional: bool = False) -
 
 def build_atlas(generator: Checkpoint, classifier: Checkpoint, resolution: int, out: Path, *,
                 method: str = "adaptive", precision: str = "float32", progress: ProgressFn | None = None,
-                should_stop=None, stride: int = 4, block: int = 16384) -> Atlas:
+                should_stop=None, stride: int = 4, block: int = 16384, exclusive: bool = False) -> Atlas:
     """Build with the chosen method and save atomically to ``out``.
 
     The full builder keeps finished blocks of ``block`` cells in ``out.partial``; building
@@ -500,13 +503,13 @@ def build_atlas(generator: Checkpoint, classifier: Checkpoint, resolution: int, 
         partial = out.with_name(out.name + ".partial")
         atlas = build_full(generator, classifier, resolution, precision=precision, partial=partial,
                            progress=progress, should_stop=should_stop, block=block)
-        atlas.save(out)
+        atlas.save(out, exclusive=exclusive)
         if partial.exists():
             partial.unlink()
     elif method == "adaptive":
         atlas = build_adaptive(generator, classifier, resolution, stride=stride, precision=precision,
                                progress=progress, should_stop=should_stop)
-        atlas.save(out)
+        atlas.save(out, exclusive=exclusive)
     else:
         raise ValueError(f"unknown atlas method {method!r} (auto, full or adaptive)")
     return atlas

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # torch is imported where it is used: the window opens before
 FORMAT = "latent-explorer"
 FORMAT_VERSION = 1
 KINDS = ("gan", "cgan", "classifier")
+NAME_LIMIT = 80  # characters of a model name shown
 
 
 class CheckpointError(Exception):
@@ -46,10 +47,14 @@ class Checkpoint:
     model: nn.Module
     meta: dict = field(default_factory=dict)
     digest: str = ""
+    notes: list[str] = field(default_factory=list)  # what the loader changed, and why (e.g. a dtype converted)
 
     @property
     def name(self) -> str:
-        return self.path.stem if self.path else "unsaved"
+        """The file's stem, made printable (models/printable.py): it reaches titles and labels."""
+        from .printable import printable
+
+        return printable(self.path.stem, NAME_LIMIT) if self.path else "unsaved"
 
 
 def state_digest(state_dict: dict[str, torch.Tensor]) -> str:
@@ -309,6 +314,38 @@ def _check_shapes(path: Path, expected: dict[str, torch.Tensor], state: dict[str
         raise CheckpointError(f"{path}: weights do not match the config ({'; '.join(parts)[:300]})")
 
 
+# dtypes converted to the float32 the networks compute in, and why that is safe; any other
+# dtype (complex, integer, boolean) where float32 is expected is refused: a complex weight
+# would lose its imaginary part, an integer or boolean one is no trained weight
+CONVERTED = {"torch.float16": "exact", "torch.bfloat16": "exact", "torch.float64": "rounded to the nearest float32"}
+
+
+def _settle_dtypes(path: Path, expected: dict[str, torch.Tensor],
+                   state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """Each weight in the dtype its network expects: float16, bfloat16 and float64 where
+    float32 is expected are converted (with a note saying so), every other difference is
+    refused; then every tensor, whatever its dtype, must be finite."""
+    import torch
+
+    out, converted = {}, {}
+    for name, t in state.items():
+        want = expected[name].dtype
+        if t.dtype != want:
+            if want != torch.float32 or str(t.dtype) not in CONVERTED:
+                raise CheckpointError(f"{path}: weight {name} is {str(t.dtype).removeprefix('torch.')}, expected "
+                                      f"{str(want).removeprefix('torch.')} (float16, bfloat16 and float64 weights are "
+                                      f"converted; complex, integer and boolean ones are refused)")
+            converted.setdefault(str(t.dtype), []).append(name)
+            t = t.to(torch.float32)
+        if not bool(torch.isfinite(t).all()):  # complex and integer tensors included
+            more = " (after conversion to float32)" if str(t.dtype) != str(state[name].dtype) else ""
+            raise CheckpointError(f"{path}: weight {name} holds NaN or infinite values{more}")
+        out[name] = t
+    notes = [f"{len(names)} weight(s) stored as {dtype.removeprefix('torch.')} converted to float32 "
+             f"({CONVERTED[dtype]})" for dtype, names in sorted(converted.items())]
+    return out, notes
+
+
 def load_checkpoint(path: str | os.PathLike, expect: str | tuple[str, ...] | None = None,
                     digit_check: bool = True) -> Checkpoint:
     """Load and validate a checkpoint; ``expect`` restricts the accepted kinds.  A classifier
@@ -328,15 +365,13 @@ def load_checkpoint(path: str | os.PathLike, expect: str | tuple[str, ...] | Non
     except (ValueError, TypeError, KeyError, OverflowError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: its config cannot build a network ({str(exc)[:200]})") from None
     _check_shapes(path, skeleton.state_dict(), state)
+    state, notes = _settle_dtypes(path, skeleton.state_dict(), state)
     model = build_model(kind, config)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()
         raise CheckpointError(f"{path}: weights do not match the config ({' '.join(first[:3])[:300]})") from None
-    for name, t in state.items():
-        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-            raise CheckpointError(f"{path}: weight {name} holds NaN or infinite values")
     model.eval()
     config = {**config, **model.config.to_dict()}  # defaults filled in: every key the network was built from
     digest = state_digest(state)
@@ -347,7 +382,7 @@ def load_checkpoint(path: str | os.PathLike, expect: str | tuple[str, ...] | Non
             attach(model, path, digest)
         except CalibrationError as exc:
             raise CheckpointError(str(exc)) from None
-    return Checkpoint(path=path, kind=kind, config=config, model=model, meta=meta, digest=digest)
+    return Checkpoint(path=path, kind=kind, config=config, model=model, meta=meta, digest=digest, notes=notes)
 
 
 def describe(path: str | os.PathLike) -> str:
@@ -361,5 +396,6 @@ def describe(path: str | os.PathLike) -> str:
             ("parameters", f"{counts['total']:,} ({counts['trainable']:,} trainable, "
                            f"{counts['non_trainable']:,} non-trainable)"),
             ("digest", ck.digest[:16])]
+    rows += [("loader notes", "; ".join(ck.notes))] if ck.notes else []
     rows += list(ck.meta.items())
     return format_table(rows)

@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .checkpoint import Checkpoint, load_checkpoint
-from .frame import Frame, RenderRequest
+from .frame import Frame, RenderRequest, describe
 from .registry import GENERATOR_KINDS, ModelEntry, model_folders, resolve, scan_folders
 
 # Display order of the hidden activations (the reference study's comparison set).
@@ -33,6 +33,14 @@ class Column:
     predicted: int
     confidence: float
     is_digit: bool = True  # the classifier's "not a digit" check (predicted is then the closest digit)
+    valid: bool = True  # False: the generator produced NaN or infinite pixels here (no class at all)
+
+    @property
+    def verdict(self) -> str:
+        """``7 (0.97)``, ``not a digit (closest: 1, 97%)`` or the invalid-image sentence."""
+        if self.valid and self.is_digit:
+            return f"{self.predicted} ({self.confidence:.2f})"
+        return describe(self.predicted, self.confidence, self.is_digit, self.valid)
 
 
 @dataclass(frozen=True)
@@ -126,7 +134,8 @@ class Comparison:
             columns.append(Column(name=engine.checkpoint.name,
                                   activation=str(engine.checkpoint.config.get("activation", "leaky_relu")),
                                   image=frame.image, predicted=frame.predicted,
-                                  confidence=float(frame.probs[frame.predicted]), is_digit=frame.is_digit))
+                                  confidence=float(frame.probs[frame.predicted]), is_digit=frame.is_digit,
+                                  valid=frame.valid))
         return columns
 
     def rows(self) -> list[Row]:
@@ -158,7 +167,7 @@ def markdown_table(rows: Sequence[Row], columns: Sequence[Column] | None = None)
     """The evaluation table in Markdown (with each model's label at the point, if given)."""
     header = list(TABLE_HEADER) + (["at the point"] if columns else [])
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    at = {c.name: f"{c.predicted} ({c.confidence:.2f})" for c in columns or ()}
+    at = {c.name: c.verdict for c in columns or ()}
     for row in rows:
         cells = list(row_cells(row)) + ([at.get(row.name, "-")] if columns else [])
         lines.append("| " + " | ".join(cells) + " |")
@@ -180,7 +189,7 @@ def comparison_figure(columns: Sequence[Column], rows: Sequence[Row], point: Seq
         ax.imshow(col.image, cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
         ax.set_xticks([]), ax.set_yticks([])
         ax.set_title(f"{col.name}\n{ACTIVATION_LABEL.get(col.activation, col.activation)}", fontsize=8)
-        ax.set_xlabel(f"digit {col.predicted} ({col.confidence:.2f})", fontsize=8)
+        ax.set_xlabel(f"digit {col.verdict}" if col.valid and col.is_digit else col.verdict, fontsize=8)
     table_ax = fig.add_subplot(grid[1, :])
     table_ax.axis("off")
     labels = [h.replace(" (", "\n(").replace("strong judge ", "strong judge\n").replace("time", "\ntime")

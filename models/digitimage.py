@@ -17,6 +17,9 @@ MAX_PIXELS = 40_000_000       # width x height refused above this, before decodi
 MAX_FILE_BYTES = 100 * 2**20  # files larger than this are refused without opening them
 BOX = 20                      # the digit's bounding box is scaled to fit BOX x BOX, as in MNIST
 INK_FLOOR = 0.08              # ink below this fraction of full (after removing the background) is blank
+# the raster formats decoded, chosen by the file's content (PIL tries no other plugin: EPS,
+# PDF and the like never reach Ghostscript or another decoder)
+FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")
 
 
 class DigitImageError(ValueError):
@@ -108,12 +111,35 @@ def load_digit_image(path: str | os.PathLike, fit: bool = True) -> np.ndarray:
     return mnist_like(ink, where=str(path), fit=fit)
 
 
+WIDE_GREY = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")  # 16- and 32-bit greyscale: PIL's convert() clips these
+
+
+def _wide_grey(path: Path, img) -> np.ndarray:
+    """A 16- or 32-bit greyscale image as RGBA floats in [0, 1], on its own full scale:
+    16-bit data over 65,535, floats in [0, 1] or [0, 255] as they are, anything else
+    stretched between its darkest and lightest pixel."""
+    a = np.asarray(img, np.float64)
+    if not np.all(np.isfinite(a)):
+        raise DigitImageError(f"{path}: holds NaN or infinite pixel values")
+    low, high = float(a.min()), float(a.max())
+    if img.mode.startswith("I;16") or (img.mode == "I" and low >= 0 and high <= 65535):
+        grey = a / 65535.0
+    elif img.mode == "F" and low >= 0 and high <= 1:
+        grey = a
+    elif img.mode == "F" and low >= 0 and high <= 255:
+        grey = a / 255.0
+    else:
+        grey = (a - low) / (high - low) if high > low else np.zeros_like(a)
+    grey = grey.astype(np.float32)
+    return np.stack([grey, grey, grey, np.ones_like(grey)], -1)
+
+
 def _decode(path: Path, fh) -> np.ndarray:
     """The open image file ``fh`` as RGBA floats in [0, 1]; its size checked before decoding."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(fh) as img:  # reads the header only
+        with Image.open(fh, formats=FORMATS) as img:  # reads the header only
             w, h = img.size
             if w * h > MAX_PIXELS:
                 raise DigitImageError(f"{path}: {w} x {h} pixels is larger than the limit of {MAX_PIXELS:,} pixels "
@@ -121,11 +147,12 @@ def _decode(path: Path, fh) -> np.ndarray:
             if w == 0 or h == 0:
                 raise DigitImageError(f"{path}: the image has no pixels ({w} x {h})")
             img.seek(0)
-            rgba = np.asarray(img.convert("RGBA"), np.float32) / 255.0
+            rgba = _wide_grey(path, img) if img.mode in WIDE_GREY else np.asarray(img.convert("RGBA"), np.float32) / 255.0
     except DigitImageError:
         raise
     except UnidentifiedImageError:
-        raise DigitImageError(f"{path}: not an image PIL can read (PNG, JPEG, BMP, GIF, TIFF, WebP ...)") from None
+        raise DigitImageError(f"{path}: not an image in one of the formats read here ({', '.join(FORMATS)}; "
+                              f"decided by the content, not the name)") from None
     except Image.DecompressionBombError as exc:
         raise DigitImageError(f"{path}: larger than the limit of {MAX_PIXELS:,} pixels (refused before decoding; "
                               f"{exc})") from None

@@ -55,6 +55,9 @@ VERSION = 1
 LAYERS = ("penultimate", "block4")
 MAX_FILE_BYTES = 4 << 20
 SUFFIX = ".ood.npz"
+MAX_THRESHOLD = 20.0      # standard deviations: calibrate picks about 2.3 (99.5% of held-apart digits)
+MAX_LOG_DISTANCE = 100.0  # bounds of the log-distance mean and spread
+MIN_SPREAD = 1e-3
 
 
 class CalibrationError(Exception):
@@ -222,10 +225,18 @@ def load_calibration(path: str | os.PathLike, classifier_digest: str | None = No
                 if not (np.isfinite(means[k]).all() and np.isfinite(prec[k]).all() and np.isfinite(zs).all()
                         and zs[1] > 0):
                     raise CalibrationError(f"{path}: layer {k} holds non-finite or invalid values")
+                if not (abs(zs[0]) <= MAX_LOG_DISTANCE and MIN_SPREAD <= zs[1] <= MAX_LOG_DISTANCE):
+                    raise CalibrationError(f"{path}: layer {k}'s log-distance statistics (mean {zs[0]:.3g}, spread "
+                                           f"{zs[1]:.3g}) are not those of a calibration (mean within "
+                                           f"+-{MAX_LOG_DISTANCE:g}, spread {MIN_SPREAD:g}..{MAX_LOG_DISTANCE:g})")
             threshold = float(get("threshold", ()))
             info = json.loads(str(get("info", ())))
             if not np.isfinite(threshold) or not isinstance(info, dict):
                 raise CalibrationError(f"{path}: invalid threshold or info")
+            if not -MAX_THRESHOLD <= threshold <= MAX_THRESHOLD:
+                raise CalibrationError(f"{path}: threshold {threshold:.3g} is not that of a calibration (a "
+                                       f"standardised score, within +-{MAX_THRESHOLD:g}); such a value would turn "
+                                       f"the check off or make every image 'not a digit'")
     except CalibrationError:
         raise
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError, RecursionError) as exc:
@@ -275,12 +286,18 @@ class Verdict:
     score: np.ndarray
 
     @property
+    def valid(self) -> np.ndarray:
+        """bool (N,): False for an invalid image (NaN or infinite pixels; no class at all)."""
+        return ~np.isposinf(self.score)
+
+    @property
     def map_labels(self) -> np.ndarray:
         return np.where(self.is_digit, self.label, NO_DIGIT).astype(np.uint8)
 
 
 def judge_tensor(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Softmax probabilities (N, 10) and scores (N,) float64 (NaN without a calibration)."""
+    """Softmax probabilities (N, 10) and scores (N,) float64 (NaN without a calibration); an
+    invalid image (a NaN or infinite pixel) gets probabilities 0 and score +inf."""
     import torch
     import torch.nn.functional as F
 
@@ -289,9 +306,13 @@ def judge_tensor(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch
     feats, logits = features(model, x)
     probs = F.softmax(logits, dim=1)
     cal: Calibration | None = getattr(model, "digitness", None)
-    if cal is None:
-        return probs, torch.full((len(x),), float("nan"), dtype=torch.float64)
-    return probs, cal.scores(feats)
+    score = torch.full((len(x),), float("nan"), dtype=torch.float64) if cal is None else cal.scores(feats)
+    # an image with a NaN or infinite pixel is no image: no class (probabilities 0), never a digit
+    # (score +inf); callers tell it apart by its pixels (Frame.valid, INVALID_IMAGE)
+    invalid = ~torch.isfinite(x.reshape(len(x), -1)).all(1)
+    probs = torch.where(invalid[:, None].to(probs.device), torch.zeros_like(probs), probs)
+    score = torch.where(invalid.to(score.device), torch.full_like(score, float("inf")), score)
+    return probs, score
 
 
 def judge(model: nn.Module, images, batch: int = 2048) -> Verdict:
@@ -320,6 +341,59 @@ def attach(model: nn.Module, classifier_path: str | os.PathLike | None, digest: 
     if classifier_path is None:
         return
     path = calibration_path(classifier_path)
-    if path.exists():
-        model.digitness = load_calibration(path, digest, feature_sizes(model))
-        model.digitness.torch_tensors()
+    if not os.path.lexists(path):
+        import warnings
+
+        warnings.warn(f"{path}: no digit-check calibration beside {Path(classifier_path).name}, so the 'not a "
+                      f"digit' check is off (every image counts as a digit); run 'latent-explorer calibrate' to "
+                      f"make one", CalibrationWarning, stacklevel=3)
+        return
+    cal = load_calibration(path, digest, feature_sizes(model))
+    cal.torch_tensors()
+    model.digitness = cal
+    try:
+        _probe(model, path)
+    except CalibrationError:
+        model.digitness = None
+        raise
+
+
+class CalibrationWarning(UserWarning):
+    """A classifier loads without its "not a digit" calibration: the check is off."""
+
+
+def probe_images() -> tuple[np.ndarray, np.ndarray]:
+    """Known images for checking a calibration before it is trusted: a drawn 1, 0 and 7
+    (MNIST-like, digits to any working calibration by a wide margin) and uniform noise, a
+    checkerboard and a white field (not digits by a wide margin).  (images (6, 28, 28), is_digit)."""
+    from .digitimage import mnist_like
+
+    yy, xx = np.mgrid[0:40, 0:40]
+    one = np.zeros((40, 40), np.float32)
+    one[4:36, 17:22] = 1
+    ring = np.sqrt(((yy - 20) / 15.0) ** 2 + ((xx - 20) / 10.0) ** 2)
+    zero = np.clip(1 - np.abs(ring - 1) * 6, 0, 1).astype(np.float32)
+    seven = np.zeros((40, 40), np.float32)
+    seven[5:9, 6:34] = 1
+    for i in range(9, 36):
+        c = int(34 - (i - 9) * 0.6)
+        seven[i, c - 2:c + 2] = 1
+    noise = np.random.default_rng(0).uniform(-1, 1, (28, 28)).astype(np.float32)
+    checker = np.where((np.indices((28, 28)).sum(0) // 4) % 2 == 0, 1, -1).astype(np.float32)
+    images = np.stack([mnist_like(one), mnist_like(zero), mnist_like(seven), noise, checker,
+                       np.ones((28, 28), np.float32)])
+    return images, np.array([True, True, True, False, False, False])
+
+
+def _probe(model: nn.Module, path: Path) -> None:
+    """CalibrationError unless the attached calibration tells the known digits from the
+    known non-digits (:func:`probe_images`): finite values in range can still turn the check
+    off or make a clear 3 'not a digit'."""
+    images, expected = probe_images()
+    verdict = judge(model, images)
+    wrong = np.flatnonzero(verdict.is_digit != expected)
+    if len(wrong):
+        names = ["a drawn 1", "a drawn 0", "a drawn 7", "uniform noise", "a checkerboard", "a white field"]
+        said = ", ".join(f"{names[i]} judged {'a digit' if verdict.is_digit[i] else 'not a digit'}" for i in wrong)
+        raise CalibrationError(f"{path}: the calibration fails its check on known images ({said}); run "
+                               f"'latent-explorer calibrate' to redo it")

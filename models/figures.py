@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from .engine import Frame
+from .frame import INVALID_IMAGE
 from .fileio import atomic_path
 from .maps import PALETTE, axis_name, cell_extent, colour_map, index_to_coord, label_name, readable_on, regions
 
@@ -70,7 +71,7 @@ def point_figure(frame: Frame, labels: np.ndarray, confidence: np.ndarray | None
     ax_img.set_title("Generated image")
     ax_bar = fig.add_subplot(grid[1, 0])
     colours = [_hex(d) for d in range(10)]
-    ax_bar.bar(range(10), frame.probs, color=colours, edgecolor=["black" if d == frame.predicted else "none"
+    ax_bar.bar(range(10), frame.probs, color=colours, edgecolor=["black" if d == frame.predicted and frame.valid else "none"
                                                                   for d in range(10)])
     ax_bar.set_xticks(range(10))
     ax_bar.set_ylim(0, 1)
@@ -87,7 +88,8 @@ def point_figure(frame: Frame, labels: np.ndarray, confidence: np.ndarray | None
                   title="digit", frameon=False)
     digit = f", generated as {frame.digit}" if frame.digit is not None else ""
     fig.suptitle(f"{model}  |  point {_format_point(frame.point)}{digit}  |  "
-                 + (f"image class {frame.predicted} ({frame.confidence:.1%})" if frame.is_digit else
+                 + (INVALID_IMAGE if not frame.valid else
+                    f"image class {frame.predicted} ({frame.confidence:.1%})" if frame.is_digit else
                     f"image class: not a digit (closest: {frame.predicted}, {frame.confidence:.0%})")
                  + (f"\nablated: {ablation_text(ablations)}" if ablations else ""), fontsize=13)
     return fig

@@ -72,8 +72,10 @@ def check_writable(path: str | os.PathLike) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
-    """Yield a temporary path in the target's folder; on success it replaces ``path``.
+def atomic_path(path: str | os.PathLike, suffix: str = ".tmp", exclusive: bool = False) -> Iterator[Path]:
+    """Yield a temporary path in the target's folder; on success it replaces ``path`` (with
+    ``exclusive``, it appears there only if no file has meanwhile: FileExistsError otherwise,
+    so two writers started at once cannot both succeed without ``--force``).
 
     On any error the temporary file is removed and ``path`` is left as it was, so no
     half-written file ever sits under the final name.  Failures to write (missing or
@@ -94,7 +96,18 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
         yield Path(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            try:
+                os.link(tmp, path)  # atomic, and fails where a file exists
+            except FileExistsError:
+                raise FileExistsError(f"{path}: already exists (written meanwhile by another run?); pass --force "
+                                      f"to overwrite") from None
+        else:
+            os.replace(tmp, path)
+    except FileExistsError as exc:
+        if exclusive:
+            raise
+        raise _error(path, exc.strerror or str(exc), exc.errno) from exc
     except OSError as exc:
         raise _error(path, exc.strerror or str(exc), exc.errno) from exc
     finally:
@@ -102,8 +115,8 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
             os.unlink(tmp)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    with atomic_path(path) as tmp:
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, exclusive: bool = False) -> None:
+    """Write ``data`` to ``path`` atomically (``exclusive``: see :func:`atomic_path`)."""
+    with atomic_path(path, exclusive=exclusive) as tmp:
         with open(tmp, "wb") as fh:
             fh.write(data)

@@ -17,8 +17,13 @@ NO_DIGIT = 10  # the label value meaning "not a digit" in label arrays (maps, at
 GENERATOR_LAYERS = ("dense", "bn0", "act0", "deconv1", "bn1", "act1", "deconv2", "bn2", "act2", "deconv3", "out")
 
 
-def describe(closest: int, confidence: float, is_digit: bool) -> str:
-    """``7 (97%)`` or ``not a digit (closest: 1, 97%)``."""
+INVALID_IMAGE = "the model produced an invalid image (NaN or infinite pixels)"
+
+
+def describe(closest: int, confidence: float, is_digit: bool, valid: bool = True) -> str:
+    """``7 (97%)`` or ``not a digit (closest: 1, 97%)``, or :data:`INVALID_IMAGE`."""
+    if not valid:
+        return INVALID_IMAGE
     if is_digit:
         return f"{closest} ({confidence:.0%})"
     return f"not a digit (closest: {closest}, {confidence:.0%})"
@@ -87,6 +92,8 @@ def _parse_ranges(text: str, whole: str) -> tuple[int, ...]:
             if "-" in part:
                 a, b = (int(v) for v in part.split("-"))
                 bounds = (a, b)
+                if b < a:  # an empty range: the edit would silently do nothing
+                    raise LookupError(f"range {part!r} in ablation {whole!r} runs backwards (write {b}-{a})")
             elif part:
                 a = b = int(part)
                 bounds = (a,)
@@ -95,6 +102,8 @@ def _parse_ranges(text: str, whole: str) -> tuple[int, ...]:
             if not all(0 <= v < MAX_INDEX for v in bounds) or len(out) + b - a + 1 > MAX_INDEX:
                 raise OverflowError
             out.extend(range(a, b + 1))
+    except LookupError as exc:
+        raise ValueError(str(exc)) from None
     except ValueError:
         raise ValueError(f"bad index list {text!r} in ablation {whole!r}") from None
     except OverflowError:
@@ -128,6 +137,12 @@ class Frame:
     digit_score: float = float("nan")  # > 0: not a digit; NaN without a calibration
 
     @property
+    def valid(self) -> bool:
+        """False when the generator produced NaN or infinite pixels: then there is no class
+        (probabilities 0, not a digit) and every view says :data:`INVALID_IMAGE`."""
+        return bool(np.isfinite(self.image).all())
+
+    @property
     def predicted(self) -> int:
         return int(np.argmax(self.probs))
 
@@ -142,7 +157,7 @@ class Frame:
 
     def describe(self) -> str:
         """``7 (97%)`` or ``not a digit (closest: 1, 97%)``."""
-        return describe(self.predicted, self.confidence, self.is_digit)
+        return describe(self.predicted, self.confidence, self.is_digit, self.valid)
 
 
 def check_point(point, latent_dim: int) -> None:
@@ -151,7 +166,7 @@ def check_point(point, latent_dim: int) -> None:
     if p.shape != (latent_dim,):
         raise ValueError(f"point has {p.size} coordinates, the model has a {latent_dim}-D latent space")
     if not np.all(np.isfinite(p)) or np.any(np.abs(p) > 1.0 + 1e-9):
-        raise ValueError(f"point {tuple(round(float(v), 4) for v in p)} lies outside the latent box [-1, 1]^{latent_dim}")
+        raise ValueError(f"point {tuple(float(v) for v in p)} lies outside the latent box [-1, 1]^{latent_dim}")
 
 
 def check_request(request: RenderRequest, latent_dim: int, conditional: bool) -> None:

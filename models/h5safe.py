@@ -33,7 +33,7 @@ _FILTERS = {h5py.h5z.FILTER_DEFLATE: DEFLATE_MAX_RATIO, h5py.h5z.FILTER_SHUFFLE:
 
 
 @contextlib.contextmanager
-def writing(path: str | os.PathLike) -> Iterator[h5py.File]:
+def writing(path: str | os.PathLike, exclusive: bool = False) -> Iterator[h5py.File]:
     """``with writing(path) as f:`` fill ``f``; on success the file appears at ``path``
     atomically, on any error nothing is written and an existing file is kept."""
     from .fileio import atomic_write_bytes
@@ -41,7 +41,7 @@ def writing(path: str | os.PathLike) -> Iterator[h5py.File]:
     buf = io.BytesIO()
     with h5py.File(buf, "w", **FILE_OPTIONS) as f:
         yield f
-    atomic_write_bytes(path, buf.getbuffer())
+    atomic_write_bytes(path, buf.getbuffer(), exclusive=exclusive)
 
 
 class H5Problem(ValueError):

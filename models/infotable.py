@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
+from .printable import printable
+
 SIGNIFICANT = 4  # digits a float keeps
 
 
@@ -20,19 +22,23 @@ def format_value(value) -> str:
     if isinstance(value, int):
         return f"{value:,}" if abs(value) >= 1000 else str(value)
     if isinstance(value, (list, tuple)):
-        return ", ".join(format_value(v) for v in value) if value else "-"
+        return ", ".join(format_value(v) for v in value[:50]) + (", ..." if len(value) > 50 else "") if value else "-"
     return str(value)
 
 
+KEY_LIMIT, VALUE_LIMIT = 60, 400  # characters a key and a value from a file may show
+
+
 def _rows(items: Iterable[tuple[str, object]], indent: int = 0) -> list[tuple[str, str]]:
+    """Keys and values come from files: each is made printable and capped (models/printable.py)."""
     out: list[tuple[str, str]] = []
     for key, value in items:
-        key = " " * indent + str(key)
+        key = " " * indent + printable(key, KEY_LIMIT)
         if isinstance(value, dict):
             out.append((key, "" if value else "-"))
             out.extend(_rows(value.items(), indent + 2))
         else:
-            out.append((key, format_value(value)))
+            out.append((key, printable(format_value(value), VALUE_LIMIT)))
     return out
 
 

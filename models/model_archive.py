@@ -3,17 +3,21 @@ a plain tar of flat, regular files (checkpoints, histories, atlases, cards) and 
 ``manifest.json`` with each file's sha256 and size and each model's evaluation.
 
 Installing checks everything before the first file moves: members are regular files with
-plain names (no folders, absolute paths, ``..`` or links) within size limits, the manifest
-lists exactly the members with matching digests, every model has its checkpoint (loaded as
-data only, with its evaluation) and its atlas belongs to it.  Files are staged in the target
-folder and each is moved into place with an atomic rename; an existing file is replaced only
-with ``force``.
+plain names (no folders, absolute paths, ``..``, links, sparse or other special members) whose
+declared sizes fit in the archive file and under a total cap, the manifest is shallow JSON of
+the expected types listing exactly the members with matching sizes and digests, every model
+has its checkpoint (loaded as data only, every weight finite, with its evaluation) and its
+atlas belongs to it.  Only then do files leave the temporary staging folder (inside the
+target folder, so each move is an atomic rename); either every file is installed or, if a
+move fails, the target folder is put back as it was.  An existing file is replaced only with
+``force``.
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import shutil
@@ -28,6 +32,7 @@ MAX_MEMBER_BYTES = 128 * 2 ** 20
 MAX_TOTAL_BYTES = 1024 * 2 ** 20
 MAX_MEMBERS = 200
 MAX_MANIFEST_BYTES = 4 * 2 ** 20
+MAX_MANIFEST_DEPTH = 8  # nested containers in the manifest (train all writes 4)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 MODEL = re.compile(r"c?gan[1-8]d(-[a-z0-9]+)?")
 SUFFIXES = {"checkpoint": ".pt", "history": ".history.h5", "atlas": ".atlas.h5", "card": ".md"}
@@ -65,7 +70,10 @@ def pack(archive: Path, files: list[Path], manifest: dict) -> int:
     return archive.stat().st_size
 
 
-def _members(path: Path, tar: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
+def _members(path: Path, tar: tarfile.TarFile, size: int) -> dict[str, tarfile.TarInfo]:
+    """Every member checked from its header, before any data is read: a plain regular file
+    whose declared size fits in the ``size``-byte archive (a tar stores data as it is, so
+    members can never declare more than the file holds) and under the caps."""
     members: dict[str, tarfile.TarInfo] = {}
     total = 0
     for m in tar:
@@ -78,8 +86,11 @@ def _members(path: Path, tar: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
             raise ArchiveError(f"{path}: member {name!r} leads out of the folder (..)")
         if m.issym() or m.islnk():
             raise ArchiveError(f"{path}: member {name!r} is a link")
-        if not m.isfile():
-            raise ArchiveError(f"{path}: member {name!r} is not a regular file")
+        sparse = m.issparse() or m.type == tarfile.GNUTYPE_SPARSE or any(k.startswith("GNU.sparse")
+                                                                          for k in m.pax_headers)
+        if sparse or m.type not in (tarfile.REGTYPE, tarfile.AREGTYPE):
+            what = "a sparse file" if sparse else "not a regular file"
+            raise ArchiveError(f"{path}: member {name!r} is {what}; a models archive holds regular files only")
         if "/" in name or not NAME.fullmatch(name):
             raise ArchiveError(f"{path}: member name {name!r} is not a plain file name")
         if name in members:
@@ -90,6 +101,9 @@ def _members(path: Path, tar: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
         total += m.size
         if total > MAX_TOTAL_BYTES:
             raise ArchiveError(f"{path}: members add up to more than {MAX_TOTAL_BYTES:,} bytes")
+        if m.offset_data + m.size > size:
+            raise ArchiveError(f"{path}: member {name!r} declares {m.size:,} bytes, more than the {size:,}-byte "
+                               f"archive holds (truncated or damaged)")
         members[name] = m
     return members
 
@@ -99,15 +113,26 @@ def _manifest(path: Path, tar: tarfile.TarFile, members: dict) -> dict:
         raise ArchiveError(f"{path}: no {MANIFEST} (not a latent-explorer models archive)")
     if members[MANIFEST].size > MAX_MANIFEST_BYTES:
         raise ArchiveError(f"{path}: {MANIFEST} is {members[MANIFEST].size:,} bytes, too large")
+    body = tar.extractfile(members[MANIFEST]).read()
+    if _nesting(body) > MAX_MANIFEST_DEPTH:  # before json.loads, which would recurse into it
+        raise ArchiveError(f"{path}: {MANIFEST} is nested more than {MAX_MANIFEST_DEPTH} levels deep; not a "
+                           f"latent-explorer models manifest")
     try:
-        manifest = json.loads(tar.extractfile(members[MANIFEST]).read())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ArchiveError(f"{path}: {MANIFEST} is not valid JSON ({exc})") from None
+        manifest = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ArchiveError(f"{path}: {MANIFEST} is not valid JSON ({str(exc)[:200]})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ArchiveError(f"{path}: {MANIFEST} is not a latent-explorer models manifest")
     files, models = manifest.get("files"), manifest.get("models")
     if not isinstance(files, dict) or not isinstance(models, dict) or not models:
         raise ArchiveError(f"{path}: {MANIFEST} lacks its file list or its models")
+    for name, entry in files.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str) \
+                or not re.fullmatch(r"[0-9a-f]{64}", entry["sha256"]):
+            raise ArchiveError(f"{path}: the manifest gives no sha256 for {name!r}")
+        if name in members and (type(entry.get("bytes")) is not int or entry["bytes"] != members[name].size):
+            raise ArchiveError(f"{path}: the manifest gives {name!r} a size of {_short(entry.get('bytes'))} bytes, "
+                               f"the archive {members[name].size:,}")
     listed, present = set(files), set(members) - {MANIFEST}
     if present - listed:
         raise ArchiveError(f"{path}: member {sorted(present - listed)[0]!r} is not in the manifest")
@@ -118,6 +143,13 @@ def _manifest(path: Path, tar: tarfile.TarFile, members: dict) -> dict:
             raise ArchiveError(f"{path}: model name {name!r} is not one this tool makes")
         if not isinstance(entry, dict) or not isinstance(entry.get("evaluation"), dict) or not entry["evaluation"]:
             raise ArchiveError(f"{path}: model {name} has no evaluation in the manifest")
+        for key in ("strong_judge_error", "frechet_distance"):
+            value = entry["evaluation"].get(key, 0.0)
+            if type(value) not in (int, float) or not math.isfinite(value):
+                raise ArchiveError(f"{path}: model {name}'s {key} in the manifest is {_short(value)}, not a number")
+        epochs = entry.get("epochs_done", 0)
+        if type(epochs) is not int or epochs < 0:
+            raise ArchiveError(f"{path}: model {name}'s epochs_done in the manifest is {_short(epochs)}, not a count")
         for kind, suffix in SUFFIXES.items():
             if name + suffix not in files:
                 raise ArchiveError(f"{path}: model {name} has no {kind} ({name + suffix})")
@@ -128,6 +160,34 @@ def _manifest(path: Path, tar: tarfile.TarFile, members: dict) -> dict:
     return manifest
 
 
+def _short(value) -> str:
+    """A manifest value for a message: its repr (control characters escaped), capped."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "..."
+
+
+def _nesting(body: bytes) -> int:
+    """How deeply ``[`` and ``{`` nest in a JSON text (outside its strings), without parsing it."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in body.decode("utf-8", "replace"):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
 def check_archive(path: str | os.PathLike, staging: Path | None = None) -> dict:
     """Check ``path`` and return its manifest; with ``staging`` (an empty folder) the files are
     extracted there, each digest checked as it is written, and every checkpoint and atlas is
@@ -136,14 +196,15 @@ def check_archive(path: str | os.PathLike, staging: Path | None = None) -> dict:
     from .regular import open_regular
 
     with open_regular(path, ArchiveError, "models archive") as raw:
+        size = os.fstat(raw.fileno()).st_size
         try:
             with tarfile.open(fileobj=raw, mode="r:") as tar:
-                members = _members(path, tar)
+                members = _members(path, tar, size)
                 manifest = _manifest(path, tar, members)
                 for name, entry in manifest["files"].items():
                     _copy_checked(path, tar, members[name], entry, staging)
-        except tarfile.TarError as exc:
-            raise ArchiveError(f"{path}: not a readable tar archive ({exc})") from None
+        except (tarfile.TarError, EOFError) as exc:
+            raise ArchiveError(f"{path}: not a readable tar archive ({str(exc)[:200]})") from None
     if staging is not None:
         _check_models(path, staging, manifest)
     return manifest
@@ -155,15 +216,19 @@ def _copy_checked(path: Path, tar: tarfile.TarFile, member: tarfile.TarInfo, ent
     h = hashlib.sha256()
     src = tar.extractfile(member)
     out = open(staging / member.name, "xb") if staging is not None else None
+    written = 0
     try:
         for chunk in iter(lambda: src.read(1 << 20), b""):
+            written += len(chunk)
+            if written > member.size:  # never more than was declared and checked
+                raise ArchiveError(f"{path}: {member.name} holds more than the {member.size:,} bytes it declares")
             h.update(chunk)
             if out:
                 out.write(chunk)
     finally:
         if out:
             out.close()
-    if h.hexdigest() != entry["sha256"]:
+    if written != member.size or h.hexdigest() != entry["sha256"]:
         raise ArchiveError(f"{path}: {member.name} does not match its sha256 in the manifest (damaged or altered)")
 
 
@@ -186,13 +251,15 @@ def _check_models(path: Path, staging: Path, manifest: dict) -> None:
 
 def install(archive: str | os.PathLike, into: str | os.PathLike, force: bool = False, log=print) -> list[Path]:
     """Check ``archive`` and install its files into ``into``; refuses (naming the file) to
-    replace an existing file unless ``force``.  Returns the installed paths."""
+    replace an existing file unless ``force``.  Every check runs before the first file leaves
+    the staging folder, and the files are installed all or none.  Returns the installed paths."""
     archive, into = Path(archive), Path(into)
     if not into.is_dir():
         raise ArchiveError(f"{into}: not a folder to install into")
+    check_archive(archive)  # members, sizes and manifest, before a byte is written anywhere
     staging = Path(tempfile.mkdtemp(prefix=".install-", dir=into))
     try:
-        manifest = check_archive(archive, staging)
+        manifest = check_archive(archive, staging)  # extracts with digests checked, then loads every model
         names = sorted(manifest["files"])
         existing = [into / n for n in names if (into / n).exists() or (into / n).is_symlink()]
         if existing and not force:
@@ -201,15 +268,38 @@ def install(archive: str | os.PathLike, into: str | os.PathLike, force: bool = F
         for p in existing:
             if (p.is_dir() and not p.is_symlink()):
                 raise ArchiveError(f"{p}: is a folder; it cannot be replaced by a file")
-        done = []
-        for n in names:
-            os.replace(staging / n, into / n)
-            done.append(into / n)
-        for name, entry in manifest["models"].items():
-            ev = entry["evaluation"]
-            log(f"installed {name}: strong judge error {ev.get('strong_judge_error', float('nan')):.4f}, "
-                f"Frechet distance {ev.get('frechet_distance', float('nan')):.1f}, "
-                f"{entry.get('epochs_done', '?')} epochs")
+        report = [f"installed {name}: strong judge error {entry['evaluation'].get('strong_judge_error', math.nan):.4f}, "
+                  f"Frechet distance {entry['evaluation'].get('frechet_distance', math.nan):.1f}, "
+                  f"{entry.get('epochs_done', '?')} epochs" for name, entry in sorted(manifest["models"].items())]
+        done = _move_all(staging, into, names, {p.name for p in existing})
+        for line in report:
+            log(line)
         return done
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_all(staging: Path, into: Path, names: list[str], replaced: set[str]) -> list[Path]:
+    """Move ``names`` from ``staging`` into ``into``, all or none: the files they replace are
+    kept in ``staging/.replaced`` until every move succeeded, and put back if one fails."""
+    backup = staging / ".replaced"
+    backup.mkdir()
+    moved: list[str] = []
+    kept: list[str] = []
+    try:
+        for n in names:
+            if n in replaced:
+                os.replace(into / n, backup / n)
+                kept.append(n)
+            os.replace(staging / n, into / n)
+            moved.append(n)
+    except BaseException:
+        for n in moved:
+            try:
+                os.unlink(into / n)
+            except OSError:
+                pass
+        for n in kept:
+            os.replace(backup / n, into / n)
+        raise
+    return [into / n for n in names]

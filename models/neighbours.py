@@ -290,11 +290,39 @@ def build_index(train_images: np.ndarray, train_labels: np.ndarray, test_images:
 def save_index(index: NeighbourIndex, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path, suffix=".tmp.npz") as tmp:
-        np.savez(tmp, key=np.array(index.key), features=index.features, pca_mean=index.pca_mean,
-                 pca_basis=index.pca_basis, pca_coords=index.pca_coords, stats=index.stats)
+        arrays = {name: getattr(index, name) for name in _ARRAYS}
+        np.savez(tmp, key=np.array(index.key), content=np.array(_content_digest(index.key, arrays)), **arrays)
 
 
-_CACHED = ("key", "features", "pca_mean", "pca_basis", "pca_coords", "stats")
+_ARRAYS = ("features", "pca_mean", "pca_basis", "pca_coords", "stats")
+_CACHED = ("key", "content", *_ARRAYS)
+SPOT_CHECKS = 32  # training images embedded again when a cache is read, to tie it to the data it was made from
+
+
+def _content_digest(key: str, arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256(key.encode())
+    for name in _ARRAYS:
+        h.update(np.ascontiguousarray(arrays[name]).tobytes())
+    return h.hexdigest()
+
+
+def _check_content(index: "NeighbourIndex", images: np.ndarray) -> None:
+    """ValueError unless the cached arrays are what this data and classifier give: random
+    training images embedded and projected again must land on their cached rows (features
+    reordered or taken from other data fail), and the gauge's statistics must be ordered
+    distances (feature distances of unit vectors are at most 2)."""
+    n = len(images)
+    rows = np.sort(np.random.default_rng().choice(n, size=min(SPOT_CHECKS, n), replace=False))
+    feats = index.embed(images[rows].astype(np.float32) / 127.5 - 1.0)
+    if not np.allclose(feats, index.features[rows], atol=1e-3):
+        raise ValueError("its features are not those of these training images (reordered or from other data)")
+    coords = (images[rows].reshape(len(rows), -1).astype(np.float32) / 255.0 - index.pca_mean) @ index.pca_basis
+    if not np.allclose(coords, index.pca_coords[rows], atol=1e-2):
+        raise ValueError("its pixel coordinates are not those of these training images")
+    s = index.stats.astype(np.float64)
+    if not (np.all(s > 0) and np.all(s[:, 1] <= s[:, 0]) and np.all(s[:, 0] <= s[:, 2]) and s[0, 2] <= 2.0
+            and s[1, 2] <= 1.0):
+        raise ValueError("its distance statistics are not distances (median, 5th and 95th percentile)")
 
 
 def _declared_shapes_ok(z, n: int, width: int) -> bool:
@@ -308,6 +336,8 @@ def _declared_shapes_ok(z, n: int, width: int) -> bool:
         return False
     (k_shape, k_type), (b_shape, _) = head["key"], head["pca_basis"]
     if k_shape != () or k_type.kind != "U" or k_type.itemsize > 4 * 256 or len(b_shape) != 2:
+        return False
+    if head["content"][0] != () or head["content"][1].kind != "U" or head["content"][1].itemsize > 4 * 64:
         return False
     want = {"features": (n, width), "pca_mean": (784,), "pca_basis": (784, b_shape[1]),
             "pca_coords": (n, b_shape[1]), "stats": (2, 3)}
@@ -327,15 +357,19 @@ def _load_cached(path: Path, key: str, images: np.ndarray, labels: np.ndarray,
             raise ValueError("damaged (unexpected entries, shapes or types)")
         if str(z["key"]) != key:
             raise ValueError("built for other data or another classifier")
-        arrays = {name: z[name] for name in ("features", "pca_mean", "pca_basis", "pca_coords", "stats")}
+        arrays = {name: z[name] for name in _ARRAYS}
+        if str(z["content"]) != _content_digest(key, arrays):
+            raise ValueError("damaged (its arrays do not match the digest it was saved with)")
     feats, basis = arrays["features"], arrays["pca_basis"]
     shapes_ok = (feats.ndim == 2 and feats.shape[0] == n and basis.ndim == 2 and basis.shape[0] == 784
                  and arrays["pca_mean"].shape == (784,) and arrays["pca_coords"].shape == (n, basis.shape[1])
                  and arrays["stats"].shape == (2, 3))
     if not shapes_ok or any(a.dtype != np.float32 or not np.all(np.isfinite(a)) for a in arrays.values()):
         raise ValueError("damaged (unexpected shapes, types or values)")
-    return NeighbourIndex(images, labels, feats, arrays["pca_mean"], basis, arrays["pca_coords"], arrays["stats"],
-                          classifier, key)
+    index = NeighbourIndex(images, labels, feats, arrays["pca_mean"], basis, arrays["pca_coords"], arrays["stats"],
+                           classifier, key)
+    _check_content(index, images)
+    return index
 
 
 def open_index(classifier: Checkpoint, data: str | os.PathLike | None = None, cache: Path | None = None,

@@ -40,7 +40,7 @@ def points_at(a, b, t: np.ndarray, kind: str = "lerp") -> tuple[np.ndarray, np.n
         raise ValueError(f"A and B must have the same number of coordinates ({a.size} and {b.size})")
     for name, p in (("A", a), ("B", b)):
         if not np.all(np.isfinite(p)) or np.any(np.abs(p) > 1 + 1e-9):
-            raise ValueError(f"{name} = {tuple(round(float(v), 4) for v in p)} lies outside the latent box [-1, 1]^{a.size}")
+            raise ValueError(f"{name} = {tuple(float(v) for v in p)} lies outside the latent box [-1, 1]^{a.size}")
     t = np.asarray(t, np.float64)[:, None]
     if kind == "lerp":
         pts = (1 - t) * a + t * b

@@ -183,6 +183,8 @@ class PreviewEngine:
 
     def _judge(self, image: np.ndarray) -> tuple[np.ndarray, float]:
         """Softmax probabilities (10,) and the "not a digit" score (NaN without a calibration)."""
+        if not np.isfinite(image).all():  # an invalid image: no class, never a digit (as judge_tensor)
+            return np.zeros(10, np.float32), float("inf")
         c = self.c
         h = image[None].astype(np.float32)
         for conv, bn in (("body.0", "body.1"), ("body.3", "body.4"), ("body.7", "body.8"), ("body.10", "body.11")):

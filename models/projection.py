@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from .atlas import Cancelled
 from .engine import Engine
+from .frame import INVALID_IMAGE
 
 GRID = {1: 64, 2: 32, 3: 10, 4: 6}        # grid points per axis, unconditional
 GRID_PER_DIGIT = {1: 32, 2: 16, 3: 6, 4: 4}  # per axis and digit, conditional
@@ -34,6 +35,9 @@ GRID_PER_DIGIT = {1: 32, 2: 16, 3: 6, 4: 4}  # per axis and digit, conditional
 # nearest training digit, in each distance (measured over 1,000 test digits, models/neighbours.py).
 POOR_PIXEL, POOR_FEATURE = 0.215, 0.300
 MIN_SEPARATION = 0.25  # candidates closer than this (box units, per digit) count as the same point
+
+
+MAX_WEIGHT = 1000.0  # a larger weight only scales every distance (and 1e308 made them infinite)
 
 
 @dataclass(frozen=True)
@@ -44,10 +48,10 @@ class Weights:
     feature: float = 0.5
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.pixel) and np.isfinite(self.feature)) or self.pixel < 0 or self.feature < 0 \
-                or self.pixel + self.feature <= 0:
-            raise ValueError(f"distance weights must be >= 0 and not both 0 (got pixel {self.pixel}, "
-                             f"feature {self.feature})")
+        if not (0 <= self.pixel <= MAX_WEIGHT and 0 <= self.feature <= MAX_WEIGHT) \
+                or self.pixel + self.feature <= 0:  # NaN fails the range too
+            raise ValueError(f"distance weights must be from 0 to {MAX_WEIGHT:g} and not both 0 (got pixel "
+                             f"{self.pixel:g}, feature {self.feature:g})")
 
     def describe(self) -> str:
         return f"{self.pixel:g} x pixel + {self.feature:g} x feature"
@@ -168,6 +172,9 @@ class Projector:
                 if cancelled is not None and cancelled():
                     raise Cancelled()
                 x = self.generator(z[i:i + 256], None if labels is None else labels[i:i + 256])
+                if not bool(torch.isfinite(x).all()):
+                    raise ValueError(f"{self.engine.checkpoint.path}: {INVALID_IMAGE} at some points of its latent "
+                                     f"box; no distance to it means anything, so it cannot be searched")
                 imgs.append(x[:, 0].reshape(len(x), -1).numpy().copy())
                 feats.append(self.features(x).numpy().copy())
             self._grids[digit] = (np.concatenate(imgs), np.concatenate(feats))

@@ -35,7 +35,9 @@ class ModelEntry:
 
     @property
     def name(self) -> str:
-        return self.path.stem
+        from .printable import printable
+
+        return printable(self.path.stem, 80)
 
     @property
     def atlas_path(self) -> Path:
@@ -280,7 +282,9 @@ class LoadedModel:
 
     @property
     def name(self) -> str:
-        return self._checkpoint.name if self._engine is not None else self.preview.path.stem
+        from .printable import printable
+
+        return self._checkpoint.name if self._engine is not None else printable(self.preview.path.stem, 80)
 
     @property
     def latent_dim(self) -> int:

@@ -57,3 +57,26 @@ def test_old_atlas_gets_a_one_click_rebuild(qtbot, make_window, blank_folder, cl
     assert st.model.outdated_atlas is None
     qtbot.waitUntil(lambda: not button.isVisible(), timeout=5000)
     load_atlas(old, load_checkpoint(blank_folder / "g.pt").digest, classifier_ckpt.digest)
+
+
+def test_an_invalid_image_reads_as_such_and_the_maps_hold_no_digit(qtbot, make_window, tmp_path):
+    """Finite weights of 3e38: every image is NaN. The readout says so (no class, no digit
+    badge) and the atlas the window builds has no digit anywhere (issue 36)."""
+    from latent_explorer.models.checkpoint import read_payload, save_payload
+    from latent_explorer.models.frame import INVALID_IMAGE, NO_DIGIT
+    from tests.conftest import make_generator
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    payload = read_payload(make_generator(tmp_path / "g.pt", 2, seed=3))
+    payload["state_dict"]["bn0.bias"][:] = 3e38
+    payload["state_dict"]["deconv1.weight"][:] = 3e38
+    save_payload(folder / "nan.pt", payload)
+    w = make_window(folder, model="nan", resolution=4)
+    st = w.state
+    qtbot.waitUntil(lambda: st.frame is not None and st.atlas is not None, timeout=60000)
+    assert not st.frame.valid
+    readout = w.readout_panel
+    assert readout.title.text() == "Image class: none" and readout.detail.text() == INVALID_IMAGE
+    assert readout.digit.text() == "–"
+    assert (st.atlas.labels == NO_DIGIT).all()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from latent_explorer.models.checkpoint import load_checkpoint
+from latent_explorer.models.printable import printable
 
 REFERENCE_JUDGE = {"gan2d": 0.015, "gan3d": 0.032, "cgan3d": 0.00084, "gan4d": 0.0829}
 
@@ -32,12 +33,17 @@ def atlas_summary(path: Path) -> dict | None:
     return out
 
 
+def _shown(meta: dict) -> dict:
+    """The metadata's strings made printable and capped (they come from the file)."""
+    return {k: printable(v, 300) if isinstance(v, str) else v for k, v in meta.items()}
+
+
 def card_text(path: Path, command: str | None = None, atlas: dict | None = None) -> str:
     ck = load_checkpoint(path)
     if atlas is None and ck.kind != "classifier":
         atlas = atlas_summary(path)
-    m, ev = ck.meta, ck.meta.get("evaluation", {})
-    name = path.stem
+    m, ev = _shown(ck.meta), ck.meta.get("evaluation", {})
+    name = printable(path.stem, 80)
     lines = [f"# Model card: {name}", ""]
     if ck.kind == "classifier":
         lines += [
@@ -172,7 +178,7 @@ def confident_target(config: dict) -> float:
 
 def gap_lines(path: Path, ck, ev: dict, atlas: dict | None) -> list[str]:
     """What is short of the quality targets, and what more training would take."""
-    m, name = ck.meta, path.stem
+    m, name = _shown(ck.meta), path.stem
     short = []
     target = confident_target(ck.config)
     if ev["confident_share"] < target:
@@ -227,6 +233,7 @@ def write_card(path: Path, command: str | None = None, atlas: dict | None = None
     """Write the card of checkpoint ``path`` to ``out`` (default: beside it, ``X.md``)."""
     from latent_explorer.models.checkpoint import CheckpointError
     from latent_explorer.models.fileio import atomic_write_bytes
+    from latent_explorer.models.printable import printable_lines
 
     path = Path(path)
     target = Path(out) if out else path.with_suffix(".md")
@@ -236,5 +243,5 @@ def write_card(path: Path, command: str | None = None, atlas: dict | None = None
         raise CheckpointError(f"{path}: its recorded figures are incomplete or damaged ({type(exc).__name__}: "
                               f"{str(exc)[:120]}); run 'latent-explorer evaluate {path} --write' to record them "
                               f"again") from None
-    atomic_write_bytes(target, text.encode())  # atomic; a FIFO or device under the card's name is replaced
+    atomic_write_bytes(target, printable_lines(text).encode())  # atomic; a FIFO or device under the card's name is replaced
     return target

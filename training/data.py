@@ -261,30 +261,91 @@ def data_checksum(folder: str | os.PathLike) -> str:
     return h.hexdigest()[:16]
 
 
-def download(folder: str | os.PathLike | None = None, mirrors=MIRRORS, log=print) -> Path:
-    """Fetch missing files from a public mirror, verify, and store them atomically."""
+TIMEOUT = 30.0           # seconds a connection may stay silent (connect or any read)
+ATTEMPT_SECONDS = 600.0  # the longest one attempt at one file may take, however the bytes trickle
+ATTEMPTS = 2             # tries per mirror (the second after a short pause)
+MAX_DOWNLOAD_BYTES = 64 << 20  # far above the largest MNIST file (9.9 MB)
+
+
+def _fetch(url: str, dest: str, timeout: float) -> None:
+    """``url`` into the file ``dest``: at most ``timeout`` seconds of silence, ``ATTEMPT_SECONDS``
+    in all and ``MAX_DOWNLOAD_BYTES``; raises OSError (TimeoutError) or DataError otherwise."""
+    import time
+
+    start = time.monotonic()
+    with urllib.request.urlopen(url, timeout=timeout) as src, open(dest, "wb") as out:
+        total = 0
+        while True:
+            chunk = src.read(1 << 16)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > MAX_DOWNLOAD_BYTES:
+                raise DataError(f"{url}: more than {MAX_DOWNLOAD_BYTES:,} bytes, not an MNIST file")
+            out.write(chunk)
+            if time.monotonic() - start > ATTEMPT_SECONDS:
+                raise TimeoutError(f"took more than {ATTEMPT_SECONDS:.0f} s")
+
+
+def _is_good(target: Path, want: str, log) -> bool:
+    """True when ``target`` holds the expected data; a damaged or truncated file is not (it
+    is fetched again) and says so."""
+    if not target.exists():
+        return False
+    try:
+        if raw_md5(target) == want:
+            return True
+        why = "checksum mismatch"
+    except DataError as exc:
+        why = str(exc).removeprefix(f"{target}: ")
+    log(f"{target}: damaged ({why[:120]}); fetching it again")
+    return False
+
+
+def download(folder: str | os.PathLike | None = None, mirrors=MIRRORS, log=print, timeout: float = TIMEOUT,
+             pause: float = 2.0) -> Path:
+    """Fetch missing or damaged files from a public mirror, verify, and store them atomically.
+
+    Each mirror is tried ``ATTEMPTS`` times; a connection silent for ``timeout`` seconds is
+    given up.  Nothing partial is left behind: the ``.part`` file of a failed attempt is
+    removed, and so are those that an earlier, killed run left."""
+    import time
+
     folder = resolve_data_dir(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    for name in RAW_MD5:
+        for stale in folder.glob(f".{name}.*.part"):  # left by a run that was killed
+            try:
+                stale.unlink()
+            except OSError:
+                pass
     for name, want in RAW_MD5.items():
         target = folder / name
-        if target.exists() and raw_md5(target) == want:
+        if _is_good(target, want, log):
             continue
         errors = []
+        done = False
         for base in mirrors:
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
-            os.close(fd)
-            try:
-                log(f"downloading {base}{name}")
-                urllib.request.urlretrieve(base + name, tmp)
-                if raw_md5(tmp) != want:
-                    raise DataError(f"{base}{name}: checksum mismatch")
-                os.replace(tmp, target)
+            for attempt in range(ATTEMPTS):
+                if attempt:
+                    time.sleep(pause)
+                fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+                os.close(fd)
+                try:
+                    log(f"downloading {base}{name}" + (f" (attempt {attempt + 1})" if attempt else ""))
+                    _fetch(base + name, tmp, timeout)
+                    if raw_md5(tmp) != want:
+                        raise DataError(f"{base}{name}: checksum mismatch")
+                    os.replace(tmp, target)
+                    done = True
+                    break
+                except Exception as exc:  # try again, then the next mirror
+                    errors.append(f"{base}: {str(exc)[:160] or type(exc).__name__}")
+                finally:
+                    if os.path.exists(tmp):
+                        os.unlink(tmp)
+            if done:
                 break
-            except Exception as exc:  # try the next mirror
-                errors.append(f"{base}: {exc}")
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
         else:
             raise DataError(f"{target}: could not download from any mirror: " + "; ".join(errors))
     return folder

@@ -10,8 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from latent_explorer.models.checkpoint import load_checkpoint, read_payload, save_payload
+from latent_explorer.models.checkpoint import CheckpointError, load_checkpoint, read_payload, save_payload
 from latent_explorer.models.digitness import judge
+from latent_explorer.models.frame import INVALID_IMAGE
 from latent_explorer.models.networks import sample_latent
 from latent_explorer.models.sampling import classify, generate
 
@@ -113,6 +114,10 @@ def evaluate_generator(generator: nn.Module, config: dict, classifier: nn.Module
     z = sample_latent(total, d, g)
     labels = (torch.arange(total) % 10)[torch.randperm(total, generator=g)] if conditional else None
     fake = generate(generator, z, labels)
+    bad = int((~torch.isfinite(fake.reshape(len(fake), -1)).all(1)).sum())
+    if bad:  # no figure means anything then (numpy's eigenvalues would not converge)
+        raise ValueError(f"{INVALID_IMAGE}: {bad:,} of the {len(fake):,} generated images hold NaN or infinite "
+                         f"pixels; the weights are damaged or out of range, so this model cannot be evaluated")
     verdict = judge(classifier, fake[:samples])  # closest digit, confidence and the "not a digit" check
     conf, digit = torch.from_numpy(verdict.confidence), torch.from_numpy(verdict.label).long()
     is_digit = torch.from_numpy(verdict.is_digit)
@@ -160,7 +165,12 @@ def evaluate_checkpoint(path: str | Path, classifier_path: str | Path, data: str
     pick_device(device)  # validates the name; evaluation itself runs on the CPU in float32
     ck = load_checkpoint(path, expect=("gan", "cgan"))
     clf = load_checkpoint(classifier_path, expect="classifier")
-    figures = evaluate_generator(ck.model, ck.config, clf.model, data, samples=samples)
+    try:
+        figures = evaluate_generator(ck.model, ck.config, clf.model, data, samples=samples)
+    except ValueError as exc:
+        if INVALID_IMAGE not in str(exc):
+            raise
+        raise CheckpointError(f"{path}: {exc}") from None
     figures["classifier_digest"] = clf.digest[:16]
     change = last_change_rates(Path(path))
     if change is not None:

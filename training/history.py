@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 
 from latent_explorer.models import h5safe
+from latent_explorer.models.printable import printable
 
 FORMAT = "latent-explorer-history"
 VERSION = 1
@@ -135,7 +136,7 @@ class History:
                 config = json.loads(h5safe.get_str(f.attrs, "config"))
                 if not isinstance(config, dict):
                     raise HistoryError(f"{path}: the config is not a JSON object")
-                h = cls(name=h5safe.get_str(f.attrs, "name"), config=config, planes=planes,
+                h = cls(name=printable(h5safe.get_str(f.attrs, "name"), 80), config=config, planes=planes,
                         map_resolution=r, map_precision=h5safe.get_str(f.attrs, "map_precision", "float32"),
                         generator_digest=h5safe.get_str(f.attrs, "generator_digest"),
                         classifier_digest=h5safe.get_str(f.attrs, "classifier_digest"))

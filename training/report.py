@@ -33,17 +33,19 @@ def settle_epoch(change_rate, threshold: float = SETTLE_THRESHOLD, k: int = SETT
     return None
 
 
-def smooth(values: np.ndarray, window: int) -> np.ndarray:
-    """Moving average (same length; the start uses the shorter windows available)."""
-    values = np.asarray(values, np.float64)
+PLOTTED_STEPS = 4000  # points per loss curve (a moving average over 1% of the run is smooth at this density)
+
+
+def smooth(values: np.ndarray, window: int, every: int = 1) -> np.ndarray:
+    """Moving average (the start uses the shorter windows available), at every ``every``-th
+    step (same length as ``values[::every]``)."""
+    values = np.asarray(values)
     if window <= 1 or len(values) == 0:
-        return values
-    c = np.cumsum(np.insert(values, 0, 0.0))
-    out = np.empty_like(values)
-    for i in range(len(values)):
-        lo = max(0, i + 1 - window)
-        out[i] = (c[i + 1] - c[lo]) / (i + 1 - lo)
-    return out
+        return values[::every].astype(np.float64)
+    c = np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
+    hi = np.arange(1, len(values) + 1, every)
+    lo = np.maximum(0, hi - window)
+    return (c[hi] - c[lo]) / (hi - lo)
 
 
 def grid_image(grid: np.ndarray) -> np.ndarray:
@@ -81,10 +83,11 @@ def report_figure(history: History, data: dict):
     gs = fig.add_gridspec(2, 4, height_ratios=[1, 1.15], hspace=0.35, wspace=0.3, left=0.06, right=0.98,
                           top=0.9, bottom=0.04)
     ax = fig.add_subplot(gs[0, 0:2])
-    steps = np.arange(1, len(g) + 1)
+    steps = np.arange(1, len(g) + 1, dtype=np.int32)
     window = max(1, len(g) // 100)
-    ax.plot(steps, smooth(g, window), label="generator", lw=1)
-    ax.plot(steps, smooth(d, window), label="discriminator", lw=1)
+    every = max(1, len(g) // PLOTTED_STEPS)  # the smoothed curve at most this many points: the cost stays bounded
+    ax.plot(steps[::every], smooth(g, window, every), label="generator", lw=1)
+    ax.plot(steps[::every], smooth(d, window, every), label="discriminator", lw=1)
     ax.set_title(f"losses per step (moving average {window})", fontsize=9)
     ax.set_xlabel("step")
     ax.legend(fontsize=8)

@@ -85,6 +85,9 @@ def check_plan(plan: TrainAll) -> Path:
         raise ValueError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
     if not plan.models:
         raise ValueError("no models to train")
+    twice = sorted({m for m in plan.models if plan.models.count(m) > 1})
+    if twice:
+        raise ValueError(f"--models names {', '.join(twice)} more than once; each model is trained once")
     if not plan.minutes > 0:
         raise ValueError(f"--minutes must be positive, got {plan.minutes}")
     work = plan.out / "models"

@@ -123,29 +123,60 @@ def run_suite(quick: bool, models_dir: Path, data: str | None, only: set[str] | 
     return res
 
 
-def merge_results(previous_json: Path, res: dict) -> dict:
-    """Put a partial run's items into the results of earlier runs (kept when readable).
+MAX_RESULTS_BYTES = 1 << 30  # an earlier results file larger than this is not read
+
+
+def read_results(path: Path) -> dict | None:
+    """The earlier results file, read whole and checked: None when there is none; ValueError
+    naming it when it cannot be merged into (not a regular file, too large, not JSON, nested
+    too deeply, or not shaped like results).  The command line calls it before the suite runs."""
+    from latent_explorer.models.regular import open_regular
+
+    path = Path(path)
+    if not os.path.lexists(path):
+        return None
+    with open_regular(path, ValueError, "results file") as fh:  # a FIFO would hang the run
+        size = os.fstat(fh.fileno()).st_size
+        if size > MAX_RESULTS_BYTES:
+            raise ValueError(f"{path}: {size:,} bytes is larger than a results file may be ({MAX_RESULTS_BYTES:,})")
+        text = fh.read()
+    try:
+        old = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"{path}: not a results file ({type(exc).__name__}: {str(exc)[:120]})") from None
+    if not isinstance(old, dict) or not isinstance(old.get("items"), dict):
+        raise ValueError(f"{path}: not a results file (no 'items' object)")
+    for key in ("runs", "machine", "item_seconds"):
+        if key in old and not isinstance(old[key], dict):
+            raise ValueError(f"{path}: not a results file ('{key}' is not an object)")
+    if not all(isinstance(v, dict) for v in old.get("runs", {}).values()):
+        raise ValueError(f"{path}: not a results file ('runs' holds something other than objects)")
+    return old
+
+
+def merge_results(previous: Path | dict | None, res: dict) -> dict:
+    """Put a partial run's items into the results of earlier runs (``previous``: the file,
+    kept when readable, or what :func:`read_results` read from it).
 
     Each item remembers the run that measured it (``runs``: item -> machine, date, command),
     so a merged file never passes off an old figure as new."""
     stamp = {"date": res["machine"]["date"], "command": res["command"], "quick": res["quick"],
              "hardware": res["machine"]["hardware"]}
-    from latent_explorer.models.regular import open_regular
-
-    try:
-        with open_regular(previous_json, ValueError, "results file") as fh:  # a FIFO would hang the run
-            old = json.loads(fh.read(64 * 2 ** 20))
-        if not isinstance(old, dict) or not isinstance(old.get("items"), dict):
-            raise ValueError
-    except (OSError, ValueError):
-        old = None
+    if isinstance(previous, dict) or previous is None:
+        old = previous
+    else:
+        try:
+            old = read_results(previous)
+        except (OSError, ValueError):
+            old = None
     if old is None:
         res["runs"] = {k: stamp for k in res["items"]}
         return res
-    runs = old.get("runs") if isinstance(old.get("runs"), dict) else {}
+    runs = dict(old.get("runs") or {})
+    machine = old.get("machine") or {}
     for k in old["items"]:
-        runs.setdefault(k, {"date": old.get("machine", {}).get("date"), "command": old.get("command"),
-                            "quick": old.get("quick"), "hardware": old.get("machine", {}).get("hardware")})
+        runs.setdefault(k, {"date": machine.get("date"), "command": old.get("command"),
+                            "quick": old.get("quick"), "hardware": machine.get("hardware")})
     merged = dict(old)
     merged["items"] = {**old["items"], **res["items"]}
     merged["runs"] = {**runs, **{k: stamp for k in res["items"]}}
@@ -153,6 +184,6 @@ def merge_results(previous_json: Path, res: dict) -> dict:
     whole = set(ITEMS) <= set(res.get("item_seconds", {}))
     merged["seconds"] = res["seconds"] if whole else old.get("seconds", 0.0)
     merged["command"] = res["command"] if whole else old.get("command", res["command"])
-    merged["machine"] = res["machine"] if whole else old.get("machine", res["machine"])
+    merged["machine"] = res["machine"] if whole else (machine or res["machine"])
     merged["item_seconds"] = {**(old.get("item_seconds") or {}), **res.get("item_seconds", {})}
     return merged

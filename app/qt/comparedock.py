@@ -216,10 +216,10 @@ class ComparePanel(LazyPanel):
         last = self.table.columnCount() - 1
         for (title, image, caption), col in zip(self._tile_widgets, self.columns):
             image.setPixmap(to_pixmap(col.image, TILE))
-            caption.setText(f"digit {col.predicted} ({col.confidence:.2f})" if col.is_digit else
-                            f"not a digit (closest: {col.predicted}, {col.confidence:.0%})")
+            caption.setText(f"digit {col.verdict}" if col.valid and col.is_digit else col.verdict)
         for r, col in enumerate(self.columns):
-            self.table.setItem(r, last, QTableWidgetItem(f"{col.predicted} ({col.confidence:.2f})" if col.is_digit
+            self.table.setItem(r, last, QTableWidgetItem(col.verdict if col.valid and col.is_digit
+                                                         else "invalid image" if not col.valid
                                                          else f"no digit ({col.predicted})"))
 
     def shutdown(self) -> None:

@@ -350,8 +350,10 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ dialogs
     def show_error(self, title: str, message: str) -> None:
-        """A modal error box (tests replace ``QMessageBox.critical``)."""
-        QMessageBox.critical(self, title, message)
+        """A modal error box (tests replace ``QMessageBox.critical``); text from files shown escaped."""
+        from latent_explorer.models.printable import printable, printable_lines
+
+        QMessageBox.critical(self, printable(title), printable_lines(message))
 
     def open_dialog(self) -> None:
         start = str(self.models_dir if self.models_dir.is_dir() else Path.home())

@@ -272,10 +272,11 @@ class HistoryView(QWidget):
         if self.history is None:
             return
         g, d, _ = self.history.steps()
-        x = np.arange(1, len(g) + 1)
+        every = max(1, len(g) // 20_000)  # a history declaring millions of steps draws at most ~20,000 points
+        x = np.arange(1, len(g) + 1, every)
         w = self.smoothing.value()
-        self.g_curve.setData(x, smooth(g, w))
-        self.d_curve.setData(x, smooth(d, w))
+        self.g_curve.setData(x, smooth(g, w, every))
+        self.d_curve.setData(x, smooth(d, w, every))
         self.loss_plot.getPlotItem().setTitle(
             f"<span style='color:{hexc(G_COLOUR)}'>generator</span> and <span style='color:{hexc(D_COLOUR)}'>"
             f"discriminator</span> loss, {len(g):,} steps", size="10pt")

@@ -7,6 +7,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGraphicsRectItem, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from latent_explorer.models.frame import INVALID_IMAGE
+
 from ..state import ExplorerState
 from ..style import digit_colour, digit_css, font
 from ..widgets.livetext import LiveText
@@ -87,7 +89,10 @@ class ReadoutPanel(Panel):
                 self.digit.setStyleSheet(digit_css(label) + "border-radius: 8px;")
             order = np.argsort(self.probs)[::-1]
             runner = order[1]
-            if frame.is_digit:
+            if not frame.valid:  # NaN or infinite pixels: no class at all
+                self.title.setText("Image class: none")
+                self.detail.setText(INVALID_IMAGE)
+            elif frame.is_digit:
                 self.title.setText(f"Image class: {k}")
                 self.detail.setText(f"{frame.confidence:.1%} sure, next {runner} ({self.probs[runner]:.1%})")
             else:
@@ -95,7 +100,7 @@ class ReadoutPanel(Panel):
                 # left column at 1366 x 768 (a longer title widened the column past its view)
                 self.title.setText("Image class: not a digit")
                 self.detail.setText(f"closest: {k}, {frame.confidence:.0%}")
-            self.digit.setToolTip("" if frame.is_digit else "The classifier's check finds no digit in this image; "
+            self.digit.setToolTip(INVALID_IMAGE if not frame.valid else "" if frame.is_digit else "The classifier's check finds no digit in this image; "
                                   "the bars show its probabilities for the closest digits")
         self._draw_bars(frame.predicted if frame is not None else None)
 
