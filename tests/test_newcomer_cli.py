@@ -95,7 +95,8 @@ def test_interrupt_says_how_to_resume(tmp_path, mnist_dir):
 
     out = tmp_path / "run"
     p = subprocess.Popen([sys.executable, "-m", "latent_explorer.app", "train", "gan", "--epochs", "50", "--limit",
-                          "2048", "--batch-size", "64", "--out", str(out), "--data", str(mnist_dir), "--no-eval"],
+                          "1024", "--batch-size", "64", "--map-resolution", "8", "--out", str(out), "--data", str(mnist_dir),
+                          "--no-eval"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
     deadline = time.time() + 240
     while time.time() < deadline and not (out / "gan2d.history.h5").exists():
