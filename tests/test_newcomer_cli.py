@@ -111,12 +111,12 @@ def test_model_names_everywhere_and_shipped_files_never_written_by_default(tmp_p
     """`info`, `card`, `report` and `atlas build` take a model name; run from another folder,
     their default outputs land there, never beside the shipped checkpoint."""
     monkeypatch.chdir(tmp_path)
-    before = {p.name: p.stat().st_mtime_ns for p in (ROOT / "checkpoints").iterdir()}
+    before = {p.name: p.stat().st_mtime_ns for p in (ROOT / "checkpoints").iterdir() if p.name != "__pycache__"}
     assert main(["info", "gan2d"]) == 0 and "gan2d.pt" in capsys.readouterr().out
     assert main(["card", "gan2d"]) == 0 and (tmp_path / "gan2d.md").is_file()
     assert main(["report", "cgan2d"]) == 0 and (tmp_path / "cgan2d.report.png").is_file()
     assert main(["atlas", "build", "gan2d", "--resolution", "8"]) == 0 and (tmp_path / "gan2d.atlas.h5").is_file()
-    after = {p.name: p.stat().st_mtime_ns for p in (ROOT / "checkpoints").iterdir()}
+    after = {p.name: p.stat().st_mtime_ns for p in (ROOT / "checkpoints").iterdir() if p.name != "__pycache__"}
     assert after == before, "a command wrote into the shipped checkpoints folder"
 
 
