@@ -119,3 +119,12 @@ def test_every_readme_command_line(tmp_path, monkeypatch, capsys, mnist_dir):
             assert {"strip.png", "strip.gif", "strip.csv", "strip.json"} <= set(written)
         ran.append(argv[0])
     assert {"render", "info", "export", "compare", "verify-data", "download", "card", "report"} <= set(ran)
+
+
+def test_the_training_notes_speak_in_reader_terms():
+    """docs/training.md names no internal work items (issue numbers, numbered work sessions or
+    periods) that mean nothing to a reader."""
+    text = (ROOT / "docs" / "training.md").read_text()
+    found = re.findall(r"(?i)\bissue\s*#?\d+|#\d+\b|\bsession[\s-]*\d+|\b(?:work )?period\s*\d+|issue's|this session",
+                       text)
+    assert not found, found
