@@ -220,7 +220,7 @@ def cmd_evaluate(args) -> int:
                                   samples=args.samples, progress=progress)
     progress.close()
     if args.json:
-        print(json.dumps(rounded(figures), indent=2))
+        print(json.dumps(rounded(figures), indent=2, allow_nan=False))
     else:
         print(figures_table(figures, ckpt.name))
     if args.write:
@@ -230,9 +230,10 @@ def cmd_evaluate(args) -> int:
 
 
 def rounded(obj, digits: int = 6):
-    """Floats rounded to ``digits`` decimals (JSON for people: 0.12, not 0.11999999731779099)."""
+    """Floats rounded to ``digits`` decimals (JSON for people: 0.12, not 0.11999999731779099);
+    NaN (no value, e.g. the first epoch's map change) becomes null, which every JSON reader takes."""
     if isinstance(obj, float):
-        return round(obj, digits)
+        return round(obj, digits) if obj == obj else None
     if isinstance(obj, dict):
         return {k: rounded(v, digits) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -131,6 +131,13 @@ def test_evaluate_prints_a_table_progress_on_stderr_and_json_only_when_asked(gen
     assert all(len(repr(f).split(".")[-1]) <= 6 for f in floats(figures))  # 0.12, not 0.11999999731779099
 
 
+def test_json_is_strict_json_and_a_missing_value_is_null():
+    from latent_explorer.app.cli_models import rounded
+
+    text = json.dumps(rounded({"map_change_last3": [float("nan"), 0.11999999731779099]}), allow_nan=False)
+    assert json.loads(text) == {"map_change_last3": [None, 0.12]}
+
+
 def test_write_names_what_it_wrote_and_never_replaces_figures_without_force(trained, mnist_dir, tmp_path, capsys):
     ckpt = tmp_path / "mine.pt"
     shutil.copy(trained[0] / "gan2d.pt", ckpt)
