@@ -303,8 +303,12 @@ def _finish_one(plan: TrainAll, name: str, work: Path, run, info: dict, classifi
 
     files = model_files(work, name)
     info.setdefault("epochs_done", 1)
+    from .progress import StageProgress
+
+    progress = StageProgress(f"{name} evaluation")  # stderr, with the time left
     figures = evaluate_checkpoint(files["checkpoint"], plan.classifier, data=plan.data, device=plan.device,
-                                  write=True, samples=samples or plan.eval_samples)
+                                  write=True, samples=samples or plan.eval_samples, progress=progress)
+    progress.close()
     log(f"{_clock(start)}   {name}: evaluated: strong judge error {figures['strong_judge_error']:.4f}, "
         f"Frechet distance {figures['frechet_distance']:.1f}, digits present {figures.get('digits_present', '?')}/10")
     resolution = resolution or plan.atlas_resolution or MODELS[name][2]
