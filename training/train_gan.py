@@ -321,7 +321,10 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
         # figures describe and the epoch the model is at now
         from .card import write_card
 
-        log(f"wrote {write_card(paths['checkpoint'], command=command)} (not evaluated at this epoch)")
+        try:
+            log(f"wrote {write_card(paths['checkpoint'], command=command)} (not evaluated at this epoch)")
+        except (OSError, CheckpointError) as exc:  # the training is saved; only its old card stays
+            log(f"{paths['card']}: not rewritten ({exc}); it describes an earlier epoch")
     procs.close()
     return result
 
