@@ -343,10 +343,11 @@ def reach_key(generator_digest: str, classifier_digest: str, weights: Weights, p
 
 def open_reach(projector: "Projector", generator_digest: str, classifier_digest: str, data=None,
                cache=None, notes: list[str] | None = None, digits: int = REACH_DIGITS,
-               log: Callable[[str], None] | None = None) -> Reach | None:
+               log: Callable[[str], None] | None = None, measure: bool = True) -> Reach | None:
     """What ``projector``'s generator reaches for the first ``digits`` MNIST test digits:
     from the per-user cache, else measured (seconds) and cached; set on the projector.  None
-    (with a note) when MNIST cannot be read: "close" then falls back to the fixed bar."""
+    (with a note) when MNIST cannot be read, or (``measure`` False) when it is not cached:
+    "close" then falls back to the fixed bar."""
     import io
     import zipfile
     from pathlib import Path
@@ -368,6 +369,8 @@ def open_reach(projector: "Projector", generator_digest: str, classifier_digest:
                 return projector.reach
         except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile):
             pass  # measured again below
+    if not measure:
+        return None
     from latent_explorer.training.data import DataError, load_split
 
     try:

@@ -113,6 +113,11 @@ def test_close_is_judged_against_what_the_generator_reaches_for_real_digits(tmp_
     noise = np.where(np.random.default_rng(0).random((28, 28)) > 0.5, 1.0, -1.0).astype(np.float32)
     far = projector.project(noise)
     assert far.poor and far.sentence().startswith("This generator draws nothing close to your digit")
+    # the window reads the cache only (never measures on its own): nothing cached, nothing read
+    fresh = Projector(Engine(ck, classifier))
+    assert open_reach(fresh, ck.digest, classifier.digest, tmp_path / "none", cache=tmp_path / "empty",
+                      measure=False) is None and fresh.reach is None and not (tmp_path / "empty").exists()
+    assert open_reach(fresh, ck.digest, classifier.digest, None, cache=tmp_path, digits=12, measure=False) is not None
 
 
 def test_transparent_drawing_uses_its_strokes(tmp_path):
@@ -314,7 +319,8 @@ def test_draw_find_and_visit_in_the_window(qtbot, make_window, monkeypatch, inde
     assert st.point == pytest.approx(tuple(best.point), abs=1e-6) and st.point != (0.0, 0.0)
     qtbot.waitUntil(lambda: st.frame is not None and np.allclose(st.frame.point, best.point, atol=1e-5), timeout=10000)
     np.testing.assert_allclose(st.frame.image, best.image, atol=1e-4)  # the explorer shows the best image
-    assert panel.sentence.text().startswith(("Closest image", "This generator does not draw"))
+    assert panel.sentence.text().startswith(("Closest image", "This generator does not draw",
+                                             "This generator draws nothing close"))
     assert panel.target_img.pixmap() is not None and not panel.target_img.pixmap().isNull()
     # the numbered candidates on the map; a click on one visits it
     view = w.map_area.panel(Map2DPanel).view
