@@ -69,6 +69,8 @@ def _add_train(sub) -> None:
     g.add_argument("--no-eval", action="store_true", help="skip the final evaluation")
     g.add_argument("--map-resolution", type=int, help="cells per axis of the class maps recorded after each epoch "
                    "(default: 64; conditional models 32 per digit); smaller is faster on a slow machine")
+    g.add_argument("--eval-samples", type=int, default=10000,
+                   help="generated images in the final evaluation (default 10000)")
     g.add_argument("--max-minutes", type=float, default=0.0,
                    help="stop (and evaluate) after the first epoch that ends past this wall-clock budget")
     g.add_argument("--quiet", action="store_true")
@@ -186,7 +188,7 @@ def cmd_train(args) -> int:
                  epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                  device=args.device, limit=args.limit, name=args.name, recipe=args.recipe, ema=args.ema,
                  lr_decay=args.lr_decay, minibatch_std=args.minibatch_std, unroll=args.unroll, r1=args.r1,
-                 class_entropy=args.class_entropy, map_resolution=args.map_resolution,
+                 class_entropy=args.class_entropy, map_resolution=args.map_resolution, eval_samples=args.eval_samples,
                  g_conditioning=args.g_conditioning, d_conditioning=args.d_conditioning, compile=args.compile)
     if not args.resume and not args.force:
         from latent_explorer.training.train_gan import run_paths

@@ -33,7 +33,8 @@ def _compare_pixels(dpi: float) -> str:
 
 
 def _eval_images(samples: float) -> str:
-    n = samples + min(8000, samples) + 2000
+    judge = min(8000, samples)  # training/evaluate.py: the judge's images come from the samples where they suffice
+    n = max(samples, judge + min(2000, judge))
     return f"{n:,.0f} generated images kept at once ({_size(n * _IMAGE)})"
 
 
@@ -50,7 +51,8 @@ RANGES: dict[tuple[str, str | None], dict[str, tuple]] = {
     ("train", "gan"): {
         "latent_dim": (1, 64, None), "epochs": (1, 100_000, None), "batch_size": (2, 4096, _batch),
         "lr": (("gt", 0.0), 1.0, None), "seed": (0, 2 ** 31 - 1, None), "limit": (0, MAX_ITEMS, None),
-        "max_minutes": (0.0, 525_600.0, None), "map_resolution": (4, 256, None)},
+        "max_minutes": (0.0, 525_600.0, None), "map_resolution": (4, 256, None),
+        "eval_samples": (100, 100_000, _eval_images)},
     ("train", "all"): {
         "minutes": (("gt", 0.0), 10_080.0, None), "batch_size": (2, 4096, _batch), "seed": (0, 2 ** 31 - 1, None),
         "limit": (0, MAX_ITEMS, None), "atlas_resolution": (2, 4096, None),

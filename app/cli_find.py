@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from .cli import CHECKPOINTS, UsageError
@@ -28,6 +29,8 @@ def add_commands(sub) -> None:
     p.add_argument("--feature-weight", type=float, default=0.5)
     p.add_argument("--no-fit", action="store_true", help="only resize to 28 x 28 (no crop and centring)")
     p.add_argument("--classifier", default=str(CHECKPOINTS / "classifier.pt"))
+    p.add_argument("--data", help="folder with the MNIST .gz files: real test digits tell how close this generator "
+                                  "usually gets (measured once per model, then cached)")
     p.add_argument("-o", "--out", help="figure (.png, .pdf, .svg): target, best image, difference, map")
     p.add_argument("--json", help="write the answer as JSON")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
@@ -82,7 +85,15 @@ def cmd_project(args) -> int:
             raise UsageError(f"{model.name} is not conditional; --digit does not apply")
         if not 0 <= args.digit <= 9:
             raise UsageError(f"--digit must be 0..9, got {args.digit}")
-    proj = Projector(engine, weights).project(target, args.digit)
+    from latent_explorer.models.projection import open_reach
+
+    projector = Projector(engine, weights)
+    notes: list[str] = []
+    open_reach(projector, model.digest, model.classifier_digest, args.data, notes=notes,
+               log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    for note in notes:
+        print(note)
+    proj = projector.project(target, args.digit)
     print(f"{model.name}: {proj.sentence()}")
     print(f"weights: {weights.describe()}; pixel {proj.best.pixel:.4f}, feature {proj.best.feature:.4f}; "
           f"{proj.seconds:.2f} s, {proj.evaluations:,} images evaluated")

@@ -43,8 +43,12 @@ def add_commands(sub) -> None:
     e.add_argument("checkpoint", type=model_file, help="checkpoint file or model name (gan2d, ...)")
     e.add_argument("--classifier", default=str(CHECKPOINTS / "classifier.pt"))
     e.add_argument("--data")
-    e.add_argument("--samples", type=int, default=10000)
-    e.add_argument("--write", action="store_true", help="store the figures in the checkpoint and its card")
+    e.add_argument("--samples", type=int, default=10000, help="generated images to judge (default 10000)")
+    e.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
+    e.add_argument("--write", action="store_true", help="store the figures in the checkpoint and its card (refused "
+                                                        "where they hold figures already, unless --force or you "
+                                                        "answer yes on a terminal; never in the installed package)")
+    e.add_argument("--force", action="store_true", help="with --write: replace the figures already recorded")
     c = sub.add_parser("card", help="write the model card (Markdown) beside a checkpoint")
     c.add_argument("checkpoint", type=model_file, help="checkpoint file or model name (gan2d, ...)")
     c.add_argument("-o", "--out", help="card file (default: CHECKPOINT with .md beside it; for a shipped model, "
@@ -52,7 +56,7 @@ def add_commands(sub) -> None:
     c.add_argument("--force", action="store_true", help="overwrite an existing card")
     bn = sub.add_parser("bench", help="run the benchmark suite; results to BENCHMARKS.md and a JSON file")
     bn.add_argument("--quick", action="store_true", help="small sizes (for CI); minutes instead of ten")
-    bn.add_argument("--only", help="comma-separated items: frame,engine,atlas,training,startup,memory,find "
+    bn.add_argument("--only", help="comma-separated items: frame,engine,atlas,training,startup,memory,find,evaluate "
                                    "(the default suite) and soak (only when named); with --only the results are "
                                    "merged into the existing results file")
     bn.add_argument("--soak-minutes", type=float, default=20.0, help="length of the soak run (default 20)")
@@ -183,22 +187,65 @@ def cmd_atlas(args) -> int:
     return 0
 
 
+def _recorded(checkpoint: Path) -> str | None:
+    """What figures ``checkpoint`` and its card hold already (None: nothing to replace)."""
+    from latent_explorer.models.checkpoint import load_checkpoint
+
+    card = checkpoint.with_suffix(".md")
+    ev = load_checkpoint(checkpoint, expect=("gan", "cgan")).meta.get("evaluation") or {}
+    held = []
+    if ev:
+        epoch = f" of epoch {ev['epoch']}" if isinstance(ev.get("epoch"), int) else ""
+        held.append(f"{checkpoint} holds evaluation figures{epoch}"
+                    + (f" ({ev['samples']:,} samples)" if isinstance(ev.get("samples"), int) else ""))
+    if card.exists():
+        held.append(f"its card {card} exists")
+    return " and ".join(held) or None
+
+
 def cmd_evaluate(args) -> int:
     from latent_explorer.training.card import write_card
-    from latent_explorer.training.evaluate import evaluate_checkpoint
+    from latent_explorer.training.evaluate import evaluate_checkpoint, figures_table
+    from latent_explorer.training.progress import StageProgress
 
+    from .cli_output import confirm, refuse_installed
+
+    ckpt = Path(args.checkpoint)
     if args.write:  # the figures go into the checkpoint and its card: check both places before minutes of work
         from latent_explorer.models.fileio import check_writable
 
-        check_writable(Path(args.checkpoint))
-        check_writable(Path(args.checkpoint).with_suffix(".md"))
-
-    figures = evaluate_checkpoint(args.checkpoint, args.classifier, data=args.data, write=args.write,
-                                  samples=args.samples)
-    print(json.dumps(figures, indent=2))
+        refuse_installed(ckpt, "model")
+        check_writable(ckpt)
+        check_writable(ckpt.with_suffix(".md"))
+        held = _recorded(ckpt) if not args.force else None
+        if held:
+            if not (sys.stdin.isatty() and confirm(f"{held}; replace them with the new figures?")):
+                raise UsageError(f"{held}; pass --force to replace them (or evaluate without --write to only "
+                                 f"print the figures)")
+    progress = StageProgress(f"evaluate {ckpt.name}")
+    figures = evaluate_checkpoint(ckpt, args.classifier, data=args.data, write=args.write,
+                                  samples=args.samples, progress=progress)
+    progress.close()
+    if args.json:
+        print(json.dumps(rounded(figures), indent=2, allow_nan=False))
+    else:
+        print(figures_table(figures, ckpt.name))
     if args.write:
-        write_card(Path(args.checkpoint))
+        print(f"wrote {ckpt} (evaluation figures in its metadata)")
+        print(f"wrote {write_card(ckpt)}")
     return 0
+
+
+def rounded(obj, digits: int = 6):
+    """Floats rounded to ``digits`` decimals (JSON for people: 0.12, not 0.11999999731779099);
+    NaN (no value, e.g. the first epoch's map change) becomes null, which every JSON reader takes."""
+    if isinstance(obj, float):
+        return round(obj, digits) if obj == obj else None
+    if isinstance(obj, dict):
+        return {k: rounded(v, digits) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [rounded(v, digits) for v in obj]
+    return obj
 
 
 def cmd_card(args) -> int:

@@ -47,3 +47,43 @@ def default_output(beside: str | Path, name: str) -> Path:
 
     beside = Path(beside)
     return Path(name) if is_shipped(beside) else beside.with_name(name)
+
+
+def installed_roots() -> list[Path]:
+    """The folders Python installs packages into (site-packages, system and user)."""
+    import site
+    import sysconfig
+
+    roots = {sysconfig.get_paths().get(k) for k in ("purelib", "platlib")}
+    try:
+        roots.update(site.getsitepackages())
+    except AttributeError:  # some virtual environments' site module lacks it
+        pass
+    roots.add(site.getusersitepackages())
+    return [Path(r).resolve() for r in roots if r]
+
+
+def refuse_installed(path: str | Path, what: str = "file") -> None:
+    """Refuse to write ``path`` inside an installed package folder (site-packages): the
+    installed copy's files are the shipped ones, never rewritten."""
+    target = Path(path).absolute()
+    try:
+        real = target.resolve()
+    except (OSError, RuntimeError):
+        real = target
+    for root in installed_roots():
+        if real.is_relative_to(root) or target.is_relative_to(root):
+            raise UsageError(f"{path}: is inside the installed package folder {root}; the installed {what} is never "
+                             f"rewritten: copy it to a folder of your own (with its .history.h5 and .atlas.h5) and "
+                             f"use the copy")
+
+
+def confirm(question: str, stdin=None, stdout=None) -> bool:
+    """Ask a yes/no question on the terminal (False unless the answer starts with y)."""
+    import sys
+
+    stdin, stdout = stdin or sys.stdin, stdout or sys.stderr
+    stdout.write(f"{question} [y/N] ")
+    stdout.flush()
+    answer = stdin.readline()
+    return answer.strip().lower().startswith("y")

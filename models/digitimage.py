@@ -71,14 +71,67 @@ def mnist_like(ink: np.ndarray, where: str = "the drawing", fit: bool = True) ->
 
 def ink_from_grey(grey: np.ndarray) -> np.ndarray:
     """Greyscale (0 black .. 1 white) -> ink (0 background .. 1 ink): inverted when the
-    background (the border's median) is light, background level removed, stretched."""
+    background (the border's median) is light, then the background cleaned (see
+    :func:`clean_background`)."""
     g = np.asarray(grey, np.float32)
     border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
-    background = float(np.median(border))
-    ink = (1.0 - g) if background > 0.5 else g
-    ink = ink - (1.0 - background if background > 0.5 else background)
-    top = float(ink.max())
-    return np.clip(ink / top, 0.0, 1.0) if top > 1e-6 else np.zeros_like(ink)
+    ink = (1.0 - g) if float(np.median(border)) > 0.5 else g
+    return clean_background(ink)
+
+
+BACKGROUND_SIDE = 128  # the background is estimated on a copy at most this many pixels on its long side
+
+
+def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
+    """The threshold that best splits ``values`` into two classes (Otsu 1979: the largest
+    between-class variance of the histogram)."""
+    v = np.asarray(values, np.float64).ravel()
+    lo, hi = float(v.min()), float(v.max())
+    if hi - lo < 1e-9:
+        return hi
+    hist, edges = np.histogram(v, bins=bins, range=(lo, hi))
+    p = hist / hist.sum()
+    centres = (edges[:-1] + edges[1:]) / 2
+    w0 = np.cumsum(p)
+    m0 = np.cumsum(p * centres)
+    total = m0[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (total * w0 - m0) ** 2 / (w0 * (1 - w0))
+    between = np.nan_to_num(between[:-1], nan=-1.0)
+    return float(edges[int(np.argmax(between)) + 1])
+
+
+def clean_background(ink: np.ndarray) -> np.ndarray:
+    """Ink (0 background .. 1 ink) with the paper removed: an uneven background (shading,
+    a gradient across a photo) is estimated by a grey opening wider than any stroke and
+    subtracted; then every pixel below the threshold that Otsu's method finds in the image's
+    own histogram is background (0), and the rest is stretched so that the ink reaches 1.
+    A PNG and a JPEG of one picture so give nearly the same digit, with no grey box."""
+    from PIL import Image
+    from scipy import ndimage
+
+    a = np.clip(np.asarray(ink, np.float32), 0.0, 1.0)
+    h, w = a.shape
+    scale = min(1.0, BACKGROUND_SIDE / max(h, w))
+    small = a
+    if scale < 1.0:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        small = np.asarray(Image.fromarray(a).resize(size, Image.Resampling.BOX), np.float32)
+    k = max(3, round(max(small.shape) / 4))
+    bg = ndimage.uniform_filter(ndimage.grey_opening(small, size=(k, k), mode="nearest"), size=k, mode="nearest")
+    bg = np.minimum(bg, ndimage.grey_opening(small, size=(k, k), mode="nearest"))  # never above the paper itself
+    if scale < 1.0:
+        bg = np.asarray(Image.fromarray(bg).resize((w, h), Image.Resampling.BILINEAR), np.float32)
+    fg = np.clip(a - bg, 0.0, None)
+    top = float(fg.max())
+    if top < 1e-6:
+        return np.zeros_like(a)
+    t = otsu_threshold(fg)
+    kept = fg > t
+    if not kept.any():
+        return np.zeros_like(a)
+    full = float(np.percentile(fg[kept], 99))  # the ink's level, robust to a stray bright pixel
+    return np.where(kept, np.clip(fg / max(full, 1e-6), 0.0, 1.0), 0.0).astype(np.float32)
 
 
 def load_digit_image(path: str | os.PathLike, fit: bool = True) -> np.ndarray:

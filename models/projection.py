@@ -17,6 +17,7 @@ the engine's hooks.
 from __future__ import annotations
 
 import copy
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -31,9 +32,14 @@ from .frame import INVALID_IMAGE
 
 GRID = {1: 64, 2: 32, 3: 10, 4: 6}        # grid points per axis, unconditional
 GRID_PER_DIGIT = {1: 32, 2: 16, 3: 6, 4: 4}  # per axis and digit, conditional
-# A match is poor when it is farther from the target than 95% of MNIST test digits are from their
-# nearest training digit, in each distance (measured over 1,000 test digits, models/neighbours.py).
+# Without a reach (below): a match is poor when it is farther from the target than 95% of MNIST test
+# digits are from their nearest training digit, in each distance (measured over 1,000 test digits,
+# models/neighbours.py).  That bar is for a perfect copy of the training set; a small generator
+# reaches few real digits that closely, so with real test digits at hand "close" is judged
+# against what this generator reaches for them (:class:`Reach`).
 POOR_PIXEL, POOR_FEATURE = 0.215, 0.300
+REACH_DIGITS = 24  # real MNIST test digits projected to learn what this generator reaches (seconds each)
+POOR_QUANTILE = 0.95  # farther than this share of those real digits' best matches: nothing close
 MIN_SEPARATION = 0.25  # candidates closer than this (box units, per digit) count as the same point
 
 
@@ -77,6 +83,28 @@ class Match:
 
 
 @dataclass
+class Reach:
+    """How close this generator comes to real digits: the best-match distances of
+    ``len(distances)`` MNIST test digits (sorted), under one set of weights."""
+
+    distances: np.ndarray
+
+    def share_closer(self, distance: float) -> float:
+        """The share of those real digits whose best match is closer than ``distance``."""
+        return float(np.searchsorted(self.distances, distance, side="left")) / max(1, len(self.distances))
+
+    @property
+    def poor_bar(self) -> float:
+        return float(np.quantile(self.distances, POOR_QUANTILE))
+
+
+def project_reach(projector: "Projector", images: np.ndarray, cancelled: Callable[[], bool] | None = None) -> Reach:
+    """Project real digits (N, 28, 28) in [-1, 1], as a user's digit is, and keep their best distances."""
+    return Reach(np.sort(np.array([projector.project(img, cancelled=cancelled, keep=1).best.distance
+                                   for img in np.asarray(images, np.float32)], np.float64)))
+
+
+@dataclass
 class Projection:
     """The answer: the best match, then the next-best distinct points."""
 
@@ -86,6 +114,7 @@ class Projection:
     seconds: float = 0.0
     evaluations: int = 0
     notes: list[str] = field(default_factory=list)
+    reach: Reach | None = None  # what the generator reaches for real digits, when known
 
     @property
     def best(self) -> Match:
@@ -98,6 +127,8 @@ class Projection:
 
     @property
     def poor(self) -> bool:
+        if self.reach is not None:
+            return self.best.distance > self.reach.poor_bar
         return self.best.distance > self.weights.pixel * POOR_PIXEL + self.weights.feature * POOR_FEATURE
 
     def sentence(self) -> str:
@@ -105,10 +136,21 @@ class Projection:
         b = self.best
         where = ", ".join(f"{v:+.2f}" for v in b.point)
         label = f" (label {b.digit})" if b.digit is not None else ""
+        found = f"a {b.predicted} at distance {b.distance:.3f}, at ({where}){label}"
+        if self.reach is None:
+            if self.poor:
+                return f"This generator does not draw anything close to your digit: closest is {found}."
+            return f"Closest image: {found}."
+        n, closer = len(self.reach.distances), self.reach.share_closer(b.distance)
         if self.poor:
-            return (f"This generator does not draw anything close to your digit: closest is a {b.predicted} "
-                    f"at distance {b.distance:.3f}, at ({where}){label}.")
-        return f"Closest image: a {b.predicted} at distance {b.distance:.3f}, at ({where}){label}."
+            return (f"This generator draws nothing close to your digit: its closest image, {found}, is farther "
+                    f"from it than this generator gets to {100 * closer:.0f}% of {n} real MNIST test digits.")
+        if closer <= 0.5:
+            how = "as close as this generator gets to a typical real digit, or closer"
+        else:
+            how = "a rough likeness: farther than this generator gets to most real digits"
+        return (f"Closest image: {found}; {how} ({100 * closer:.0f}% of {n} real MNIST test digits get a closer "
+                f"match).")
 
     def to_dict(self) -> dict:
         return {"weights": {"pixel": self.weights.pixel, "feature": self.weights.feature},
@@ -116,6 +158,7 @@ class Projection:
                             "distance of unit-length classifier features",
                 "best": self.best.to_dict(), "candidates": [m.to_dict() for m in self.candidates],
                 "poor": self.poor, "sentence": self.sentence(), "seconds": round(self.seconds, 4),
+                "real_digits_closer": None if self.reach is None else round(self.reach.share_closer(self.best.distance), 4),
                 "evaluations": self.evaluations}
 
 
@@ -156,6 +199,7 @@ class Projector:
         per = GRID_PER_DIGIT if self.conditional else GRID
         self.points = grid_points(self.latent_dim, int(per_axis or per[self.latent_dim]))
         self._grids: dict[int | None, tuple[np.ndarray, np.ndarray]] = {}  # digit -> (images (N,784), features)
+        self.reach: Reach | None = None  # set by open_reach: "close" judged against real digits
 
     # ------------------------------------------------------------ pieces
     def features(self, images: torch.Tensor) -> torch.Tensor:
@@ -276,7 +320,7 @@ class Projector:
                 labels = torch.cat([labels, torch.tensor([int(d) for _p, d in extras], dtype=torch.long)])
         matches = self._matches(best_z, labels, target_t, tfeat, keep)
         return Projection(target=target_t[0, 0].numpy().copy(), matches=matches, weights=self.weights,
-                          seconds=time.perf_counter() - t0, evaluations=evaluations)
+                          seconds=time.perf_counter() - t0, evaluations=evaluations, reach=self.reach)
 
     @torch.inference_mode()
     def _matches(self, z: torch.Tensor, labels, target, tfeat, keep: int) -> list[Match]:
@@ -296,3 +340,62 @@ class Projector:
             if len(out) == keep:
                 break
         return out
+
+
+def reach_key(generator_digest: str, classifier_digest: str, weights: Weights, projector: "Projector",
+              digits: int = REACH_DIGITS) -> str:
+    return (f"v1-{generator_digest[:16]}-{classifier_digest[:12]}-p{weights.pixel:g}-f{weights.feature:g}"
+            f"-n{digits}-s{projector.starts}x{projector.steps}-g{len(projector.points)}")
+
+
+def open_reach(projector: "Projector", generator_digest: str, classifier_digest: str, data=None,
+               cache=None, notes: list[str] | None = None, digits: int = REACH_DIGITS,
+               log: Callable[[str], None] | None = None, measure: bool = True) -> Reach | None:
+    """What ``projector``'s generator reaches for the first ``digits`` MNIST test digits:
+    from the per-user cache, else measured (seconds) and cached; set on the projector.  None
+    (with a note) when MNIST cannot be read, or (``measure`` False) when it is not cached:
+    "close" then falls back to the fixed bar."""
+    import io
+    import zipfile
+    from pathlib import Path
+
+    from .fileio import atomic_write_bytes
+    from .registry import cache_dir
+    from .regular import open_regular
+
+    key = reach_key(generator_digest, classifier_digest, projector.weights, projector, digits)
+    path = Path(cache if cache is not None else cache_dir()) / "reach" / f"{key}.npz"
+    if os.path.lexists(path):
+        try:
+            with open_regular(path, ValueError, "reach cache") as fh, np.load(fh, allow_pickle=False) as z:
+                d = z["distances"]
+                if str(z["key"]) != key or d.shape != (digits,) or d.dtype != np.float64 \
+                        or not np.all(np.isfinite(d)) or np.any(d < 0):
+                    raise ValueError("damaged")
+                projector.reach = Reach(np.sort(d))
+                return projector.reach
+        except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile):
+            pass  # measured again below
+    if not measure:
+        return None
+    from latent_explorer.training.data import DataError, load_split
+
+    try:
+        test = load_split("test", data)
+    except (DataError, OSError, ValueError) as exc:
+        if notes is not None:
+            notes.append(f"no MNIST test digits to compare with ({str(exc)[:200]}); \"close\" uses a fixed bar")
+        return None
+    images = test.images[:digits].astype(np.float32) / 127.5 - 1.0
+    if log is not None:
+        log(f"measuring how close this generator gets to {len(images)} real MNIST test digits (once; cached) ...")
+    reach = project_reach(projector, images)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        np.savez(buf, key=np.array(key), distances=reach.distances.astype(np.float64))
+        atomic_write_bytes(path, buf.getvalue())
+    except OSError:
+        pass
+    projector.reach = reach
+    return reach

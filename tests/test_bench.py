@@ -195,3 +195,17 @@ def test_cold_start_section_says_when_torch_came(small_results):
     assert "commit de70053, which imported torch with the window's modules, medians 3.31 s (3.43, 3.28, 3.31)" in md
     md = render_markdown(dict(small_results, items={"cold_start": dict(c, torch_at_first_frame=[True, False, False])}))
     assert "torch was already in at the first frame in 1 of the runs" in md
+
+
+def test_evaluation_item_times_a_real_evaluation_and_states_the_target(small_results):
+    from latent_explorer.app.bench.evaluate_items import _timed
+    from tests.conftest import find_mnist
+
+    row = _timed(ROOT / "checkpoints" / "gan2d.pt", ROOT / "checkpoints" / "classifier.pt", find_mnist(), 100)
+    assert row["seconds"] > 0 and row["cpu_seconds"] > 0 and 0 <= row["confident_share"] <= 1
+    item = {"samples": 10000, "target_seconds": 60.0,
+            "rows": [{"model": "gan2d", "cache": "cold", **row}, {"model": "gan2d", "cache": "warm", **row,
+                                                                   "seconds": 75.0}]}
+    text = render_markdown(dict(small_results, items={**small_results["items"], "evaluate": item}))
+    assert "## 8. Evaluation (`latent-explorer evaluate`)" in text and "| gan2d | warm | 75.0 |" in text
+    assert "<= 60 s: NOT met (slowest 75 s)" in text

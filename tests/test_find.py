@@ -63,6 +63,63 @@ def test_image_files_become_mnist_like(tmp_path, ink, paper):
     assert abs(cy - 13.5) < 1.0 and abs(cx - 13.5) < 1.0
 
 
+def _seven_on_uneven_paper(folder: Path) -> tuple[Path, Path]:
+    """A dark seven on grey paper shaded from dark (top left) to light, as a photo of a page
+    gives it: the same picture as PNG and as JPEG (quality 85)."""
+    h, w = 400, 300
+    yy, xx = np.mgrid[0:h, 0:w]
+    paper = 0.5 + 0.3 * xx / w + 0.15 * yy / h + np.random.default_rng(0).normal(0, 0.01, (h, w))
+    im = Image.fromarray((np.clip(paper, 0, 1) * 255).astype(np.uint8), "L")
+    ImageDraw.Draw(im).line([(60, 80), (240, 80), (120, 360)], fill=40, width=26)
+    png, jpg = folder / "seven.png", folder / "seven.jpg"
+    im.save(png)
+    im.save(jpg, quality=85)
+    return png, jpg
+
+
+def test_uneven_paper_leaves_no_grey_box_and_png_and_jpeg_agree(tmp_path, classifier):
+    png, jpg = _seven_on_uneven_paper(tmp_path)
+    a, b = load_digit_image(png), load_digit_image(jpg)
+    assert pixel_distance(a, b) < 0.02  # the same picture gives the same digit
+    for img in (a, b):
+        lit = img > -0.9  # 5% of full ink (the resampling's ringing stays below)
+        rows, cols = np.flatnonzero(lit.any(axis=1)), np.flatnonzero(lit.any(axis=0))
+        box = img[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        assert (box > -0.9).mean() < 0.45  # the strokes, not a box of paper around them
+        h, w = box.shape
+        assert box[h // 4: 3 * h // 4, : w // 4].max() < -0.9  # left of the seven's stem: clean paper
+    engine = Engine(load_checkpoint(ROOT / "checkpoints" / "gan2d.pt"), classifier)
+    projector = Projector(engine)
+    pa, pb = projector.project(a), projector.project(b)
+    assert abs(pa.best.distance - pb.best.distance) < 0.02 and pa.best.predicted == pb.best.predicted == 7
+
+
+def test_close_is_judged_against_what_the_generator_reaches_for_real_digits(tmp_path, classifier, mnist_dir):
+    from latent_explorer.models.projection import open_reach
+    from latent_explorer.training.data import load_split
+
+    ck = load_checkpoint(ROOT / "checkpoints" / "gan2d.pt")
+    projector = Projector(Engine(ck, classifier))
+    reach = open_reach(projector, ck.digest, classifier.digest, mnist_dir, cache=tmp_path, digits=12)
+    assert len(reach.distances) == 12 and list(reach.distances) == sorted(reach.distances)
+    again = open_reach(Projector(Engine(ck, classifier)), ck.digest, classifier.digest, tmp_path / "none",
+                       cache=tmp_path, digits=12)  # from the cache: no data needed
+    assert np.array_equal(again.distances, reach.distances)
+    test = load_split("test", mnist_dir)
+    answers = [projector.project(test.images[i].astype(np.float32) / 127.5 - 1) for i in range(5000, 5006)]
+    assert sum(a.poor for a in answers) <= 1  # real digits this generator reaches as well as others are close
+    for a in answers:
+        assert "real MNIST test digits" in a.sentence() and "nan" not in a.sentence()
+    noise = np.where(np.random.default_rng(0).random((28, 28)) > 0.5, 1.0, -1.0).astype(np.float32)
+    far = projector.project(noise)
+    assert far.poor and far.sentence().startswith("This generator draws nothing close to your digit")
+    # the window reads the cache only (never measures on its own): nothing cached, nothing read
+    fresh = Projector(Engine(ck, classifier))
+    assert open_reach(fresh, ck.digest, classifier.digest, tmp_path / "none", cache=tmp_path / "empty",
+                      measure=False) is None and fresh.reach is None and not (tmp_path / "empty").exists()
+    assert open_reach(fresh, ck.digest, classifier.digest, None, cache=tmp_path, digits=12, measure=False) is not None
+
+
 def test_transparent_drawing_uses_its_strokes(tmp_path):
     path = _seven(tmp_path / "alpha.png", ink=(20, 20, 200, 255), paper=(255, 255, 255, 0), mode="RGBA")
     ref = load_digit_image(_seven(tmp_path / "plain.png"))
@@ -262,7 +319,8 @@ def test_draw_find_and_visit_in_the_window(qtbot, make_window, monkeypatch, inde
     assert st.point == pytest.approx(tuple(best.point), abs=1e-6) and st.point != (0.0, 0.0)
     qtbot.waitUntil(lambda: st.frame is not None and np.allclose(st.frame.point, best.point, atol=1e-5), timeout=10000)
     np.testing.assert_allclose(st.frame.image, best.image, atol=1e-4)  # the explorer shows the best image
-    assert panel.sentence.text().startswith(("Closest image", "This generator does not draw"))
+    assert panel.sentence.text().startswith(("Closest image", "This generator does not draw",
+                                             "This generator draws nothing close"))
     assert panel.target_img.pixmap() is not None and not panel.target_img.pixmap().isNull()
     # the numbered candidates on the map; a click on one visits it
     view = w.map_area.panel(Map2DPanel).view
@@ -338,13 +396,14 @@ def cli(*args) -> int:
 
 def test_cli_project_writes_json_and_figure(tmp_path, capsys):
     img = _seven(tmp_path / "seven.png")
+    cli_no_data = ["--data", str(tmp_path / "no-mnist")]  # "close" by the fixed bar: no real digits to measure
     out, js = tmp_path / "p.png", tmp_path / "p.json"
-    assert cli("project", str(img), "--model", "gan2d", "-o", str(out), "--json", str(js)) == 0
+    assert cli("project", str(img), "--model", "gan2d", "-o", str(out), "--json", str(js), *cli_no_data) == 0
+    assert "no MNIST test digits to compare with" in capsys.readouterr().out
     data = json.loads(js.read_text())
     assert len(data["best"]["point"]) == 2 and data["weights"] == {"pixel": 1.0, "feature": 0.5}
     assert Image.open(out).size[0] > 500
-    assert "wrote" in capsys.readouterr().out
-    assert cli("project", str(img), "--model", "gan2d", "--json", str(js)) == 1  # no silent overwrite
+    assert cli("project", str(img), "--model", "gan2d", "--json", str(js), *cli_no_data) == 1  # no silent overwrite
     assert "already exists" in capsys.readouterr().err
 
 

@@ -130,3 +130,12 @@ def test_ci_runs_the_readmes_test_command_in_a_fresh_venv():
     ci = (ROOT / ".ci" / "run").read_text()
     assert test_line in ci.splitlines(), f"CI does not run the README's test command {test_line!r}"
     assert "python3 -m venv" in ci and ". \"$venv/bin/activate\"" in ci
+
+
+def test_the_training_notes_speak_in_reader_terms():
+    """docs/training.md names no internal work items (issue numbers, numbered work sessions or
+    periods) that mean nothing to a reader."""
+    text = (ROOT / "docs" / "training.md").read_text()
+    found = re.findall(r"(?i)\bissue\s*#?\d+|#\d+\b|\bsession[\s-]*\d+|\b(?:work )?period\s*\d+|issue's|this session",
+                       text)
+    assert not found, found

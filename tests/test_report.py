@@ -66,3 +66,17 @@ def test_report_cli_refuses_to_overwrite(tiny_run, tmp_path):
     assert subprocess.run(cmd, capture_output=True).returncode == 0
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 1 and "already exists" in r.stderr
+
+
+def test_report_maps_have_a_legend_of_the_digit_colours(tiny_run):
+    from latent_explorer.models.maps import PALETTE
+    from latent_explorer.training.report import report_figure
+
+    hist = History.load(tiny_run["history"])
+    fig = report_figure(hist, report_data(hist, {}))
+    legends = fig.legends
+    assert len(legends) == 1
+    labels = [t.get_text() for t in legends[0].get_texts()]
+    assert labels == [str(k) for k in range(10)] + ["no digit"]
+    colours = [tuple(round(255 * c) for c in h.get_facecolor()[:3]) for h in legends[0].legend_handles]
+    assert colours == [tuple(int(v) for v in PALETTE[k]) for k in range(11)]

@@ -10,14 +10,18 @@ import os
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
 
 from latent_explorer.models.model_archive import MANIFEST, ArchiveError, check_archive, install
-from latent_explorer.training.train_all import ARCHIVE_TARGET_BYTES, MODELS, TrainAll, check_plan
+from latent_explorer.training.train_all import (ARCHIVE_TARGET_BYTES, MIN_RESOLUTION, MODELS, TrainAll, check_plan,
+                                               plan_finish)
 
 FILES = {"cgan2d.pt", "cgan2d.history.h5", "cgan2d.atlas.h5", "cgan2d.md"}
+MINUTES = 1.0
+STARTUP_SECONDS = 15  # the interpreter and torch start before the command (and its budget) does
 
 
 def _no_qt_env(tmp: Path) -> dict:
@@ -35,19 +39,51 @@ def trained(tmp_path_factory, mnist_dir):
     probe = subprocess.run([sys.executable, "-c", "import PySide6"], env=env, capture_output=True, text=True)
     assert probe.returncode != 0 and "no Qt on this machine" in probe.stderr  # the fake really blocks Qt
     out = tmp / "run"
+    env["LATENT_EXPLORER_CACHE"] = str(tmp / "cache")  # a fresh cache: the evaluation's one-off work is in the budget
+    t0 = time.perf_counter()
+    # the default evaluation (10,000 samples) and atlas (256 x 256 per digit) take minutes here: the
+    # budget makes them fit
     proc = subprocess.run(
-        [sys.executable, "-m", "latent_explorer.app", "train", "all", "--device", "cpu", "--minutes", "0.02",
-         "--out", str(out), "--data", str(mnist_dir), "--limit", "128", "--batch-size", "64",
-         "--atlas-resolution", "6", "--eval-samples", "100", "--models", "cgan2d"],
+        [sys.executable, "-m", "latent_explorer.app", "train", "all", "--device", "cpu", "--minutes", str(MINUTES),
+         "--out", str(out), "--data", str(mnist_dir), "--limit", "128", "--batch-size", "64", "--models", "cgan2d"],
         env=env, capture_output=True, text=True, timeout=1200)
+    seconds = time.perf_counter() - t0
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return out, proc.stdout
+    return out, proc.stdout, seconds
+
+
+def test_the_budget_covers_the_whole_command(trained):
+    """Within the budget (training, evaluation, atlas, card, packing); or, on a machine so loaded
+    that one epoch and the smallest evaluation and atlas do not fit, the least work, said so."""
+    out, stdout, seconds = trained
+    assert "to fit the budget: evaluation on" in stdout and "(asked 10,000)" in stdout
+    assert "done in" in stdout and "budget" in stdout
+    manifest = json.loads(tarfile.open(out / "shipped-models.tar").extractfile(MANIFEST).read())
+    entry = manifest["models"]["cgan2d"]
+    assert 100 <= entry["eval_samples"] < 10000 and entry["atlas_resolution"] < 256  # what was done is recorded
+    if "the budget is too small" in stdout:
+        assert entry["eval_samples"] == 100 and entry["atlas_resolution"] == MIN_RESOLUTION[2], stdout
+        assert "over: the least work per model did not fit" in stdout
+    else:
+        assert seconds <= 1.15 * MINUTES * 60 + STARTUP_SECONDS, stdout
+    card = (out / "models" / "cgan2d.md").read_text()
+    assert f"{entry['eval_samples']:,} samples" in card and f"resolution {entry['atlas_resolution']} per axis" in card
+
+
+def test_finishing_work_is_scaled_down_to_fit_and_never_below_the_floors():
+    big = plan_finish(1e9, 1e-3, 2, False, 10000, 256, reference_cached=True)
+    assert (big.samples, big.resolution) == (10000, 256)
+    fit = plan_finish(30.0, 1e-3, 2, False, 10000, 256, reference_cached=True)
+    assert fit.seconds <= 30.0 and fit.samples < 10000 and fit.resolution < 256
+    least = plan_finish(0.0, 1e-3, 3, True, 10000, 64, reference_cached=False)
+    assert (least.samples, least.resolution) == (100, MIN_RESOLUTION[3]) and least.seconds > 0
+    assert plan_finish(0.0, 1e-3, 2, False, 50, 6, True).resolution == 6  # asked below the floors: as asked
 
 
 def test_train_all_trains_evaluates_maps_cards_and_packs_without_qt(trained):
-    out, stdout = trained
+    out, stdout, _ = trained
     assert "[1/1] cgan2d: training until" in stdout and "first epoch" in stdout and "evaluated" in stdout
-    assert "atlas 6" in stdout and "wrote " in stdout
+    assert "atlas " in stdout and "wrote " in stdout
     archive = out / "shipped-models.tar"
     assert archive.stat().st_size < ARCHIVE_TARGET_BYTES
     with tarfile.open(archive) as tar:
@@ -64,7 +100,7 @@ def test_train_all_trains_evaluates_maps_cards_and_packs_without_qt(trained):
 
 
 def test_train_all_refuses_an_earlier_run_without_force(trained):
-    out, _ = trained
+    out = trained[0]
     with pytest.raises(FileExistsError, match="shipped-models.tar: already exists"):
         check_plan(TrainAll(minutes=1, out=out, models=("cgan2d",)))
     assert check_plan(TrainAll(minutes=1, out=out, models=("cgan2d",), force=True)) == out / "models"
@@ -89,7 +125,8 @@ def test_install_models_installs_and_never_overwrites_silently(trained, tmp_path
     assert main(["install-models", str(archive), "--into", str(target)]) == 0
     assert {p.name for p in target.iterdir()} == FILES  # no staging folder left behind
     ck = load_checkpoint(target / "cgan2d.pt", expect="cgan")
-    assert ck.meta["evaluation"] and load_atlas(target / "cgan2d.atlas.h5", ck.digest).resolution == 6
+    resolution = json.loads(tarfile.open(archive).extractfile(MANIFEST).read())["models"]["cgan2d"]["atlas_resolution"]
+    assert ck.meta["evaluation"] and load_atlas(target / "cgan2d.atlas.h5", ck.digest).resolution == resolution
     before = (target / "cgan2d.pt").stat().st_mtime_ns
     capsys.readouterr()
     assert main(["install-models", str(archive), "--into", str(target)]) == 1

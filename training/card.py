@@ -76,7 +76,12 @@ def card_text(path: Path, command: str | None = None, atlas: dict | None = None)
         lines += [f"Note: {m['note']}.", ""]
     if ev:
         ref = REFERENCE_JUDGE.get(name)
-        lines += ["## Evaluation (`latent-explorer evaluate`)", "", "| figure | value | target |", "|---|---|---|",
+        lines += ["## Evaluation (`latent-explorer evaluate`)", ""]
+        if isinstance(ev.get("epoch"), int) and ev["epoch"] != m.get("epochs"):
+            lines += [f"**These figures were measured at epoch {ev['epoch']}; the model is now at epoch "
+                      f"{m.get('epochs')}** (trained further without an evaluation). Measure it again with "
+                      f"`latent-explorer evaluate {path.name} --write --force`.", ""]
+        lines += ["| figure | value | target |", "|---|---|---|",
                   *([f"| share of samples that are not a digit (the classifier's check) | "
                      f"{_pct(ev['not_digit_share'])} | - |"] if "not_digit_share" in ev else []),
                   f"| share of samples that are digits labelled with confidence >= 0.9 | {_pct(ev['confident_share'])} "

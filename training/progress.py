@@ -47,6 +47,8 @@ class Progress:
         eta = (self.total - self.done) / rate if rate > 0 else 0.0
         frac = self.done / self.total
         bar = "#" * int(frac * 24)
+        if self.unit == "units":  # abstract units of work: the share done and the time left only
+            return f"{self.desc} [{bar:<24}] {frac:4.0%} elapsed {_fmt_time(elapsed)}, about {_fmt_time(eta)} left"
         return (f"{self.desc} [{bar:<24}] {self.done}/{self.total} {frac:4.0%} "
                 f"{rate:,.0f} {self.unit}/s elapsed {_fmt_time(elapsed)} eta {_fmt_time(eta)}")
 
@@ -61,3 +63,30 @@ class Progress:
             self._draw(time.perf_counter())
             self.stream.write("\n")
             self.stream.flush()
+
+
+class StageProgress:
+    """Progress of work in stages on one bar: ``StageProgress("evaluate gan2d")`` is a
+    callback ``(stage, done, total)`` (floats in any unit); each new stage prints a line
+    (stderr), and the bar with the estimate of the time left follows as :class:`Progress`
+    prints it (in place on a terminal, else every ``log_every`` seconds)."""
+
+    def __init__(self, label: str, stream: TextIO | None = None, enabled: bool = True, log_every: float = 10.0) -> None:
+        self.label = label
+        self.bar = Progress(1, label, unit="units", stream=stream, enabled=enabled, log_every=log_every)
+        self.stage: str | None = None
+
+    def __call__(self, stage: str, done: float, total: float) -> None:
+        bar = self.bar
+        bar.total = max(1, int(round(total)))
+        if stage != self.stage:
+            self.stage = stage
+            bar.desc = f"{self.label}: {stage}"
+            if bar.enabled and stage != "done":
+                bar.stream.write(("\r\x1b[K" if bar.tty else "") + f"{bar.desc} ...\n")
+                bar.stream.flush()
+                bar._last = 0.0  # the bar with its estimate follows at once
+        bar.update(int(done) - bar.done)
+
+    def close(self) -> None:
+        self.bar.close()

@@ -81,7 +81,7 @@ def report_figure(history: History, data: dict):
     fig.suptitle(f"Training report: {history.name} ({history.epochs} epochs)", fontsize=14)
     g, d, _ = history.steps()
     gs = fig.add_gridspec(2, 4, height_ratios=[1, 1.15], hspace=0.35, wspace=0.3, left=0.06, right=0.98,
-                          top=0.9, bottom=0.04)
+                          top=0.9, bottom=0.1)
     ax = fig.add_subplot(gs[0, 0:2])
     steps = np.arange(1, len(g) + 1, dtype=np.int32)
     window = max(1, len(g) // 100)
@@ -128,7 +128,18 @@ def report_figure(history: History, data: dict):
                                                   else f" ({axis_name(history.planes[0][0])}, {axis_name(history.planes[0][1])})"),
                      fontsize=8)
         ax.axis("off")
+    fig.legend(handles=map_legend_handles(), loc="lower center", ncol=11, fontsize=8, frameon=False,
+               title="class maps: the classifier's digit per latent point (pale where it is unsure)", title_fontsize=8)
     return fig
+
+
+def map_legend_handles() -> list:
+    """One patch per digit and one for "no digit", in the class maps' colours."""
+    from matplotlib.patches import Patch
+
+    from latent_explorer.models.maps import PALETTE, label_name
+
+    return [Patch(color=tuple(c / 255 for c in PALETTE[k]), label=label_name(k)) for k in range(11)]
 
 
 def write_report(checkpoint: Path, out_prefix: Path | None = None, overwrite: bool = True) -> dict[str, Path]:

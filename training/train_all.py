@@ -5,8 +5,16 @@ Budget split: the five models of the main set (gan2d, gan3d, gan4d, cgan2d, cgan
 14% of the minutes each, the four activation variants 7.5% each (70% + 30%).  The models
 run in turn; model k's slot ends at the cumulative share of the budget from the start, so
 time one model leaves unused goes to the next.  Its finishing work (evaluation, atlas,
-card) is taken out of its slot: estimated from the models finished before it (15% of the
-slot for the first).
+card) is taken out of its slot.
+
+The budget covers the whole command: training, evaluation, atlas, card and packing.  A small
+part (``PACK_SHARE``) is kept for packing; each model's finishing work is predicted from the
+speed of generator and classifier measured at the start (and corrected by each model's
+actual finishing time), and where it would not fit its slot the evaluation's sample count
+and the atlas's resolution are lowered (never below ``MIN_EVAL_SAMPLES`` and
+``MIN_RESOLUTION``; the log, the manifest and the card say what they were).  One epoch per
+model is the least a run can do: when even that does not fit, the log says so, with the
+time it needs.
 
 Epochs from the measured speed, so that the learning-rate decay runs to its end: each model
 first trains one epoch of a 2-epoch run (with the explore recipe the first half of a run
@@ -40,7 +48,13 @@ MODELS: dict[str, tuple[dict, float, int]] = {
 ARCHIVE_NAME = "shipped-models.tar"
 ARCHIVE_TARGET_BYTES = 60 * 2 ** 20
 PROBE_EPOCHS = 2  # the first epoch is trained as epoch 1 of a 2-epoch run (constant rate)
-FIRST_FINISH_SHARE = 0.15  # finishing work assumed for the first model, as a share of its slot
+FINISH_SHARE = 0.4  # at most this share of a slot goes to finishing work before it is scaled down
+PACK_SHARE = 0.02  # of the budget, kept for packing the archive (at least PACK_SECONDS)
+PACK_SECONDS = 1.0
+MIN_EVAL_SAMPLES = 100
+MIN_RESOLUTION = {1: 64, 2: 24, 3: 8, 4: 6}  # per latent size: the least atlas that still shows the regions
+DATA_SECONDS = 2.0  # reading MNIST for the evaluation (both splits), assumed before it is measured
+REFERENCE_IMAGES = 10000  # the real test images the first evaluation measures once (cached after)
 
 
 @dataclass
@@ -101,6 +115,65 @@ def check_plan(plan: TrainAll) -> Path:
     return work
 
 
+@dataclass
+class FinishPlan:
+    """The finishing work of one model and its predicted seconds."""
+
+    samples: int
+    resolution: int
+    seconds: float
+
+
+def atlas_cells(latent_dim: int, conditional: bool, resolution: int) -> float:
+    """Cells the atlas builder labels (``auto``: adaptive above the full builder's limit,
+    where it labels about a third of them)."""
+    from latent_explorer.models.atlas import FULL_LIMIT
+
+    cells = resolution ** latent_dim * (10 if conditional else 1)
+    return cells if cells <= FULL_LIMIT else 0.35 * cells
+
+
+def predict_finish(image_seconds: float, latent_dim: int, conditional: bool, samples: int, resolution: int,
+                   reference_cached: bool) -> float:
+    """Seconds of evaluation, atlas and card, from the seconds one image costs the generator
+    and the classifier together (the strong judge's image-epoch costs about a seventh of it)."""
+    from .evaluate import COST, JUDGE_EPOCHS
+
+    judge = min(8000, samples)
+    units = samples * (COST["generate"] + COST["classify"]) + COST["judge"] * JUDGE_EPOCHS * 2 * judge
+    units += 0 if reference_cached else COST["reference"] * REFERENCE_IMAGES
+    unit = image_seconds / (COST["generate"] + COST["classify"])
+    return DATA_SECONDS + units * unit + atlas_cells(latent_dim, conditional, resolution) * image_seconds + 0.5
+
+
+def plan_finish(available: float, image_seconds: float, latent_dim: int, conditional: bool, samples: int,
+                resolution: int, reference_cached: bool) -> FinishPlan:
+    """The largest finishing work (down to the floors) predicted to fit in ``available`` s."""
+    floor_res = min(resolution, MIN_RESOLUTION.get(latent_dim, 6))
+    floor_samples = min(samples, MIN_EVAL_SAMPLES)
+    while True:
+        t = predict_finish(image_seconds, latent_dim, conditional, samples, resolution, reference_cached)
+        if t <= available or (samples <= floor_samples and resolution <= floor_res):
+            return FinishPlan(samples, resolution, t)
+        samples = max(floor_samples, samples // 2)
+        resolution = max(floor_res, int(resolution * 0.8))
+
+
+def image_seconds(classifier) -> float:
+    """Seconds one image costs a 2-D generator and the classifier together (timed on 256)."""
+    import torch
+
+    from latent_explorer.models.networks import GanConfig, Generator
+    from latent_explorer.models.sampling import label_points
+
+    g = Generator(GanConfig(2)).eval()
+    z = torch.rand(256, 2) * 2 - 1
+    label_points(g, classifier.model, z[:32])  # warm-up
+    t = time.perf_counter()
+    label_points(g, classifier.model, z)
+    return (time.perf_counter() - t) / len(z)
+
+
 def _clock(start: float) -> str:
     return f"[{time.perf_counter() - start:6.1f} s]"
 
@@ -119,23 +192,43 @@ def train_all(plan: TrainAll, log=print) -> Path:
     classifier = load_checkpoint(plan.classifier, expect="classifier")
     shares = plan.shares()
     budget = plan.minutes * 60
-    log(f"train all: {len(plan.models)} models in {plan.minutes:g} min on {device.type}; budget split "
-        + ", ".join(f"{m} {100 * s:.1f}%" for m, s in shares.items()))
-    finish_seconds: float | None = None
+    pack_reserve = max(PACK_SECONDS, PACK_SHARE * budget)
+    per_image = image_seconds(classifier)
+    log(f"train all: {len(plan.models)} models in {plan.minutes:g} min on {device.type} (training, evaluation, "
+        f"atlas, card and packing); budget split " + ", ".join(f"{m} {100 * s:.1f}%" for m, s in shares.items()))
+    correction = 1.0  # actual over predicted finishing time, from the models finished so far
+    reference_cached = False
     cumulative = 0.0
     entries = {}
     for k, name in enumerate(plan.models, 1):
         cumulative += shares[name]
-        slot_end = start + budget * cumulative
-        slot = budget * shares[name]
-        finish = finish_seconds if finish_seconds is not None else FIRST_FINISH_SHARE * slot
-        deadline = slot_end - finish
+        slot_end = start + (budget - pack_reserve) * cumulative
+        slot = (budget - pack_reserve) * shares[name]
+        d, conditional = MODELS[name][0]["latent_dim"], bool(MODELS[name][0].get("conditional"))
+        resolution = plan.atlas_resolution or MODELS[name][2]
+        finish = plan_finish(FINISH_SHARE * slot, per_image * correction, d, conditional, plan.eval_samples,
+                             resolution, reference_cached)
+        deadline = slot_end - finish.seconds
         log(f"{_clock(start)} [{k}/{len(plan.models)}] {name}: training until {deadline - start:.0f} s "
-            f"(slot ends at {slot_end - start:.0f} s, {finish:.0f} s kept for evaluation, atlas and card)")
+            f"(slot ends at {slot_end - start:.0f} s, {finish.seconds:.0f} s kept for evaluation, atlas and card)")
         run, info = _train_one(plan, name, work, deadline, start, log)
+        # what is left of the slot now (training cannot stop inside its first epoch)
+        finish = plan_finish(max(0.0, slot_end - time.perf_counter()), per_image * correction, d, conditional,
+                             plan.eval_samples, resolution, reference_cached)
+        if finish.samples < plan.eval_samples or finish.resolution < resolution:
+            log(f"{_clock(start)}   {name}: to fit the budget: evaluation on {finish.samples:,} samples "
+                f"(asked {plan.eval_samples:,}), atlas resolution {finish.resolution} (asked {resolution})")
         t_finish = time.perf_counter()
-        entries[name] = _finish_one(plan, name, work, run, info, classifier, device, start, log)
-        finish_seconds = max(finish_seconds or 0.0, time.perf_counter() - t_finish)
+        entries[name] = _finish_one(plan, name, work, run, info, classifier, device, start, log,
+                                    samples=finish.samples, resolution=finish.resolution)
+        took = time.perf_counter() - t_finish
+        correction = min(8.0, max(0.25, correction * took / max(finish.seconds, 1e-3)))
+        reference_cached = True
+        over = time.perf_counter() - slot_end
+        if over > 0.1 * slot:
+            log(f"{_clock(start)}   {name}: {over:.0f} s past its slot: one epoch and the smallest evaluation and "
+                f"atlas take {time.perf_counter() - slot_end + slot:.0f} s here; the budget is too small for "
+                f"{len(plan.models)} models (give more --minutes, fewer --models or a smaller --limit)")
     manifest = {
         "format": "latent-explorer-models", "version": 1,
         "command": " ".join(shlex.quote(a) for a in ["latent-explorer"] + sys.argv[1:]),
@@ -147,6 +240,9 @@ def train_all(plan: TrainAll, log=print) -> Path:
     size = pack(archive, files, manifest)
     log(f"{_clock(start)} wrote {archive}: {len(files) + 1} files, {size / 2 ** 20:.1f} MB"
         + ("" if size < ARCHIVE_TARGET_BYTES else f" -- above the {ARCHIVE_TARGET_BYTES // 2 ** 20} MB target"))
+    took = time.perf_counter() - start
+    log(f"{_clock(start)} done in {took / 60:.1f} min of the {plan.minutes:g}-min budget"
+        + ("" if took <= budget else f" ({took - budget:.0f} s over: the least work per model did not fit)"))
     plan.results = entries
     return archive
 
@@ -199,7 +295,8 @@ def _train_one(plan: TrainAll, name: str, work: Path, deadline: float, start: fl
     return run, info
 
 
-def _finish_one(plan: TrainAll, name: str, work: Path, run, info: dict, classifier, device, start, log) -> dict:
+def _finish_one(plan: TrainAll, name: str, work: Path, run, info: dict, classifier, device, start, log,
+                samples: int | None = None, resolution: int | None = None) -> dict:
     """Evaluate, build the atlas (on the run's device, the CPU if that fails), write the card."""
     from latent_explorer.models.atlas import build_atlas
     from latent_explorer.models.checkpoint import load_checkpoint
@@ -209,11 +306,15 @@ def _finish_one(plan: TrainAll, name: str, work: Path, run, info: dict, classifi
 
     files = model_files(work, name)
     info.setdefault("epochs_done", 1)
+    from .progress import StageProgress
+
+    progress = StageProgress(f"{name} evaluation")  # stderr, with the time left
     figures = evaluate_checkpoint(files["checkpoint"], plan.classifier, data=plan.data, device=plan.device,
-                                  write=True, samples=plan.eval_samples)
+                                  write=True, samples=samples or plan.eval_samples, progress=progress)
+    progress.close()
     log(f"{_clock(start)}   {name}: evaluated: strong judge error {figures['strong_judge_error']:.4f}, "
         f"Frechet distance {figures['frechet_distance']:.1f}, digits present {figures.get('digits_present', '?')}/10")
-    resolution = plan.atlas_resolution or MODELS[name][2]
+    resolution = resolution or plan.atlas_resolution or MODELS[name][2]
     ck = load_checkpoint(files["checkpoint"], expect=("gan", "cgan"))
     try:
         ck.model.to(device), classifier.model.to(device)
@@ -229,7 +330,7 @@ def _finish_one(plan: TrainAll, name: str, work: Path, run, info: dict, classifi
     log(f"{_clock(start)}   {name}: atlas {resolution} ({atlas.method}) {atlas.seconds:.1f} s")
     command = _equivalent_command(run, plan, info)
     write_card(files["checkpoint"], command=command)
-    return {**info, "files": {k: p.name for k, p in files.items()}, "evaluation": figures,
+    return {**info, "files": {k: p.name for k, p in files.items()}, "evaluation": figures, "eval_samples": figures["samples"],
             "atlas_resolution": resolution, "command": command}
 
 

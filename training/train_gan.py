@@ -153,6 +153,7 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
     history = History(name=name, config=config.to_dict(), planes=monitor.planes,
                       map_resolution=monitor.resolution, map_precision=monitor.precision, classifier_digest=classifier.digest)
     start_epoch, seconds_before = 0, 0.0
+    earlier_evaluation = None  # a resumed run's last figures, kept with the epoch they describe
     if resume:
         if not paths["state"].exists():
             raise CheckpointError(f"{paths['state']}: no training state to resume from")
@@ -175,6 +176,7 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
                       state["average"]["model"] if average is not None else state["generator"],
                       config.to_dict(), classifier.digest)
         history.truncate(start_epoch)
+        earlier_evaluation = _earlier_evaluation(paths["checkpoint"])
         log(f"resuming {name} after epoch {start_epoch}")
     steps = procs.steps(n, run.batch_size)
     total_steps = steps * run.epochs
@@ -284,6 +286,8 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
         history.weak_judge_acc.append(record["weak_judge_acc"])
         history.seconds.append(time.perf_counter() - t0)
         meta = _meta(run, device, epoch + 1, seconds, folder)
+        if earlier_evaluation:
+            meta["evaluation"] = earlier_evaluation
         if procs.active:
             meta["processes"] = procs.world
         digest = save_checkpoint(paths["checkpoint"], "cgan" if run.conditional else "gan", config.to_dict(), shown, meta)
@@ -295,23 +299,51 @@ def train_gan(run: GanRun, data: str | None, out: Path, resume: bool = False,
             "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
             **({"average": average.state_dict()} if average is not None else {})})
         digits = np.bincount(record["map"].ravel(), minlength=11)[:10]  # 10 = "not a digit"
+        change = record["change_rate"]  # NaN at the first epoch: no map before it to compare with
         log(f"{name} epoch {epoch + 1}/{run.epochs}: D {d_losses.mean():.3f} G {g_losses.mean():.3f} "
-            f"map change {record['change_rate']:.3f} weak judge {record['weak_judge_acc']:.3f} "
+            f"map change {'-' if change != change else f'{change:.3f}'} weak judge {record['weak_judge_acc']:.3f} "
             f"digits on map {int((digits > 0).sum())}/10 "
             f"({n / train_seconds:,.0f} img/s, {time.perf_counter() - t0:.0f} s)")
     result = {"checkpoint": paths["checkpoint"], "history": paths["history"], "state": paths["state"],
               "epochs_done": history.epochs, "timings": timings}
+    command = " ".join(shlex.quote(a) for a in ["latent-explorer"] + sys.argv[1:])
     if evaluate_at_end and (history.epochs >= run.epochs or (stopped_early and max_minutes)):
         from .evaluate import evaluate_checkpoint
         from .card import write_card
+        from .progress import StageProgress
 
+        log(f"{name}: final evaluation of {run.eval_samples:,} generated images (progress on stderr)")
+        progress = StageProgress(f"{name} final evaluation", enabled=not quiet)
         figures = evaluate_checkpoint(paths["checkpoint"], classifier_path or Path("checkpoints/classifier.pt"),
                                       data=folder, device=run.device, write=True,
-                                      samples=run.eval_samples)
-        write_card(paths["checkpoint"], command=" ".join(shlex.quote(a) for a in ["latent-explorer"] + sys.argv[1:]))
+                                      samples=run.eval_samples, progress=progress)
+        progress.close()
+        log(f"wrote {write_card(paths['checkpoint'], command=command)}")
         result["evaluation"] = figures
+    elif procs.main and paths["card"].exists() and timings:
+        # a card from an earlier call describes an earlier epoch: rewritten, it names the epoch its
+        # figures describe and the epoch the model is at now
+        from .card import write_card
+
+        try:
+            log(f"wrote {write_card(paths['checkpoint'], command=command)} (not evaluated at this epoch)")
+        except (OSError, CheckpointError) as exc:  # the training is saved; only its old card stays
+            log(f"{paths['card']}: not rewritten ({exc}); it describes an earlier epoch")
     procs.close()
     return result
+
+
+def _earlier_evaluation(checkpoint: Path) -> dict | None:
+    """The figures a run's checkpoint holds from an earlier call, with the epoch they
+    describe (None when there are none or the file cannot be read)."""
+    try:
+        payload = read_payload(checkpoint)
+        ev = dict(payload["meta"].get("evaluation") or {})
+        if ev and not isinstance(ev.get("epoch"), int):
+            ev["epoch"] = int(payload["meta"]["epochs"])
+    except (CheckpointError, OSError, KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return ev or None
 
 
 def _meta(run: GanRun, device: torch.device, epochs: int, seconds: float, folder: Path) -> dict:

@@ -317,6 +317,10 @@ def render_markdown(res: dict, plot: str | None = None) -> str:
         from .find_items import find_section
 
         out += find_section(it["find"])
+    if "evaluate" in it:
+        from .evaluate_items import evaluate_section
+
+        out += evaluate_section(it["evaluate"], _verdict)
     return "\n".join(out) + "\n"
 
 

@@ -409,15 +409,21 @@ class FindPanel(Panel):
         from latent_explorer.models.projection import Projector  # torch: imported when first used
 
         projector = self.projector if self.projector_key == key else None
-        engine, per_axis = m.engine, self.grid_per_axis
+        engine, per_axis, classifier_digest = m.engine, self.grid_per_axis, m.classifier_digest
 
         def work(cancelled, progress):
+            from latent_explorer.models.projection import open_reach
+
             pr = projector
             if pr is None:
                 progress(0.0, "computing the coarse grid (once per model)…")
                 pr = Projector(engine, weights, per_axis=per_axis)
                 pr.prepare(digit, cancelled)
             pr.weights = weights
+            # "close" against what this generator reaches for real digits, where `latent-explorer
+            # project` measured it for these weights (a file read; never measured here)
+            pr.reach = None
+            open_reach(pr, key, classifier_digest, measure=False)
             progress(0.5, "searching…")
             return key, pr, pr.project(target, digit, cancelled)
 
