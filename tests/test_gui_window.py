@@ -42,3 +42,34 @@ def test_ctrl_j_raises_the_walk_dock_tabbed_behind_compare_and_hides_it_only_on_
     assert not walk.toggleViewAction().isChecked()
     qtbot.keySequence(window, QKeySequence("Ctrl+J"))  # and shows it again
     qtbot.waitUntil(lambda: on_top(walk), timeout=3000)
+
+
+@pytest.mark.parametrize("model", ["gan3d"])
+def test_the_overview_and_the_slices_agree_on_the_current_slice_at_the_origin(qtbot, make_window, models_dir,
+                                                                              classifier_ckpt, tmp_path, model):
+    """An even atlas (12 cells, none at 0) with as many tiles: at the origin, the framed
+    tile is the slices' cut, caption and image (the tile was picked by the nearest value,
+    where float rounding broke the tie the other way from the atlas's cells)."""
+    from latent_explorer.app.qt.panels.overview import OverviewPanel
+    from latent_explorer.app.qt.panels.slices3d import Slices3DPanel
+    from latent_explorer.app.qt.slicecache import slices as slice_cache
+    from latent_explorer.models.atlas import build_atlas
+    from latent_explorer.models.checkpoint import load_checkpoint
+
+    w = make_window(model=model)
+    path = tmp_path / f"{model}.atlas.h5"
+    build_atlas(load_checkpoint(models_dir / f"{model}.pt"), classifier_ckpt, 12, path, method="full")
+    assert w.open_path(path)
+    w.state.set_option("overview_axis", 2)
+    w.state.set_option("overview_count", 12)
+    w.state.reset_point()
+    _settle(qtbot)
+    atlas, ov, cube = w.state.atlas, w.map_area.panel(OverviewPanel), w.map_area.panel(Slices3DPanel)
+    i = ov.current_tile()
+    assert f"z = {ov.values[i]:+.2f}" in cube.captions[0]  # the xy slice is cut at the framed tile's z
+    where = w.state.slice_point()
+    assert atlas.cell_index([*where[:2], ov.values[i], *where[3:]]) == atlas.cell_index(where)
+    x0, y0 = (int(v) for v in ov._tile_origin(i))
+    tile = ov.image.image[x0:x0 + ov.res, y0:y0 + ov.res]
+    shown = slice_cache.get(atlas, (0, 1), where, None).rgb[:, ::-1]
+    np.testing.assert_array_equal(tile, shown)  # the same image
