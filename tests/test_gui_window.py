@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication
 
@@ -73,3 +73,23 @@ def test_the_overview_and_the_slices_agree_on_the_current_slice_at_the_origin(qt
     tile = ov.image.image[x0:x0 + ov.res, y0:y0 + ov.res]
     shown = slice_cache.get(atlas, (0, 1), where, None).rgb[:, ::-1]
     np.testing.assert_array_equal(tile, shown)  # the same image
+
+
+def test_the_maps_hover_readout_goes_when_the_mouse_leaves(qtbot, window):
+    from PySide6.QtTest import QTest
+
+    from latent_explorer.app.qt.panels.map2d import Map2DPanel
+
+    view = window.map_area.panel(Map2DPanel).view
+    QTest.mouseMove(view.viewport(), view.view_to_widget(0.3, -0.4))
+    qtbot.waitUntil(lambda: view.hover.isVisible(), timeout=3000)
+    assert "+0.30" in view.hover.toPlainText()
+    QTest.mouseMove(window.image_panel, window.image_panel.rect().center())  # the mouse goes elsewhere
+    _settle(qtbot)
+    assert not view.hover.isVisible()
+    # the plot's own area left (the window system tells the viewport only, as when the
+    # pointer leaves onto a floating dock or another window over the map)
+    QTest.mouseMove(view.viewport(), view.view_to_widget(-0.5, 0.5))
+    qtbot.waitUntil(lambda: view.hover.isVisible(), timeout=3000)
+    QApplication.sendEvent(view.viewport(), QEvent(QEvent.Type.Leave))
+    assert not view.hover.isVisible()
