@@ -93,3 +93,23 @@ def test_the_maps_hover_readout_goes_when_the_mouse_leaves(qtbot, window):
     qtbot.waitUntil(lambda: view.hover.isVisible(), timeout=3000)
     QApplication.sendEvent(view.viewport(), QEvent(QEvent.Type.Leave))
     assert not view.hover.isVisible()
+
+
+def test_a_model_switch_clears_the_find_docks_result(qtbot, make_window, models_dir):
+    w = make_window(model="gan3d")
+    panel = w.find_dock.panel
+    panel.grid_per_axis = 4
+    panel.neighbours_box.setChecked(False)
+    w.find_dock.show()
+    panel.pad.stroke((8.0, 8.0), (20.0, 20.0))
+    qtbot.mouseClick(panel.find_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.result is not None and panel.job is None, timeout=120000)
+    assert "class" in panel.best_cap.text() and "distance" in panel.diff_cap.text()
+    assert "Found in" in panel.status.text()
+    assert w.open_path(models_dir / "gan2d.pt")
+    _settle(qtbot)
+    assert panel.result is None and panel.best_img.pixmap().isNull()
+    # no word of the old answer is left over the blank images
+    assert panel.best_cap.text() == "best image" and panel.diff_cap.text() == "difference"
+    assert "Found in" not in panel.status.text() and panel.sentence.text() == ""
+    assert not panel.best_button.isEnabled()

@@ -481,9 +481,11 @@ class FindPanel(Panel):
                              + (f" label {m.digit}" if m.digit is not None else "")
                              + f": class {m.predicted}, distance {m.distance:.3f}")
         self.best_button.setEnabled(r is not None)
-        if r is None:
+        if r is None:  # nothing found yet, or the model changed: no word of an old answer stays
             for lab in (self.target_img, self.best_img, self.diff_img):
                 lab.clear()
+            self.best_cap.setText("best image")
+            self.diff_cap.setText("difference")
             self.sentence.setText("")
             return
         b = r.best
@@ -526,6 +528,8 @@ class FindPanel(Panel):
     def model_changed(self) -> None:
         self.cancel()
         self.digit_choice.setEnabled(self.state.conditional)
+        if self.result is not None or self.status.text().startswith("Found"):
+            self.status.setText("The model changed: Find searches this model.")
         self.result = None
         self.projector = self.projector_key = None
         self.overlays = []  # the map area (and its views) is rebuilt with the model
