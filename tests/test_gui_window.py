@@ -4,6 +4,8 @@ on the current slice, views cleared when they go stale, exports that say what th
 and the terms, shortcuts and keys that explain themselves."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, Qt
@@ -113,3 +115,52 @@ def test_a_model_switch_clears_the_find_docks_result(qtbot, make_window, models_
     assert panel.best_cap.text() == "best image" and panel.diff_cap.text() == "difference"
     assert "Found in" not in panel.status.text() and panel.sentence.text() == ""
     assert not panel.best_button.isEnabled()
+
+
+def test_the_walk_summary_counts_in_words_and_explains_the_star(qtbot, window):
+    from latent_explorer.app.qt.walkdock import walk_summary
+    from latent_explorer.models.paths import make_strip
+
+    engine = window.state.model.engine
+    one = make_strip(engine, (0.0, 0.0), (0.01, 0.0), 2, "lerp")  # a step inside one region
+    assert len(one.crossings) == 1
+    assert walk_summary(one) == "2 frames, 1 stretch in 1 digit's region"
+    bulge = make_strip(engine, (1.0, 1.0), (1.0, -1.0), 7, "slerp")  # bulges past x = 1: starred frames
+    text = walk_summary(bulge)
+    assert bulge.clipped.any() and "* the path left the box" in text
+    n = len({c.digit for c in bulge.crossings})
+    assert ("1 digit's region" if n == 1 else f"{n} digits' regions") in text
+
+
+def test_every_file_dialog_starts_in_the_folder_last_used(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    starts: list[tuple[str, str]] = []
+    answers: list[str] = []
+
+    def fake(kind):
+        def ask(parent, title, start="", *a, **k):
+            starts.append((kind, start))
+            return (answers.pop(0) if answers else "", "")
+        return ask
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", fake("save"))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", fake("open"))
+    monkeypatch.setattr(window, "show_error", lambda *a: None)
+    first = tmp_path / "exports"
+    first.mkdir()
+    answers.append(str(first / "point.png"))
+    window.export_dialog()  # File > Export point as image: writes there
+    assert (first / "point.png").is_file()
+    window.open_dialog()
+    window.find_dock.panel.load_dialog()
+    window.walk.export_image(False)
+    window.history_dock.export_dialog() if window.history_dock.view.history is not None else None
+    assert [Path(s).parent if k == "save" else Path(s) for k, s in starts[1:]] == [first] * 3
+    second = tmp_path / "models"
+    second.mkdir()
+    answers.append(str(second / "none.pt"))
+    starts.clear()
+    window.open_dialog()  # a file opened from another folder: the next dialogs start there
+    window.export_dialog()
+    assert Path(starts[1][1]).parent == second

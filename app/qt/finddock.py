@@ -25,6 +25,7 @@ from latent_explorer.models.digitimage import DigitImageError, load_digit_image,
 
 from .layersdock import _view_menu
 from .panels.base import Panel
+from .settings import remember_folder, start_folder
 from .state import ExplorerState
 from .widgets.candidates import CandidateOverlay
 from .widgets.stripview import to_pixmap
@@ -372,8 +373,12 @@ class FindPanel(Panel):
         return mnist_like(self.pad.ink, "the drawing", fit=self.fit.isChecked())
 
     def load_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load a digit image", str(Path.home()), IMAGE_FILTER)
+        settings = getattr(self.window, "settings", None)
+        start = start_folder(settings) if settings is not None else Path.home()
+        path, _ = QFileDialog.getOpenFileName(self, "Load a digit image", str(start), IMAGE_FILTER)
         if path:
+            if settings is not None:
+                remember_folder(settings, Path(path).parent)
             self.load_image(Path(path))
 
     def load_image(self, path: Path) -> bool:

@@ -9,8 +9,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDockWid
                                QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from latent_explorer.models.maps import axis_name, label_name
-from latent_explorer.models.paths import SLERP_HELP
+from latent_explorer.models.maps import axis_name, count_of, label_name
+from latent_explorer.models.paths import CLIPPED_NOTE, SLERP_HELP
 
 from .state import ExplorerState
 from .walkjob import WalkRunner
@@ -202,8 +202,7 @@ class WalkPanel(QWidget):
         strip = self.walk.strip
         if not message and strip is not None:
             self.message.setStyleSheet("color: #444; font-size: 8pt;")
-            self.message.setText(f"{len(strip.t)} frames, {len(strip.crossings)} stretches in "
-                                 f"{len({c.digit for c in strip.crossings})} digits' regions")
+            self.message.setText(walk_summary(strip))
         else:
             self.message.setStyleSheet("color: #a00; font-size: 8pt;")
             self.message.setText(message)
@@ -250,6 +249,15 @@ class WalkPanel(QWidget):
         crossed = {c.digit for c in w.strip.crossings}
         self._driving = True
         self.state.set_option("hidden_digits", frozenset(range(11)) - crossed)  # 10: no digit
+
+
+def walk_summary(strip) -> str:
+    """``"10 frames, 3 stretches in 2 digits' regions"`` (singular where it is one), and
+    what a star after a frame's t means when one has it."""
+    digits = count_of(len({c.digit for c in strip.crossings}), "digit's region", "digits' regions")
+    text = (f"{count_of(len(strip.t), 'frame', 'frames')}, "
+            f"{count_of(len(strip.crossings), 'stretch', 'stretches')} in {digits}")
+    return text + (f"; {CLIPPED_NOTE}" if strip.clipped.any() else "")
 
 
 class WalkDock(QDockWidget):

@@ -34,6 +34,7 @@ from .panels.readout import ReadoutPanel
 from .panels.sliders import SlidersPanel
 from .renderer import Renderer
 from .screenfit import first_size, fit
+from .settings import remember_folder, start_folder
 from .screenfit import install as install_screen_fit
 from .state import ExplorerState
 from .style import configure_pyqtgraph
@@ -356,9 +357,10 @@ class MainWindow(QMainWindow):
         QMessageBox.critical(self, printable(title), printable_lines(message))
 
     def open_dialog(self) -> None:
-        start = str(self.models_dir if self.models_dir.is_dir() else Path.home())
+        start = str(start_folder(self.settings, self.models_dir))
         path, _ = QFileDialog.getOpenFileName(self, "Open a checkpoint or atlas", start, FILE_FILTER)
         if path:
+            remember_folder(self.settings, Path(path).parent)
             self.open_path(Path(path))
 
     def export_dialog(self) -> None:
@@ -366,9 +368,10 @@ class MainWindow(QMainWindow):
         if st.model is None or st.frame is None:
             return
         name = f"{st.model.name}_" + "_".join(f"{v:+.2f}" for v in st.point) + ".png"
-        path, _ = QFileDialog.getSaveFileName(self, "Export the point as an image", str(Path.home() / name),
+        path, _ = QFileDialog.getSaveFileName(self, "Export the point as an image", str(start_folder(self.settings) / name),
                                               "PNG images (*.png);;PDF (*.pdf);;SVG (*.svg)")
         if path:
+            remember_folder(self.settings, Path(path).parent)
             try:
                 self.export(Path(path))
             except (OSError, ValueError) as exc:
