@@ -164,3 +164,17 @@ def test_every_file_dialog_starts_in_the_folder_last_used(qtbot, window, tmp_pat
     window.open_dialog()  # a file opened from another folder: the next dialogs start there
     window.export_dialog()
     assert Path(starts[1][1]).parent == second
+
+
+def test_the_ablation_note_names_the_walk_that_the_edits_recompute(qtbot, window):
+    from latent_explorer.models.engine import Ablation
+
+    st, runner = window.state, window.walk.dock.panel.runner
+    st.walk.set_a((-0.8, 0.1))
+    st.walk.set_b((0.8, -0.2))
+    st.set_ablations([Ablation.parse("act2:0-31")])
+    strip = runner.current_strip()
+    assert strip is not None and tuple(strip.ablations) == tuple(st.ablations)  # the walk is edited
+    note = window.point_panel.cell.text()
+    assert "unedited" in note and "walk" in note  # ... and the note says so
+    assert "image class only" not in note
