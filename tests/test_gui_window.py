@@ -178,3 +178,33 @@ def test_the_ablation_note_names_the_walk_that_the_edits_recompute(qtbot, window
     note = window.point_panel.cell.text()
     assert "unedited" in note and "walk" in note  # ... and the note says so
     assert "image class only" not in note
+
+
+def test_every_term_has_a_tooltip_where_it_is_shown(qtbot, make_window):
+    from latent_explorer.app.qt.panels.atlasstatus import method_help
+    from latent_explorer.models.compare import TABLE_HEADER
+    from latent_explorer.models.glossary import explain
+    from latent_explorer.models.paths import SLERP_HELP
+
+    w = make_window(model="gan3d")
+    # adaptive(stride=4): the atlas status names the method; its tooltip says what it is
+    help_text = method_help("adaptive(stride=4)")
+    assert "stride 4" in help_text and "coarse grid" in help_text
+    assert w.atlas_status.label.toolTip() == method_help(w.state.atlas.method) != ""
+    # lerp / slerp: each entry of the walk's path chooser
+    kind = w.walk.dock.panel.kind
+    assert "straight line" in kind.itemData(0, Qt.ItemDataRole.ToolTipRole)
+    assert kind.itemData(1, Qt.ItemDataRole.ToolTipRole) == SLERP_HELP
+    assert "lerp" in kind.toolTip() and "Spherical" in kind.toolTip()
+    # strong judge error: the compare table's column header
+    table = w.compare_dock.panel.table
+    col = TABLE_HEADER.index("strong judge error")
+    assert table.horizontalHeaderItem(col).toolTip() == explain("strong judge error")
+    # shown sd: the layer statistics' column headers
+    from latent_explorer.app.qt.panels.layers import STAT_HEADERS
+
+    layers = w.layers_dock.layers.table
+    tip = layers.horizontalHeaderItem(STAT_HEADERS.index("shown sd")).toolTip()
+    assert "standard deviation" in tip and "heatmap as drawn" in tip
+    # weak judge: the history's rate plot
+    assert "logistic regression" in w.history_dock.view.rate_plot.toolTip()

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDockWid
                                QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
+from latent_explorer.models.glossary import explain
 from latent_explorer.models.maps import axis_name, count_of, label_name
 from latent_explorer.models.paths import CLIPPED_NOTE, SLERP_HELP
 
@@ -57,8 +58,9 @@ class WalkPanel(QWidget):
         self.kind.setObjectName("walk_kind")
         self.kind.addItem("Straight (lerp)", "lerp")
         self.kind.addItem("Spherical (slerp)", "slerp")
+        self.kind.setItemData(0, explain("lerp"), Qt.ItemDataRole.ToolTipRole)
         self.kind.setItemData(1, SLERP_HELP, Qt.ItemDataRole.ToolTipRole)
-        self.kind.setToolTip(SLERP_HELP)
+        self.kind.setToolTip(f"{explain('lerp')}\n\n{SLERP_HELP}")
         self.kind.currentIndexChanged.connect(lambda i: self.walk.set_kind(self.kind.itemData(i)))
         row.addWidget(self.kind)
         controls.addLayout(row)

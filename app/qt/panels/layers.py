@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
 
 from latent_explorer.models import layers as L
 from latent_explorer.models.frame import GENERATOR_LAYERS
+from latent_explorer.models.glossary import explain
 
 from ..state import ExplorerState
 from ..widgets.heatmapgrid import HeatmapGrid, HeatmapTile
@@ -64,6 +65,10 @@ class LayersPanel(LazyPanel):
         split.addWidget(self.view)
         self.table = QTableWidget(len(GENERATOR_LAYERS), len(STAT_HEADERS))
         self.table.setHorizontalHeaderLabels(STAT_HEADERS)
+        for c, h in enumerate(STAT_HEADERS):
+            tips = ([explain("shown")] if h.startswith("shown") else []) + ([explain("sd")] if h.endswith("sd") else [])
+            if tips:
+                self.table.horizontalHeaderItem(c).setToolTip("\n".join(tips))
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
