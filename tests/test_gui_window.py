@@ -208,3 +208,35 @@ def test_every_term_has_a_tooltip_where_it_is_shown(qtbot, make_window):
     assert "standard deviation" in tip and "heatmap as drawn" in tip
     # weak judge: the history's rate plot
     assert "logistic regression" in w.history_dock.view.rate_plot.toolTip()
+
+
+def test_help_lists_every_shortcut_of_the_window(qtbot, window):
+    from PySide6.QtGui import QAction
+
+    from latent_explorer.app.qt.shortcuts import ShortcutsDialog
+
+    help_menu = next(a.menu() for a in window.menuBar().actions() if a.menu() and a.text().replace("&", "") == "Help")
+    entry = next(a for a in help_menu.actions() if "Keyboard shortcuts" in a.text())
+    entry.trigger()
+    dialog = window.findChild(ShortcutsDialog)
+    assert dialog is not None and dialog.isVisible()
+    rows = dialog.rows()
+    keys = {k for k, _does, _menu in rows}
+    for wanted in ("Ctrl+J", "Ctrl+K", "Ctrl+L", "Ctrl+F", "Ctrl+H", "Ctrl+O", "Ctrl+E", "Ctrl+0", "Ctrl+R", "F5"):
+        assert any(wanted in k for k in keys), wanted
+    does = {d for _k, d, _m in rows}
+    assert "Walk from A to B (strip, regions crossed)" in does and "Reload model list" in does
+    # built from the window's actions when it opens: a new one is listed, nothing is kept by hand
+    extra = QAction("Do something new", window)
+    extra.setShortcut(QKeySequence("Ctrl+Shift+F9"))
+    window.addAction(extra)
+    entry.trigger()
+    assert any(d == "Do something new" for _k, d, _m in dialog.rows())
+    dialog.close()
+
+
+def test_f5_reloads_the_model_list_and_says_so(qtbot, window, models_dir):
+    window.statusBar().clearMessage()
+    qtbot.keyClick(window, Qt.Key.Key_F5)
+    message = window.statusBar().currentMessage()
+    assert "Model list reloaded" in message and f"{len(window.entries)} models" in message

@@ -35,6 +35,7 @@ from .panels.sliders import SlidersPanel
 from .renderer import Renderer
 from .screenfit import first_size, fit
 from .settings import remember_folder, start_folder
+from .shortcuts import show_shortcuts
 from .screenfit import install as install_screen_fit
 from .state import ExplorerState
 from .style import configure_pyqtgraph
@@ -161,7 +162,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         m = self.menuBar().addMenu("&File")
         self.open_action = self._action(m, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
-        self._action(m, "&Reload model list", self.refresh_models, "F5")
+        self._action(m, "&Reload model list", self.reload_models, "F5")
         m.addSeparator()
         self.export_action = self._action(m, "&Export point as image…", self.export_dialog, "Ctrl+E")
         self.walk = install_walk(self, m)  # the A-to-B walk dock and its exports
@@ -178,6 +179,8 @@ class MainWindow(QMainWindow):
                     self.atlases.finished):
             sig.connect(lambda *_: self._update_atlas_actions())
         h = self.menuBar().addMenu("&Help")
+        self.shortcuts_action = self._action(h, "&Keyboard shortcuts…", lambda: show_shortcuts(self),
+                                             QKeySequence.StandardKey.HelpContents)
         self._action(h, "&About latent-explorer", self._about, None)
 
     def _action(self, menu, text: str, slot, shortcut) -> QAction:
@@ -202,6 +205,18 @@ class MainWindow(QMainWindow):
         """Rescan the models folder for the chooser (keeping any model opened from elsewhere)."""
         self.entries = scan_folders(model_folders(self.models_dir))
         self._fill_combo()
+
+    def reload_models(self) -> None:
+        """File > Reload model list (F5): rescan, and say what was found in the status bar."""
+        before = {e.path.resolve() for e in self.entries}
+        self.refresh_models()
+        after = {e.path.resolve() for e in self.entries}
+        new = len(after - before)
+        gone = len(before - after)
+        change = (f": {new} new" if new else "") + (f"{', ' if new else ': '}{gone} gone" if gone else "")
+        self.statusBar().showMessage(f"Model list reloaded from {self.models_dir}: "
+                                     f"{len(self.entries)} model{'s' if len(self.entries) != 1 else ''}"
+                                     f"{change or ', no change'}", 6000)
 
     def _fill_combo(self) -> None:
         current = self.state.model.path if self.state.model else None
