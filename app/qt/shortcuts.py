@@ -26,7 +26,8 @@ def shortcut_rows(window: QMainWindow) -> list[tuple[str, str, str]]:
     shortcut, sorted by menu, then keys."""
     rows = set()
     for action in window.findChildren(QAction):
-        keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts() if not s.isEmpty())
+        keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText)
+                         for s in action.shortcuts() if not s.isEmpty())
         if keys and action.text():
             rows.add((keys, _name(action.text()), _menu_of(action)))
     for shortcut in window.findChildren(QShortcut):

@@ -383,7 +383,8 @@ class MainWindow(QMainWindow):
         if st.model is None or st.frame is None:
             return
         name = f"{st.model.name}_" + "_".join(f"{v:+.2f}" for v in st.point) + ".png"
-        path, _ = QFileDialog.getSaveFileName(self, "Export the point as an image", str(start_folder(self.settings) / name),
+        start = start_folder(self.settings) / name
+        path, _ = QFileDialog.getSaveFileName(self, "Export the point as an image", str(start),
                                               "PNG images (*.png);;PDF (*.pdf);;SVG (*.svg)")
         if path:
             remember_folder(self.settings, Path(path).parent)
