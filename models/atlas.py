@@ -22,7 +22,7 @@ import numpy as np
 
 from . import h5safe
 from .checkpoint import Checkpoint  # noqa: F401 -- the type of the builders' arguments
-from .sampling import BATCH, bulk_copy, grid_axis, label_points
+from .sampling import BATCH, bulk_copy, grid_axis, grid_index, label_points
 
 FORMAT = "latent-explorer-atlas"
 VERSION = 2  # 2: labels 0..10, where 10 means "no digit" (the classifier's check, models/digitness.py)
@@ -106,8 +106,7 @@ class Atlas:
             raise ValueError(f"point has {np.size(point)} coordinates, the atlas is {self.latent_dim}-D")
         if any(v != v for v in values):
             raise ValueError("point has a NaN coordinate")
-        top = self.resolution - 1
-        return tuple(int(round((min(1.0, max(-1.0, v)) + 1) / 2 * top)) for v in values)
+        return tuple(grid_index(v, self.resolution) for v in values)
 
     def volume(self, digit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Labels and confidence over the whole box (one digit's for conditional atlases)."""

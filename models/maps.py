@@ -45,6 +45,11 @@ def text_colour(digit: int) -> tuple[int, int, int]:
     return readable_on(PALETTE[digit])
 
 
+def count_of(n: int, one: str, many: str) -> str:
+    """``"1 stretch"``, ``"3 stretches"``: a number and its noun, singular or plural."""
+    return f"{n} {one if n == 1 else many}"
+
+
 def label_name(label: int) -> str:
     """``"7"`` for a digit, ``"no digit"`` for label 10."""
     return NO_DIGIT_NAME if int(label) == NO_DIGIT else str(int(label))

@@ -12,7 +12,7 @@ import numpy as np
 
 from typing import TYPE_CHECKING
 
-from .maps import axis_name
+from .maps import NO_DIGIT, axis_name
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -22,6 +22,15 @@ SLERP_HELP = ("Spherical: the direction from the origin turns at a constant rate
               "distance from the origin changes linearly. In the box-shaped latent space [-1, 1]^d such an arc "
               "can bulge past the box's faces (e.g. from (1, 1) to (1, -1)); those points are clipped to the box "
               "and flagged. Antipodal endpoints fall back to a straight line.")
+
+CLIPPED_NOTE = "* the path left the box here; the point is clipped to it"  # a star after a frame's t
+
+
+def digit_record(label: int) -> dict:
+    """``{"digit": 7, "no_digit": False}``, or ``{"digit": None, "no_digit": True}`` for
+    the map label 10 (no digit): what the CSV and JSON exports write for a class."""
+    none = int(label) == NO_DIGIT
+    return {"digit": None if none else int(label), "no_digit": none}
 
 
 def path_points(a, b, steps: int, kind: str = "lerp") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -108,13 +117,16 @@ class Strip:
         return self.probs.max(1)
 
     def rows(self) -> list[dict]:
-        """One record per frame (for CSV / JSON)."""
+        """One record per frame (for CSV / JSON).  A frame where the classifier's check
+        finds no digit has ``digit`` empty (JSON null) and ``no_digit`` true; ``closest`` is
+        then the classifier's closest digit all the same."""
         out = []
         for i in range(len(self.t)):
             rec = {"t": float(self.t[i])}
             rec.update({axis_name(k): float(v) for k, v in enumerate(self.points[i])})  # x, y, z, w: the window's names
-            rec.update({"digit": int(self.digits[i]), "confidence": float(self.confidence[i]),
-                        "clipped": bool(self.clipped[i]), "closest": int(self.closest[i])})
+            rec.update(digit_record(int(self.digits[i])))
+            rec.update({"confidence": float(self.confidence[i]), "clipped": bool(self.clipped[i]),
+                        "closest": int(self.closest[i])})
             out.append(rec)
         return out
 

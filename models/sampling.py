@@ -38,6 +38,20 @@ def grid_axis(resolution: int) -> np.ndarray:
     return np.linspace(-1.0, 1.0, resolution, dtype=np.float32)
 
 
+def grid_index(value: float, resolution: int) -> int:
+    """The index of the coordinate of ``grid_axis(resolution)`` nearest to ``value``
+    (clipped to the box; a value halfway between two takes the even index, as ``np.rint``).
+    The one rounding rule of the app: atlas cells, the overview's tiles and the slices'
+    cuts all use it, so they agree on which slice is current."""
+    return int(round((min(1.0, max(-1.0, float(value))) + 1) / 2 * (resolution - 1)))
+
+
+def grid_indices(values, resolution: int) -> np.ndarray:
+    """:func:`grid_index` of many values at once (the same float64 arithmetic and rounding)."""
+    v = np.clip(np.asarray(values, np.float64), -1.0, 1.0)
+    return np.rint((v + 1) / 2 * (resolution - 1)).astype(np.int64)
+
+
 def precision_context(device: torch.device, precision: str):
     """'float32' (exact), or 'bfloat16' autocast (faster on CPUs with AVX512-BF16 and on GPUs)."""
     import torch

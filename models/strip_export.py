@@ -1,5 +1,10 @@
 """Exports of a walk: the strip as PNG/SVG/PDF, an animated GIF, and CSV/JSON of every point.
 
+A frame or region where the classifier's check finds no digit is written in CSV and JSON
+with an empty ``digit`` (JSON null) and ``no_digit`` true (``paths.digit_record``); a
+frame's ``clipped`` (a star after its t in the strip) says its point left the box and was
+clipped to it (a slerp arc can bulge past the box's faces).
+
 Every file is written atomically (temporary file beside it, then rename), so a failed
 export leaves nothing partial behind and never clobbers an existing file half-way.
 """
@@ -18,7 +23,21 @@ from matplotlib.figure import Figure
 from .fileio import atomic_write_bytes
 from .figures import save_figure
 from .maps import label_name
-from .paths import Strip
+from .paths import CLIPPED_NOTE, Strip, digit_record
+
+GIF_FONT_PX = 11  # caption size in the GIF (a font with a real space: "no digit", never "nodigit")
+
+
+def _caption_font():
+    """The GIF's caption font: matplotlib's DejaVu Sans (shipped with it, so always there);
+    Pillow's built-in font spaces words about 2 px apart, which reads as one word."""
+    from matplotlib import font_manager
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), GIF_FONT_PX)
+    except (OSError, ValueError):
+        return ImageFont.load_default()
 
 FORMATS = ("png", "svg", "pdf", "gif", "csv", "json")
 
@@ -54,7 +73,7 @@ def strip_figure(strip: Strip, dpi: float = 100) -> Figure:
     width = max(6.0, row + 2 * margin)
     caption_h = 0.135 * (3 if strip.label_walk is None else 2) + 0.1
     regions = "  ".join(f"{label_name(c.digit)} [{c.t_enter:.3f}-{c.t_leave:.3f}]" for c in strip.crossings)
-    note = f"regions crossed (t): {regions}" + ("   * clipped to the box" if strip.clipped.any() else "")
+    note = f"regions crossed (t): {regions}" + (f"   {CLIPPED_NOTE}" if strip.clipped.any() else "")
     lines = textwrap.wrap(note, width=max(40, int(width * 15))) or [""]
     title_h, regions_h = 0.36, 0.16 * len(lines) + 0.1
     height = title_h + tile + caption_h + regions_h
@@ -82,16 +101,22 @@ def gif_bytes(strip: Strip, scale: int = 6, ms_per_frame: int = 160) -> bytes:
 
     frames = []
     size = 28 * scale
+    font = _caption_font()
     for i in range(len(strip.t)):
         px = ((strip.images[i] + 1) * 127.5).clip(0, 255).astype(np.uint8)
         img = Image.fromarray(px, "L").resize((size, size), Image.NEAREST).convert("RGB")
         canvas = Image.new("RGB", (size, size + 22), "white")
         canvas.paste(img, (0, 0))
-        ImageDraw.Draw(canvas).text((4, size + 4), f"t={strip.t[i]:.2f}  {_frame_label(strip, i)}", fill="black")
+        ImageDraw.Draw(canvas).text((4, size + 4), gif_caption(strip, i), fill="black", font=font)
         frames.append(canvas)
     buf = io.BytesIO()
     frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=ms_per_frame, loop=0)
     return buf.getvalue()
+
+
+def gif_caption(strip: Strip, i: int) -> str:
+    """Frame ``i``'s caption in the GIF (no star: the GIF has no legend to explain it)."""
+    return f"t={strip.t[i]:.2f}  {_frame_label(strip, i)}"
 
 
 def csv_text(strip: Strip) -> str:
@@ -109,7 +134,7 @@ def json_text(strip: Strip) -> str:
         "digit": strip.digit, "label_walk": list(strip.label_walk) if strip.label_walk else None,
         "ablations": [a.describe() for a in strip.ablations],
         "points": strip.rows(),
-        "regions": [{"digit": c.digit, "t_enter": c.t_enter, "t_leave": c.t_leave} for c in strip.crossings],
+        "regions": [{**digit_record(c.digit), "t_enter": c.t_enter, "t_leave": c.t_leave} for c in strip.crossings],
     }, indent=2)
 
 

@@ -167,7 +167,7 @@ def test_gif_export_one_frame_per_epoch_and_no_overwrite(qtbot, make_window, run
     monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a, **k: errors.append((title, text)))
     dock.export_dialog()
     assert asked and "already exists" in asked[0] and out.read_bytes() == before
-    assert w.settings.value("history/gif_folder", "", type=str) == str(tmp_path)
+    assert Path(w.settings.value("dialogs/folder", "", type=str)) == tmp_path  # the next dialog starts there
     # an unwritable place: a clear error, nothing written
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("x")

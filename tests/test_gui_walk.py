@@ -225,13 +225,13 @@ def test_walk_exports_write_what_they_claim(qtbot, window, saves, tmp_path, erro
     with Image.open(tmp_path / "walk.gif") as im:
         assert im.format == "GIF" and im.n_frames == n
     rows = list(csv.DictReader((tmp_path / "path.csv").open()))
-    assert len(rows) == n and [int(r["digit"]) for r in rows] == strip.digits.tolist()
+    assert len(rows) == n and [int(r["digit"] or 10) for r in rows] == strip.digits.tolist()
     np.testing.assert_allclose([[float(r["x"]), float(r["y"])] for r in rows], strip.points, atol=1e-6)
     # the same file as `latent-explorer export strip` writes for this walk
     assert (tmp_path / "path.json").read_text() == json_text(strip_of(w))
     data = json.loads((tmp_path / "path.json").read_text())
-    assert [r["digit"] for r in data["regions"]] == [c.digit for c in strip.crossings]
-    assert w.settings.value("export/folder") == str(tmp_path)
+    assert [10 if r["no_digit"] else r["digit"] for r in data["regions"]] == [c.digit for c in strip.crossings]
+    assert w.settings.value("dialogs/folder") == str(tmp_path)
     assert Path(starts[-1]).parent == tmp_path  # the next dialog starts in the last folder
 
 

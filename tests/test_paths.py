@@ -88,7 +88,7 @@ def test_exports_are_written_and_hold_what_they_claim(engine2d, tmp_path):
     gif = Image.open(tmp_path / "s.gif")
     assert gif.n_frames == 8
     rows = list(csv.DictReader(open(tmp_path / "s.csv")))
-    assert len(rows) == 8 and [int(r["digit"]) for r in rows] == strip.digits.tolist()
+    assert len(rows) == 8 and [int(r["digit"] or 10) for r in rows] == strip.digits.tolist()
     assert float(rows[0]["x"]) == pytest.approx(-1.0) and float(rows[-1]["y"]) == pytest.approx(-0.5)
     data = json.loads((tmp_path / "s.json").read_text())
     assert data["path"] == "slerp" and len(data["points"]) == 8 and data["regions"][0]["t_enter"] == 0
@@ -132,3 +132,39 @@ def test_cli_export_strip(tmp_path, classifier_path):
            "--b", "1,0", "-o", str(tmp_path / "x.png")]
     r = subprocess.run(bad, capture_output=True, text=True)
     assert r.returncode == 1 and "2-D latent space" in r.stderr and not (tmp_path / "x.png").exists()
+
+
+def test_no_digit_is_an_empty_class_with_a_flag_in_csv_and_json_and_reads_no_digit_in_the_gif(engine2d, tmp_path):
+    """Issue 30: a "no digit" frame was ``digit = 10`` in CSV and JSON, and the GIF's caption
+    read "nodigit" (Pillow's built-in font spaces words 2 px apart)."""
+    import dataclasses
+
+    from PIL import ImageFont
+
+    from latent_explorer.models.strip_export import _caption_font, gif_caption, strip_figure
+
+    strip = make_strip(engine2d, (1.0, 1.0), (1.0, -1.0), 6, "slerp", model="gan2d")  # bulges past x = 1
+    assert strip.clipped.any()
+    is_digit = np.ones(6, bool)
+    is_digit[2] = False  # the classifier's check finds no digit in frame 2
+    strip = dataclasses.replace(strip, is_digit=is_digit)
+    assert strip.digits[2] == 10
+    export(strip, tmp_path / "s.csv")
+    export(strip, tmp_path / "s.json")
+    rows = list(csv.DictReader(open(tmp_path / "s.csv")))
+    assert rows[2]["digit"] == "" and rows[2]["no_digit"] == "True" and rows[2]["closest"] == str(strip.closest[2])
+    assert rows[0]["digit"] == str(strip.digits[0]) and rows[0]["no_digit"] == "False"
+    data = json.loads((tmp_path / "s.json").read_text())
+    assert data["points"][2]["digit"] is None and data["points"][2]["no_digit"] is True
+    assert all(r["digit"] in range(10) for k, r in enumerate(data["points"]) if k != 2)
+    assert all((r["digit"] is None) == r["no_digit"] for r in data["regions"])
+    assert "10" not in {str(r["digit"]) for r in data["points"] + data["regions"]}
+    # the GIF's caption: the words "no digit" with a real space between them
+    assert "no digit" in gif_caption(strip, 2)
+    font = _caption_font()
+    assert font.getlength("no digit") - font.getlength("nodigit") >= 3
+    assert font.getlength(gif_caption(strip, 2)) <= 28 * 6 - 8  # fits the frame
+    assert ImageFont.load_default().getlength("no digit") - ImageFont.load_default().getlength("nodigit") < 3
+    # a star after t is explained wherever it is drawn
+    texts = [t.get_text() for t in strip_figure(strip).texts]
+    assert any("* the path left the box" in t.replace("\n", " ") for t in texts)

@@ -16,6 +16,7 @@ from PySide6.QtGui import QFont, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QScrollArea, QSizePolicy, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from latent_explorer.models.glossary import TERMS, explain
 from latent_explorer.models.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from latent_explorer.models.compare import (ACTIVATION_LABEL, TABLE_HEADER, Column, Comparison, comparable_in, comparison_figure,
                             row_cells)
@@ -84,6 +85,9 @@ class ComparePanel(LazyPanel):
         self.table = QTableWidget(0, len(TABLE_HEADER) + 1)
         self.table.setHorizontalHeaderLabels([h.replace(" (", "\n(").replace("strong judge ", "strong judge\n")
                                               for h in TABLE_HEADER] + ["at the point"])
+        for i, h in enumerate(TABLE_HEADER):
+            if h in TERMS:
+                self.table.horizontalHeaderItem(i).setToolTip(explain(h))
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)

@@ -25,6 +25,7 @@ from latent_explorer.models.digitimage import DigitImageError, load_digit_image,
 
 from .layersdock import _view_menu
 from .panels.base import Panel
+from .settings import remember_folder, start_folder
 from .state import ExplorerState
 from .widgets.candidates import CandidateOverlay
 from .widgets.stripview import to_pixmap
@@ -372,8 +373,12 @@ class FindPanel(Panel):
         return mnist_like(self.pad.ink, "the drawing", fit=self.fit.isChecked())
 
     def load_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load a digit image", str(Path.home()), IMAGE_FILTER)
+        settings = getattr(self.window, "settings", None)
+        start = start_folder(settings) if settings is not None else Path.home()
+        path, _ = QFileDialog.getOpenFileName(self, "Load a digit image", str(start), IMAGE_FILTER)
         if path:
+            if settings is not None:
+                remember_folder(settings, Path(path).parent)
             self.load_image(Path(path))
 
     def load_image(self, path: Path) -> bool:
@@ -487,9 +492,11 @@ class FindPanel(Panel):
                              + (f" label {m.digit}" if m.digit is not None else "")
                              + f": class {m.predicted}, distance {m.distance:.3f}")
         self.best_button.setEnabled(r is not None)
-        if r is None:
+        if r is None:  # nothing found yet, or the model changed: no word of an old answer stays
             for lab in (self.target_img, self.best_img, self.diff_img):
                 lab.clear()
+            self.best_cap.setText("best image")
+            self.diff_cap.setText("difference")
             self.sentence.setText("")
             return
         b = r.best
@@ -532,6 +539,8 @@ class FindPanel(Panel):
     def model_changed(self) -> None:
         self.cancel()
         self.digit_choice.setEnabled(self.state.conditional)
+        if self.result is not None or self.status.text().startswith("Found"):
+            self.status.setText("The model changed: Find searches this model.")
         self.result = None
         self.projector = self.projector_key = None
         self.overlays = []  # the map area (and its views) is rebuilt with the model

@@ -19,6 +19,7 @@ from latent_explorer.training.history import History, HistoryError
 from latent_explorer.training.history_frames import history_file_for, write_gif
 
 from .panels.history import HistoryView
+from .settings import remember_folder, start_folder
 
 POLL_MS = 2000
 QUIET_RETRIES = 3  # failed loads of one file version before the error is shown
@@ -188,8 +189,7 @@ class HistoryDock(QDockWidget):
         h = self.view.history
         if h is None:
             return
-        folder = self.settings.value("history/gif_folder", "", type=str)
-        start = Path(folder) if folder and Path(folder).is_dir() else Path.home()
+        start = start_folder(self.settings)
         path, _ = QFileDialog.getSaveFileName(self, "Export the training animation",
                                               str(start / f"{h.name}-training.gif"), "GIF animations (*.gif)",
                                               options=QFileDialog.Option.DontConfirmOverwrite)
@@ -198,7 +198,7 @@ class HistoryDock(QDockWidget):
         path = Path(path)
         if path.suffix.lower() != ".gif":
             path = path.with_name(path.name + ".gif")
-        self.settings.setValue("history/gif_folder", str(path.parent))
+        remember_folder(self.settings, path.parent)
         overwrite = False
         if path.exists():
             answer = QMessageBox.question(self, "Replace the file?", f"{path} already exists. Replace it?",
@@ -215,7 +215,7 @@ class HistoryDock(QDockWidget):
         self.window_.statusBar().showMessage(f"Animation written to {path} ({h.epochs} frames)", 8000)
 
     def follow_dialog(self, folder: bool = False) -> None:
-        start = self.settings.value("history/run_folder", "", type=str) or str(Path.home())
+        start = str(start_folder(self.settings))
         if folder:
             path = QFileDialog.getExistingDirectory(self, "Follow a training run folder", start)
         else:
@@ -223,7 +223,7 @@ class HistoryDock(QDockWidget):
                                                   "Training histories (*.history.h5);;Checkpoints (*.pt);;"
                                                   "All files (*)")
         if path:
-            self.settings.setValue("history/run_folder", str(Path(path) if folder else Path(path).parent))
+            remember_folder(self.settings, Path(path) if folder else Path(path).parent)
             self.follow(path)
 
 

@@ -78,9 +78,16 @@ def _share(window: QMainWindow, dock: QDockWidget) -> None:
         window.resizeDocks([dock], [max(size, 120)], Qt.Orientation.Vertical)
 
 
+def behind_tab(window: QMainWindow, dock: QDockWidget) -> bool:
+    """Open, docked, but covered by another dock of its tab group."""
+    return (not dock.isHidden() and not dock.isFloating() and bool(window.tabifiedDockWidgets(dock))
+            and (not dock.isVisible() or dock.visibleRegion().isEmpty()))
+
+
 def install(window: QMainWindow) -> None:
     """Make every dock of ``window`` scrollable, bring a dock to the front when it is opened
-    from the View menu or its shortcut, and fit the window to its screen after every change."""
+    from the View menu or its shortcut (a dock covered by another's tab is raised, not
+    hidden: only a dock on top is hidden by its toggle), and fit the window to its screen after every change."""
     from .wheelguard import install as install_wheel_guard
 
     install_wheel_guard(window)
@@ -91,14 +98,23 @@ def install(window: QMainWindow) -> None:
     for dock in window.findChildren(QDockWidget):
         scrollable(dock)
         dock.setMinimumSize(0, 0)
+        raise_instead = {dock: False}
 
-        def opened(checked: bool, dock=dock) -> None:
+        def toggled(checked: bool, dock=dock, note=raise_instead) -> None:
+            # the action flips before the dock hides: is it open but covered by a tab?
+            note[dock] = not checked and behind_tab(window, dock)
+
+        def opened(checked: bool, dock=dock, note=raise_instead) -> None:
+            if not checked and note[dock]:  # its shortcut or menu entry raises a covered dock
+                note[dock] = False
+                checked = True
             if checked:
                 dock.show()
                 dock.raise_()  # a dock tabbed with another comes to the front
                 QTimer.singleShot(0, lambda: (_share(window, dock), fit(window)))
             later_fit()
 
+        dock.toggleViewAction().toggled.connect(toggled)
         dock.toggleViewAction().triggered.connect(opened)
         dock.visibilityChanged.connect(lambda _v: later_fit())
         dock.topLevelChanged.connect(lambda _f: later_fit())

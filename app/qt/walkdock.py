@@ -9,8 +9,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDockWid
                                QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from latent_explorer.models.maps import axis_name, label_name
-from latent_explorer.models.paths import SLERP_HELP
+from latent_explorer.models.glossary import explain
+from latent_explorer.models.maps import axis_name, count_of, label_name
+from latent_explorer.models.paths import CLIPPED_NOTE, SLERP_HELP
 
 from .state import ExplorerState
 from .walkjob import WalkRunner
@@ -57,8 +58,9 @@ class WalkPanel(QWidget):
         self.kind.setObjectName("walk_kind")
         self.kind.addItem("Straight (lerp)", "lerp")
         self.kind.addItem("Spherical (slerp)", "slerp")
+        self.kind.setItemData(0, explain("lerp"), Qt.ItemDataRole.ToolTipRole)
         self.kind.setItemData(1, SLERP_HELP, Qt.ItemDataRole.ToolTipRole)
-        self.kind.setToolTip(SLERP_HELP)
+        self.kind.setToolTip(f"{explain('lerp')}\n\n{SLERP_HELP}")
         self.kind.currentIndexChanged.connect(lambda i: self.walk.set_kind(self.kind.itemData(i)))
         row.addWidget(self.kind)
         controls.addLayout(row)
@@ -202,8 +204,7 @@ class WalkPanel(QWidget):
         strip = self.walk.strip
         if not message and strip is not None:
             self.message.setStyleSheet("color: #444; font-size: 8pt;")
-            self.message.setText(f"{len(strip.t)} frames, {len(strip.crossings)} stretches in "
-                                 f"{len({c.digit for c in strip.crossings})} digits' regions")
+            self.message.setText(walk_summary(strip))
         else:
             self.message.setStyleSheet("color: #a00; font-size: 8pt;")
             self.message.setText(message)
@@ -250,6 +251,15 @@ class WalkPanel(QWidget):
         crossed = {c.digit for c in w.strip.crossings}
         self._driving = True
         self.state.set_option("hidden_digits", frozenset(range(11)) - crossed)  # 10: no digit
+
+
+def walk_summary(strip) -> str:
+    """``"10 frames, 3 stretches in 2 digits' regions"`` (singular where it is one), and
+    what a star after a frame's t means when one has it."""
+    digits = count_of(len({c.digit for c in strip.crossings}), "digit's region", "digits' regions")
+    text = (f"{count_of(len(strip.t), 'frame', 'frames')}, "
+            f"{count_of(len(strip.crossings), 'stretch', 'stretches')} in {digits}")
+    return text + (f"; {CLIPPED_NOTE}" if strip.clipped.any() else "")
 
 
 class WalkDock(QDockWidget):

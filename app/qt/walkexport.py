@@ -2,7 +2,7 @@
 GIF, the path as CSV and JSON (all through ``models.strip_export.export``, the same as
 ``latent-explorer export strip``), the current image (28 x 28 and enlarged) and the maps.
 
-Save dialogs start in the last export folder (kept in the window's settings); an existing
+Save dialogs start in the last folder any dialog used (``settings.start_folder``); an existing
 file is replaced only after the user said so; a failed write is reported in a dialog that
 names the file, and leaves nothing behind (every write is atomic).
 """
@@ -18,10 +18,10 @@ from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMenu, QMessageBox, QPus
 
 from latent_explorer.models.fileio import atomic_path
 
+from .settings import remember_folder, start_folder
 from .walkdock import WalkDock
 from .widgets.stripview import to_pixmap
 
-FOLDER_KEY = "export/folder"
 ENLARGED = 280  # pixels per side of the enlarged image
 # kind -> (menu text, file suffixes offered, dialog filter)
 WALK_KINDS = {
@@ -56,8 +56,7 @@ class WalkExports(QObject):
         so the user is asked exactly once, by us, for the final name (which the dialog may
         not have seen when we add the suffix)."""
         settings = self.window.settings
-        folder = settings.value(FOLDER_KEY, "", type=str)
-        start = Path(folder) if folder and Path(folder).is_dir() else Path.home()
+        start = start_folder(settings)
         chosen, selected = QFileDialog.getSaveFileName(self.window, title, str(start / name), filters, "",
                                                        QFileDialog.Option.DontConfirmOverwrite)
         if not chosen:
@@ -66,7 +65,7 @@ class WalkExports(QObject):
         if path.suffix.lstrip(".").lower() not in suffixes:
             wanted = next((s for s in suffixes if f"*.{s}" in (selected or "")), suffixes[0])
             path = path.with_name(path.name + f".{wanted}")
-        settings.setValue(FOLDER_KEY, str(path.parent))
+        remember_folder(settings, path.parent)
         if path.exists() and not self.confirm_overwrite(path):
             return None
         return path

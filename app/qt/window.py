@@ -34,6 +34,8 @@ from .panels.readout import ReadoutPanel
 from .panels.sliders import SlidersPanel
 from .renderer import Renderer
 from .screenfit import first_size, fit
+from .settings import remember_folder, start_folder
+from .shortcuts import show_shortcuts
 from .screenfit import install as install_screen_fit
 from .state import ExplorerState
 from .style import configure_pyqtgraph
@@ -160,7 +162,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         m = self.menuBar().addMenu("&File")
         self.open_action = self._action(m, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
-        self._action(m, "&Reload model list", self.refresh_models, "F5")
+        self._action(m, "&Reload model list", self.reload_models, "F5")
         m.addSeparator()
         self.export_action = self._action(m, "&Export point as image…", self.export_dialog, "Ctrl+E")
         self.walk = install_walk(self, m)  # the A-to-B walk dock and its exports
@@ -177,6 +179,8 @@ class MainWindow(QMainWindow):
                     self.atlases.finished):
             sig.connect(lambda *_: self._update_atlas_actions())
         h = self.menuBar().addMenu("&Help")
+        self.shortcuts_action = self._action(h, "&Keyboard shortcuts…", lambda: show_shortcuts(self),
+                                             QKeySequence.StandardKey.HelpContents)
         self._action(h, "&About latent-explorer", self._about, None)
 
     def _action(self, menu, text: str, slot, shortcut) -> QAction:
@@ -201,6 +205,18 @@ class MainWindow(QMainWindow):
         """Rescan the models folder for the chooser (keeping any model opened from elsewhere)."""
         self.entries = scan_folders(model_folders(self.models_dir))
         self._fill_combo()
+
+    def reload_models(self) -> None:
+        """File > Reload model list (F5): rescan, and say what was found in the status bar."""
+        before = {e.path.resolve() for e in self.entries}
+        self.refresh_models()
+        after = {e.path.resolve() for e in self.entries}
+        new = len(after - before)
+        gone = len(before - after)
+        change = (f": {new} new" if new else "") + (f"{', ' if new else ': '}{gone} gone" if gone else "")
+        self.statusBar().showMessage(f"Model list reloaded from {self.models_dir}: "
+                                     f"{len(self.entries)} model{'s' if len(self.entries) != 1 else ''}"
+                                     f"{change or ', no change'}", 6000)
 
     def _fill_combo(self) -> None:
         current = self.state.model.path if self.state.model else None
@@ -356,9 +372,10 @@ class MainWindow(QMainWindow):
         QMessageBox.critical(self, printable(title), printable_lines(message))
 
     def open_dialog(self) -> None:
-        start = str(self.models_dir if self.models_dir.is_dir() else Path.home())
+        start = str(start_folder(self.settings, self.models_dir))
         path, _ = QFileDialog.getOpenFileName(self, "Open a checkpoint or atlas", start, FILE_FILTER)
         if path:
+            remember_folder(self.settings, Path(path).parent)
             self.open_path(Path(path))
 
     def export_dialog(self) -> None:
@@ -366,9 +383,11 @@ class MainWindow(QMainWindow):
         if st.model is None or st.frame is None:
             return
         name = f"{st.model.name}_" + "_".join(f"{v:+.2f}" for v in st.point) + ".png"
-        path, _ = QFileDialog.getSaveFileName(self, "Export the point as an image", str(Path.home() / name),
+        start = start_folder(self.settings) / name
+        path, _ = QFileDialog.getSaveFileName(self, "Export the point as an image", str(start),
                                               "PNG images (*.png);;PDF (*.pdf);;SVG (*.svg)")
         if path:
+            remember_folder(self.settings, Path(path).parent)
             try:
                 self.export(Path(path))
             except (OSError, ValueError) as exc:

@@ -79,8 +79,21 @@ class AtlasStatusPanel(Panel):
             a = self.state.atlas
             self.label.setText(f"Atlas: {atlas_size(a)} cells ({a.method})"
                                + (f", {a.path.name}" if a.path else ""))
+            self.label.setToolTip(method_help(a.method))
         if missing and not busy and not self.label.text():
             self.label.setText(f"{outdated.name} is from an older version (no 'not a digit'): rebuild it."
                                if outdated is not None else "No atlas for this model: the maps are empty.")
         if self.state.model is None:
             self.label.setText("")
+        if self.state.atlas is None:
+            self.label.setToolTip("")
+
+
+def method_help(method: str) -> str:
+    """The tooltip for an atlas's method (``adaptive(stride=4)``, ``full``): what it means."""
+    from latent_explorer.models.glossary import explain
+
+    try:
+        return explain(method)
+    except KeyError:
+        return ""

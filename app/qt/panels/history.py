@@ -13,6 +13,7 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QPushButton,
                                QSlider, QSpinBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
 
+from latent_explorer.models.glossary import explain
 from latent_explorer.training.history import History
 from latent_explorer.training.history_frames import PANEL, map_image, plane_title
 from latent_explorer.training.report import SETTLE_EPOCHS, SETTLE_THRESHOLD, grid_image, settle_epoch, smooth
@@ -135,6 +136,7 @@ class HistoryView(QWidget):
         p.setYRange(0, 1.05)
         self.rate_curve = p.plot(name="map change rate", pen=pg.mkPen(RATE_COLOUR, width=2), symbol="o",
                                  symbolSize=6, symbolBrush=RATE_COLOUR)
+        self.rate_plot.setToolTip(explain("weak judge"))
         self.judge_curve = p.plot(name="weak judge accuracy", pen=pg.mkPen(JUDGE_COLOUR, width=2), symbol="s",
                                   symbolSize=6, symbolBrush=JUDGE_COLOUR)
         self.threshold_line = pg.InfiniteLine(angle=0, pen=pg.mkPen((120, 120, 120), style=Qt.PenStyle.DotLine),

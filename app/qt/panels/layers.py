@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QSpinBox, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from latent_explorer.models import layers as L
 from latent_explorer.models.frame import GENERATOR_LAYERS
+from latent_explorer.models.glossary import explain
 
 from ..state import ExplorerState
 from ..widgets.heatmapgrid import HeatmapGrid, HeatmapTile
 from .base import LazyPanel
 
 COLUMNS = 4
-TABLE_DELAY_MS = 150  # the statistics table is filled this long after the last frame (as the maps' region digits)
 CMAP = "viridis"
 STAT_HEADERS = ("layer", "shape", "mean", "sd", "max", "shown mean", "shown sd", "shown max")
 
@@ -65,6 +65,10 @@ class LayersPanel(LazyPanel):
         split.addWidget(self.view)
         self.table = QTableWidget(len(GENERATOR_LAYERS), len(STAT_HEADERS))
         self.table.setHorizontalHeaderLabels(STAT_HEADERS)
+        for c, h in enumerate(STAT_HEADERS):
+            tips = ([explain("shown")] if h.startswith("shown") else []) + ([explain("sd")] if h.endswith("sd") else [])
+            if tips:
+                self.table.horizontalHeaderItem(c).setToolTip("\n".join(tips))
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
@@ -86,11 +90,7 @@ class LayersPanel(LazyPanel):
         self.levels: dict[str, tuple[float, float]] = {}
         self.redraws = 0
         self.table_fills = 0
-        self._table_frame = None  # the frame the statistics table waits to show
-        self._table_timer = QTimer(self)
-        self._table_timer.setSingleShot(True)
-        self._table_timer.setInterval(TABLE_DELAY_MS)
-        self._table_timer.timeout.connect(self._fill_table)
+        self.table_frame = None  # the frame the statistics table shows (always the heatmaps')
         self.mode.currentIndexChanged.connect(self._options_changed)
         self.channel.valueChanged.connect(self._options_changed)
         self.scale.currentIndexChanged.connect(self._options_changed)
@@ -147,19 +147,20 @@ class LayersPanel(LazyPanel):
         self.view.update()
         self.maps, self.levels = maps, levels
         self.redraws += 1
-        self._table_frame = frame
-        self._table_timer.start()  # restarted by every frame: the table follows once the point rests
+        self._fill_table(frame)
 
-    def _fill_table(self) -> None:
-        """The statistics table for the latest frame (numbers changing at the frame rate
-        cannot be read, and filling it took 2-3 ms of every frame)."""
-        frame, self._table_frame = self._table_frame, None
-        if frame is None or frame is not self.state.frame or not frame.activations or not self.maps:
-            return
+    def _fill_table(self, frame) -> None:
+        """The statistics table for the frame the heatmaps show (filled with them, so the
+        two never disagree while the point is dragged; a cell whose text is unchanged is
+        not touched, so it does not repaint)."""
         for r, name in enumerate(GENERATOR_LAYERS):
             a, m = frame.activations[name], self.maps[name]
             whole, shown = L.stats(a), L.stats(m)
             values = (L.shape_text(a), whole.mean, whole.std, whole.max, shown.mean, shown.std, shown.max)
             for c, v in enumerate(values, start=1):
-                self.table.item(r, c).setText(v if isinstance(v, str) else f"{v:.3g}")
+                text = v if isinstance(v, str) else f"{v:.3g}"
+                item = self.table.item(r, c)
+                if item.text() != text:
+                    item.setText(text)
+        self.table_frame = frame
         self.table_fills += 1

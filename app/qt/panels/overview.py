@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QGraphicsRectItem, QGra
                                QSpinBox, QVBoxLayout, QWidget)
 
 from latent_explorer.models.maps import axis_name
+from latent_explorer.models.sampling import grid_index, grid_indices
 from latent_explorer.models.slicepath import half_cell
 
 from ..state import ExplorerState
@@ -154,9 +155,10 @@ class OverviewPanel(Panel):
         return ((1 - f) if flip else f) * 2 - 1
 
     def current_tile(self) -> int:
-        """The tile whose slice is nearest to the point."""
+        """The tile whose slice is nearest to the point, by the rounding rule of the atlas's
+        cells (``grid_index``): with as many tiles as cells, it is the slices' cut."""
         axis = int(self.state.option("overview_axis"))
-        return int(np.argmin(np.abs(self.values - self.state.point[axis]))) if len(self.values) else 0
+        return grid_index(self.state.point[axis], len(self.values)) if len(self.values) > 1 else 0
 
     def tile_centre(self, i: int) -> tuple[float, float]:
         """Mosaic position of tile i's centre (for tests and screenshots)."""
@@ -254,7 +256,7 @@ class OverviewPanel(Panel):
             self.path_item.setData([], [])
             self.projection_item.setData([], [])
             return
-        tiles = np.abs(pts[:, axis][:, None] - self.values[None, :]).argmin(1)
+        tiles = grid_indices(pts[:, axis], len(self.values))
         tol = half_cell(self.res)
         on = np.abs(pts[:, axis] - self.values[tiles]) <= tol + 1e-9
         for i, v in zip(range(3, d), cube):

@@ -11,6 +11,12 @@ from .base import Panel
 from .common import set_text
 
 
+# what the layer edits (state.ablations) change: the renderer's frame (the image, its class,
+# the layer views and exports of the point) and the walk's strip and regions (walkjob.py);
+# the atlas maps, slices and overview stay those of the unedited generator
+EDITED_VIEWS = "the image, its class, the layer views and the walk from A to B (strip and regions crossed)"
+
+
 class PointInfoPanel(Panel):
     """Coordinates, the atlas cell index, and the atlas label and confidence there."""
 
@@ -49,7 +55,7 @@ class PointInfoPanel(Panel):
                 "<b>no digit</b> (the classifier's check)")
         # the map labels each cell by the image at the cell's centre, the readout above by this
         # point's own image: say which is which, so two different digits do not read as a contradiction
-        edited = ("; the map shows the <b>unedited</b> generator (the layer edits apply to the image and the "
-                  "image class only)" if st.ablations else "")
+        edited = (f"; the map shows the <b>unedited</b> generator (the layer edits apply to {EDITED_VIEWS} "
+                  f"only)" if st.ablations else "")
         set_text(self.cell, f"Map (atlas cell {tuple(idx)} of {size}{whose}, judged at the cell's centre): {what}"
                             f" (the image class above is this point's own image){edited}")

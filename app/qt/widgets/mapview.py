@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFontMetricsF
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsLineItem, QGraphicsSimpleTextItem
 
 from latent_explorer.models.maps import cell_extent, colour_map, index_to_coord, label_name, readable_on, regions
+from latent_explorer.models.sampling import grid_index
 
 from ..style import font
 from .qtitems import FastImageItem, cache_painting, pixel_text, set_pixel_text
@@ -166,7 +167,7 @@ class MapView(pg.PlotWidget):
         p = self.box.mapSceneToView(scene_pos)
         x, y = float(np.clip(p.x(), -1, 1)), float(np.clip(p.y(), -1, 1))
         res = self.resolution
-        i, j = (int(round((v + 1) / 2 * (res - 1))) for v in (x, y))
+        i, j = (grid_index(v, res) for v in (x, y))  # the atlas's cell: the same rule
         digit = int(self.labels[i, j])
         conf = f" ({float(self.confidence[i, j]):.0%})" if self.confidence is not None else ""
         what = f"{digit}{conf}" if digit != 10 else "no digit"  # 10: the classifier's check finds none
@@ -178,6 +179,13 @@ class MapView(pg.PlotWidget):
     def leaveEvent(self, event) -> None:  # noqa: N802
         self.hover.setVisible(False)
         super().leaveEvent(event)
+
+    def viewportEvent(self, event) -> bool:  # noqa: N802
+        """The readout goes when the pointer leaves the plot's viewport, even when the view
+        itself is not told (a floating dock or another window over the map)."""
+        if event.type() == QEvent.Type.Leave:
+            self.hover.setVisible(False)
+        return super().viewportEvent(event)
 
     def set_axis_names(self, horizontal: str, vertical: str) -> None:
         if (horizontal, vertical) == self.axis_names and self._named:
