@@ -135,8 +135,8 @@ def _region_cells(atlas, digit: int, gen_digit: int | None) -> np.ndarray:
 
 def sample_points(latent_dim: int, n: int, sampling: str = "classes", digit: int | None = None, atlas=None,
                   conditional: bool = False, seed: int = 0, label=None) -> PointSet:
-    """``n`` points: ``region`` (inside ``digit``'s region of the atlas), ``classes`` (about
-    n/10 in each digit's region) or ``uniform`` (over the box; each point stands for the
+    """``n`` points: ``region`` (inside ``digit``'s region of the atlas), ``classes`` (shared
+    equally among the digits that have a region) or ``uniform`` (over the box; each point stands for the
     digit the classifier sees there, given by ``label(points, gen_digits) -> digits``).
     Points are drawn at random inside the atlas's cells (seeded)."""
     if sampling not in SAMPLINGS:
@@ -156,8 +156,10 @@ def sample_points(latent_dim: int, n: int, sampling: str = "classes", digit: int
         if digit is None or not 0 <= digit <= 9:
             raise ValueError("region sampling needs a digit 0..9")
         wanted = {digit: n}
-    else:
-        wanted = {k: n // 10 + (1 if k < n % 10 else 0) for k in range(10)}
+    else:  # n shared among the digits that have a region
+        present = [k for k in range(10) if len(_region_cells(atlas, k, k if conditional else None))]
+        wanted = {k: n // len(present) + (1 if i < n % len(present) else 0) for i, k in enumerate(present)} \
+            if present else {}
     half = 1.0 / max(1, atlas.resolution - 1)  # half a cell: the grid points are cell centres
     axis = atlas.axis
     pts, classes = [], []
