@@ -446,5 +446,6 @@ class MainWindow(QMainWindow):
         self.walk.dock.panel.runner.shutdown()
         self.compare_dock.panel.shutdown()
         self.find_dock.panel.shutdown()
+        self.layers_dock.units.shutdown()
         self.renderer.shutdown()  # a render or trace in progress ends before the interpreter can
         super().closeEvent(event)
