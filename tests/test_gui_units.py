@@ -105,3 +105,26 @@ def test_a_ranking_can_be_cancelled(qtbot, window):
     assert not panel.ranker.busy and panel.status.text() == "Ranking cancelled."
     assert panel.rank.isEnabled() and panel.ranking is None
     qtbot.waitUntil(lambda: not panel.ranker._jobs, timeout=30000)  # the worker stops at its next batch
+
+
+def test_walk_dock_exports_the_layers_video(qtbot, window, tmp_path, monkeypatch):
+    from PIL import Image
+    from PySide6.QtWidgets import QFileDialog, QPushButton
+
+    settle(qtbot, window)
+    window.state.walk.set_steps(5)
+    window.state.set_ablations([Ablation("act2", channels=(0, 1))])
+    out = tmp_path / "layers.gif"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), "Animated GIF (*.gif)"))
+    button = window.findChild(QPushButton, "walk_export_layers")
+    assert button is not None
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    job = window.walk.video_job
+    assert job is not None
+    qtbot.waitUntil(lambda: window.walk.video_job is None, timeout=60000)
+    assert out.exists(), "the layers video was not written"
+    with Image.open(out) as im:
+        assert im.n_frames == 5
+    assert job.request.ablations == (Ablation("act2", channels=(0, 1)),)
+    assert window.statusBar().currentMessage() == f"Wrote {out}"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("layers")) == ["layers.gif"]
