@@ -17,7 +17,7 @@ import numpy as np
 
 from . import layers as L
 from .frame import GENERATOR_LAYERS, RenderRequest, describe
-from .maps import colour_map
+from .maps import colour_map, regions, text_colour
 from .paths import path_points
 
 FORMATS = ("gif", "mp4")
@@ -40,15 +40,15 @@ class LayerWalk:
     is_digit: np.ndarray                # (F,) bool
     heatmaps: dict[str, np.ndarray]     # layer -> (F, H, W)
     levels: dict[str, tuple[float, float]]  # layer -> colour scale over the whole walk
-    maps: list[np.ndarray]              # per frame: the class map's RGB (R, R, 3), x across, y up
+    maps: list[tuple[np.ndarray, np.ndarray]]  # per frame: the class map's labels and confidence, x across, y up
     mode: str = "mean"
     digit: int | None = None
     ablations: tuple = ()
 
 
-def _map_rgb(labels: np.ndarray, conf: np.ndarray) -> np.ndarray:
-    """A slice (rows along x, columns along y) as an RGB picture with x across and y up."""
-    return colour_map(labels, conf)[:, ::-1].transpose(1, 0, 2).copy()
+def _map_rgb(labels: np.ndarray, conf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A slice (rows along x, columns along y) turned to show x across and y up."""
+    return labels[:, ::-1].T.copy(), np.asarray(conf, np.float32)[:, ::-1].T.copy()
 
 
 def layer_walk(engine, a, b, steps: int, kind: str = "lerp", digit: int | None = None, ablations=(),
@@ -79,7 +79,7 @@ def layer_walk(engine, a, b, steps: int, kind: str = "lerp", digit: int | None =
         for name in GENERATOR_LAYERS:
             heat[name].append(L.reduce(frame.activations[name], mode if mode != "channel" else "mean"))
         if engine.latent_dim == 1:
-            maps.append(np.full((8, 8, 3), 255, np.uint8))
+            maps.append((np.full((8, 8), 10, np.uint8), np.ones((8, 8), np.float32)))
         elif atlas is not None:
             maps.append(_map_rgb(*atlas.slice2d((0, 1), p, digit if atlas.conditional else None)))
         elif engine.latent_dim == 2:
@@ -129,7 +129,13 @@ def frame_images(walk: LayerWalk) -> list:
         canvas.paste(Image.fromarray(px, "L").resize((IMAGE_PX, IMAGE_PX), Image.NEAREST).convert("RGB"), (x0, y0))
         draw.text((x0, GAP), "image", fill="black")
         mx = x0 + IMAGE_PX + GAP
-        canvas.paste(Image.fromarray(walk.maps[i]).resize((IMAGE_PX, IMAGE_PX), Image.NEAREST), (mx, y0))
+        labels, conf = walk.maps[i]
+        canvas.paste(Image.fromarray(colour_map(labels, conf)).resize((IMAGE_PX, IMAGE_PX), Image.NEAREST), (mx, y0))
+        cell = IMAGE_PX / labels.shape[0]
+        for reg in regions(labels, min_fraction=0.02):  # each region named by its digit
+            if reg.digit < 10:
+                draw.text((mx + (reg.col + 0.5) * cell - 3, y0 + (reg.row + 0.5) * cell - 6), str(reg.digit),
+                          fill=text_colour(reg.digit))
         draw.text((mx, GAP), "class map (x across, y up)", fill="black")
         if path_px:
             draw.line([(mx + u, y0 + v) for u, v in path_px], fill="white", width=3)

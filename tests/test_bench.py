@@ -195,3 +195,20 @@ def test_cold_start_section_says_when_torch_came(small_results):
     assert "commit de70053, which imported torch with the window's modules, medians 3.31 s (3.43, 3.28, 3.31)" in md
     md = render_markdown(dict(small_results, items={"cold_start": dict(c, torch_at_first_frame=[True, False, False])}))
     assert "torch was already in at the first frame in 1 of the runs" in md
+
+
+def test_units_section_states_the_target_and_its_verdict():
+    base = {"machine": machine(), "quick": False, "command": "latent-explorer bench --only units", "seconds": 80.0}
+    rows = [{"model": "gan2d", "layer": "act0", "units": 256, "points": 256, "precision": p, "seconds": s,
+             "cpu_seconds": s * 2, "pairs_per_second": 65536 / s, "load_before": 1.0, "load_after": 2.0, "threads": 2}
+            for p, s in (("float32", 42.0), ("bfloat16", 21.0))]
+    rows[1].update(max_prob_difference=0.012, top5_agreement=0.9)
+    md = render_markdown(dict(base, items={"units": {"rows": rows, "target_seconds": 10.0,
+                                                              "sampling": "classes"}}))
+    assert "a 256-channel layer over 256 points in at most 10 s: NOT met (42.0 s, float32)" in md
+    assert "| gan2d | act0 | 256 x 256 | bfloat16 | 21.0 | 42.0 | 3,121 | 1.0 / 2.0 | max prob. diff. 0.012, " \
+           "top-5 agreement 90% |" in md
+    rows[0]["seconds"] = 9.5
+    md = render_markdown(dict(base, items={"units": {"rows": rows, "target_seconds": 10.0,
+                                                              "sampling": "classes"}}))
+    assert "in at most 10 s: met (9.5 s, float32)" in md

@@ -317,6 +317,10 @@ def render_markdown(res: dict, plot: str | None = None) -> str:
         from .find_items import find_section
 
         out += find_section(it["find"])
+    if "units" in it:
+        from .unit_items import units_section
+
+        out += units_section(it["units"])
     return "\n".join(out) + "\n"
 
 

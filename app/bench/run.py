@@ -34,7 +34,7 @@ def available(models_dir: Path) -> list[Path]:
     return [models_dir / f"{n}.pt" for n in SHIPPED if (models_dir / f"{n}.pt").exists()]
 
 
-ITEMS = ("frame", "engine", "atlas", "training", "startup", "memory", "find")  # the default suite
+ITEMS = ("frame", "engine", "atlas", "training", "startup", "memory", "find", "units")  # the default suite
 EXTRA_ITEMS = ("soak",)  # run only when named: it takes as long as it is told to
 
 
@@ -112,10 +112,15 @@ def run_suite(quick: bool, models_dir: Path, data: str | None, only: set[str] | 
 
         begin("find", "7. find a digit: projection and nearest training images ...")
         res["items"]["find"] = find(models, clf, data, quick)
+    if want("units"):
+        from .unit_items import units
+
+        begin("units", "8. unit ranking: every channel of a layer switched off at every point ...")
+        res["items"]["units"] = units(models, clf, quick)
     if want("soak"):
         from .soak import soak
 
-        begin("soak", f"8. soak: {soak_minutes:g} minutes of random use of the window ...")
+        begin("soak", f"9. soak: {soak_minutes:g} minutes of random use of the window ...")
         res["items"]["soak"] = soak(models, soak_minutes * 60, log=log)
     begin(None)
     res["seconds"] = time.perf_counter() - t_all
