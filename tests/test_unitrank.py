@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import make_known_generator
+from conftest import ROOT, make_known_generator
 from latent_explorer.app.cli import main
 from latent_explorer.models import unitrank as U
 from latent_explorer.models.checkpoint import load_checkpoint
@@ -142,3 +142,38 @@ def test_units_command_accepts_shipped_model_names(capsys):
     code, out, err = _run(capsys, "units", "gan2d", "--layer", "act2", "--rows", "--points", "10")
     assert code == 0, err
     assert out.startswith("gan2d act2: 14 rows x 10 points (10 spread over the digits' regions)")
+
+
+def test_pairs_limit_the_work_to_the_pairs_asked_for(known_engine):
+    points = U.points_for(known_engine, 12, "uniform", seed=3)
+    full = U.rank_units(known_engine, points, "act2")
+    pairs = np.zeros((64, 12), bool)
+    pairs[1, :5] = pairs[40, 7:] = True
+    seen = []
+    some = U.rank_units(known_engine, points, "act2", pairs=pairs, batch=4, progress=lambda d, t: seen.append((d, t)))
+    np.testing.assert_allclose(some.probs[pairs], full.probs[pairs], atol=1e-6)
+    np.testing.assert_allclose(some.change[pairs], full.change[pairs], atol=1e-6)
+    assert np.isnan(some.probs[~pairs]).all() and np.isnan(some.change[~pairs]).all()
+    assert seen[-1] == (10, 10)
+    assert [u for u, _d, _c in some.top(None, 64)] == sorted({1, 40}, key=lambda u: -np.nanmean(some.drop()[u]))
+
+
+def test_screened_ranking_finds_the_exact_top_units_of_the_shipped_gan2d(classifier):
+    from latent_explorer.models.registry import open_model
+
+    torch.set_num_threads(1)
+    model = open_model(ROOT / "checkpoints" / "gan2d.pt", classifier)
+    points = U.points_for(model.engine, 20, "classes", atlas=model.atlas, seed=2)
+    full = U.rank_units(model.engine, points, "act2")
+    est = U.estimate_drops(model.engine, points, "act2")
+    d = np.log(full.base_probs[np.arange(20), points.classes])[None] - \
+        np.log(full.probs[:, np.arange(20), points.classes])
+    assert np.corrcoef(d.ravel(), est.ravel())[0, 1] > 0.6  # the first-order estimate follows the exact drop
+    r = U.rank_screened(model.engine, points, "act2", per_digit=16)
+    sel = np.isfinite(r.change)
+    assert r.screened == 16 and sel.sum() == 16 * 20  # 16 units at each digit's points, a quarter of the work
+    np.testing.assert_allclose(r.probs[sel], full.probs[sel], atol=1e-6)  # exact where measured
+    agree = [len({u for u, _d, _c in r.top(k, 5)} & {u for u, _d, _c in full.top(k, 5)}) / 5 for k in range(10)]
+    assert np.mean(agree) >= 0.8, agree
+    assert len(r.top(3, 64)) == 16  # units left out are not ranked
+    assert "exact for the top 16 units per digit" in r.csv_text().splitlines()[0]
