@@ -422,13 +422,15 @@ def matrix_figure(ranking: UnitRanking, top: int = 3, dpi: float = 100):
 
     m = ranking.matrix()
     U = ranking.units
-    height = min(14.0, max(3.2, 1.6 + U * 0.045))
+    height = min(14.0, max(3.4, 1.7 + U * 0.045))
+    top_in, bottom_in = 0.8, 0.6  # inches for the titles and the digit axis
     fig = Figure(figsize=(6.4, height), dpi=dpi)
     FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.12, 0.1 + 0.35 / height, 0.62, 1 - (1.3 + 0.35) / height))
+    box = (bottom_in / height, 1 - (top_in + bottom_in) / height)
+    ax = fig.add_axes((0.12, box[0], 0.62, box[1]))
     lim = float(np.nanmax(np.abs(m))) if np.isfinite(m).any() else 1.0
     lim = lim if lim > 1e-9 else 1.0
-    im = ax.imshow(m, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+    im = ax.imshow(np.ma.masked_invalid(m), aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
     ax.set_xticks(range(10))
     ax.set_xticklabels([str(k) for k in range(10)])
     ax.set_xlabel("digit (points in its region: " + " ".join(str(int(c)) for c in ranking.counts()) + ")",
@@ -439,11 +441,12 @@ def matrix_figure(ranking: UnitRanking, top: int = 3, dpi: float = 100):
             continue
         for u, _d, _c in ranking.top(k, top):
             ax.plot(k, u, marker="o", ms=4 if U > 64 else 6, mfc="none", mec="black", mew=0.8)
-    cax = fig.add_axes((0.78, 0.1 + 0.35 / height, 0.03, 1 - (1.3 + 0.35) / height))
+    cax = fig.add_axes((0.78, box[0], 0.03, box[1]))
     fig.colorbar(im, cax=cax, label="drop of the digit's probability")
-    fig.text(0.5, 1 - 0.3 / height, f"{ranking.model}: which {ranking.layer} {ranking.kind} matter for which digit",
+    fig.text(0.5, 1 - 0.25 / height, f"{ranking.model}: which {ranking.layer} {ranking.kind} matter for which digit",
              ha="center", va="center", fontsize=10)
-    fig.text(0.5, 1 - 0.62 / height, f"each unit switched off (x{ranking.scale:g}) at {len(ranking.points.classes)} "
-             f"points ({ranking.points.description}); circles: top {top} per digit", ha="center", va="center",
+    how = f"; exact for the top {ranking.screened} per digit, others blank" if ranking.screened else ""
+    fig.text(0.5, 1 - 0.52 / height, f"each unit switched off (x{ranking.scale:g}) at {len(ranking.points.classes)} "
+             f"points ({ranking.points.description}){how}; circles: top {top} per digit", ha="center", va="center",
              fontsize=7)
     return fig

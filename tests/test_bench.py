@@ -199,16 +199,19 @@ def test_cold_start_section_says_when_torch_came(small_results):
 
 def test_units_section_states_the_target_and_its_verdict():
     base = {"machine": machine(), "quick": False, "command": "latent-explorer bench --only units", "seconds": 80.0}
-    rows = [{"model": "gan2d", "layer": "act0", "units": 256, "points": 256, "precision": p, "seconds": s,
-             "cpu_seconds": s * 2, "pairs_per_second": 65536 / s, "load_before": 1.0, "load_after": 2.0, "threads": 2}
-            for p, s in (("float32", 42.0), ("bfloat16", 21.0))]
+    rows = [{"model": "gan2d", "layer": "act0", "units": 256, "points": 256, "precision": p, "screened": k,
+             "pairs": 65536 // (8 if k else 1), "seconds": s, "cpu_seconds": s * 2,
+             "pairs_per_second": 65536 / s, "load_before": 1.0, "load_after": 2.0, "threads": 2}
+            for p, k, s in (("float32", 0, 42.0), ("bfloat16", 0, 21.0), ("float32", 32, 9.0))]
     rows[1].update(max_prob_difference=0.012, top5_agreement=0.9)
-    md = render_markdown(dict(base, items={"units": {"rows": rows, "target_seconds": 10.0,
-                                                              "sampling": "classes"}}))
-    assert "a 256-channel layer over 256 points in at most 10 s: NOT met (42.0 s, float32)" in md
-    assert "| gan2d | act0 | 256 x 256 | bfloat16 | 21.0 | 42.0 | 3,121 | 1.0 / 2.0 | max prob. diff. 0.012, " \
-           "top-5 agreement 90% |" in md
-    rows[0]["seconds"] = 9.5
-    md = render_markdown(dict(base, items={"units": {"rows": rows, "target_seconds": 10.0,
-                                                              "sampling": "classes"}}))
-    assert "in at most 10 s: met (9.5 s, float32)" in md
+    rows[2].update(max_prob_difference=0.0, top5_agreement=0.96)
+    units = {"rows": rows, "target_seconds": 10.0, "sampling": "classes"}
+    md = render_markdown(dict(base, items={"units": units}))
+    assert "Every unit exactly (float32): NOT met (42.0 s). Fast ranking (float32): met (9.0 s), its top 5 per " \
+           "digit the same as the full ranking's for 96%." in md
+    assert "| gan2d | act0 | 256 x 256 | every unit | bfloat16 | 65,536 | 21.0 | 42.0 | 3,121 | 1.0 / 2.0 | max prob. " \
+           "diff. 0.012, top-5 agreement 90% |" in md
+    assert "| fast (top 32 per digit) | float32 | 8,192 | 9.0 |" in md
+    rows[2]["seconds"] = 12.5
+    md = render_markdown(dict(base, items={"units": units}))
+    assert "Fast ranking (float32): NOT met (12.5 s)" in md

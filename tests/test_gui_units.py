@@ -34,6 +34,7 @@ def test_rank_click_a_unit_switch_it_off_and_back_on(qtbot, window):
     panel.layer.setCurrentText("act2")
     panel.points.setValue(12)
     panel.sampling.setCurrentIndex(panel.sampling.findData("uniform"))  # random test generators draw no digit regions
+    panel.how.setCurrentIndex(panel.how.findData(0))  # every unit exactly
     qtbot.mouseClick(panel.rank, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.ranking is not None or not panel.ranker.busy, timeout=30000)
     assert panel.ranking is not None, panel.status.text()
@@ -98,6 +99,7 @@ def test_a_ranking_can_be_cancelled(qtbot, window):
     panel.layer.setCurrentText("act0")
     panel.points.setValue(512)
     panel.sampling.setCurrentIndex(panel.sampling.findData("uniform"))
+    panel.how.setCurrentIndex(panel.how.findData(0))
     qtbot.mouseClick(panel.rank, Qt.MouseButton.LeftButton)
     assert panel.ranker.busy and panel.cancel.isEnabled()
     qtbot.waitUntil(lambda: panel.progress.maximum() == 256 * 512, timeout=5000)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from latent_explorer.models.unitrank import Cancelled, PointSet, UnitRanking, points_for, rank_units
+from latent_explorer.models.unitrank import Cancelled, PointSet, UnitRanking, points_for, rank_screened, rank_units
 
 from .state import ExplorerState
 
@@ -31,6 +31,7 @@ class RankRequest:
     digit: int | None = None  # the region's digit (sampling "region")
     points: int = 256
     scale: float = 0.0
+    screened: int = 0  # > 0: exact only for each digit's this many most likely units (rank_screened)
 
 
 def private_engine(model):
@@ -65,9 +66,11 @@ class UnitRankJob(QThread):
         r = self.request
         try:
             pts: PointSet = points_for(self.engine, r.points, r.sampling, r.digit, self.atlas)
-            ranking = rank_units(self.engine, pts, r.layer, r.kind, r.scale,
-                                 progress=lambda d, t: self.progress.emit(int(d), int(t)),
-                                 should_stop=self._stop.is_set)
+            kw = dict(progress=lambda d, t: self.progress.emit(int(d), int(t)), should_stop=self._stop.is_set)
+            if r.screened:
+                ranking = rank_screened(self.engine, pts, r.layer, r.kind, r.scale, per_digit=r.screened, **kw)
+            else:
+                ranking = rank_units(self.engine, pts, r.layer, r.kind, r.scale, **kw)
         except Cancelled:
             self.cancelled.emit()
         except Exception as exc:  # reported in the panel; the app keeps running

@@ -2,7 +2,8 @@
 
 Pick a layer and the points (the current digit's region of the atlas, every digit's
 region, or a uniform sample), press **Rank**: every unit is switched off in turn at every
-point in the background (``app/qt/unitjob.py``), and the table lists the units by how much
+point in the background (``app/qt/unitjob.py``; the fast way switches off exactly only each
+digit's 32 likeliest units, picked by a first-order estimate), and the table lists the units by how much
 the chosen digit's probability drops, with the image change; the unit x digit matrix sits
 beside it (**Save matrix…** writes it as a picture or CSV).  Clicking a unit shows its
 activation map at the current point and switches it off in the live view (**Switch back
@@ -31,6 +32,7 @@ from .base import Panel
 SAMPLINGS = (("region", "the current digit's region"), ("classes", "every digit's region"),
              ("uniform", "a uniform sample"))
 HEADERS = ("rank", "unit", "drop of p(digit)", "image change")
+SCREENED = 32  # units per digit switched off exactly by the fast ranking
 
 
 class UnitsPanel(Panel):
@@ -58,7 +60,13 @@ class UnitsPanel(Panel):
             self.sampling.addItem(text, key)
         self.points = QSpinBox()
         self.points.setRange(8, 2048)
-        self.points.setValue(64)  # a quick look; 256 for the full ranking (about four times as long)
+        self.points.setValue(256)
+        self.how = QComboBox()
+        self.how.setObjectName("units_how")
+        self.how.addItem(f"fast: exact for each digit's top {SCREENED}", SCREENED)
+        self.how.addItem("every unit exactly (slow)", 0)
+        self.how.setToolTip("Fast: a first-order estimate of every unit's effect picks each digit's likeliest units, "
+                            "which are then switched off exactly; the others are left out of the table")
         self.points.setSuffix(" points")
         self.rank = QPushButton("Rank")
         self.rank.setObjectName("units_rank")
@@ -71,6 +79,7 @@ class UnitsPanel(Panel):
         grid.addWidget(self.points, 0, 4)
         grid.addWidget(QLabel("in"), 0, 5)
         grid.addWidget(self.sampling, 0, 6)
+        grid.addWidget(self.how, 1, 1, 1, 6)
         grid.addWidget(self.rank, 0, 7)
         grid.addWidget(self.cancel, 0, 8)
         grid.setColumnStretch(6, 1)
@@ -133,7 +142,7 @@ class UnitsPanel(Panel):
         self.save.clicked.connect(self.save_dialog)
         self.table.cellClicked.connect(lambda r, _c: self.pick_row(r))
         self.digit.currentIndexChanged.connect(lambda _i: self.fill_table())
-        for w in (self.layer, self.kind, self.sampling):
+        for w in (self.layer, self.kind, self.sampling, self.how):
             w.currentIndexChanged.connect(lambda _i: self.show_cached())
         self.points.valueChanged.connect(lambda _v: self.show_cached())
         self.ranker.started.connect(self._started)
@@ -165,7 +174,7 @@ class UnitsPanel(Panel):
         if sampling == "region" and digit is None:
             return None
         return RankRequest(model.digest, self.layer.currentText(), self.kind.currentText(), sampling, digit,
-                           int(self.points.value()))
+                           int(self.points.value()), screened=int(self.how.currentData()))
 
     def start(self) -> None:
         """Rank the chosen layer now (a cached ranking shows at once)."""
@@ -191,7 +200,7 @@ class UnitsPanel(Panel):
         self.rank.setEnabled(False)
         self.cancel.setEnabled(True)
         n = unit_count(request.layer, request.kind)
-        self.progress.setRange(0, n * request.points)
+        self.progress.setRange(0, min(n, request.screened or n) * request.points)
         self.progress.setValue(0)
         where = f"digit {request.digit}'s region" if request.sampling == "region" else dict(SAMPLINGS)[request.sampling]
         self.status.setText(f"Switching off each of {n} {request.kind} of {request.layer} at {request.points} points "
@@ -218,8 +227,9 @@ class UnitsPanel(Panel):
         self.request, self.ranking = request, ranking
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
+        how = f", exact for each digit's top {ranking.screened}" if ranking.screened else ", every unit exactly"
         self.status.setText(f"{ranking.model} {ranking.layer}: {ranking.units} {ranking.kind} × "
-                            f"{len(ranking.points.classes)} points ({ranking.points.description}) in "
+                            f"{len(ranking.points.classes)} points ({ranking.points.description}{how}) in "
                             f"{ranking.seconds:.1f} s.")
         self.save.setEnabled(True)
         m = np.nan_to_num(ranking.matrix(), nan=0.0)
