@@ -138,6 +138,17 @@ def test_units_command_refuses_bad_input(known, tmp_path, capsys, argv, words):
     assert not list(tmp_path.iterdir())
 
 
+def test_units_command_exact_top_ranks_fast(capsys, tmp_path):
+    table = tmp_path / "fast.csv"
+    code, out, err = _run(capsys, "units", "gan2d", "--layer", "act2", "--points", "10", "--exact-top", "4",
+                          "--csv", table)
+    assert code == 0, err
+    assert "(10 spread over the digits' regions, exact for the top 4 per digit)" in out.splitlines()[0]
+    rows = list(csv.DictReader(table.read_text().splitlines()[1:]))
+    measured = [r for r in rows if r["image_change"]]
+    assert 4 <= len(measured) <= 40 and len(rows) == 64
+
+
 def test_units_command_accepts_shipped_model_names(capsys):
     code, out, err = _run(capsys, "units", "gan2d", "--layer", "act2", "--rows", "--points", "10")
     assert code == 0, err
