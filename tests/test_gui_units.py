@@ -75,6 +75,13 @@ def test_rank_click_a_unit_switch_it_off_and_back_on(qtbot, window):
     # the image the classifier sees now is the edited one
     np.testing.assert_allclose(frame.image, engine.images(np.array([window.state.point]),
                                                           ablations=(edit,))[0], atol=1e-5)
+    # the map follows the point once it rests
+    window.state.set_point((-0.6, 0.7))
+    settle(qtbot, window)
+    with torch.inference_mode():
+        _img, acts = engine._forward(torch.tensor([window.state.point]), None, True, ())
+    moved = acts["act2"][0, unit].numpy()
+    qtbot.waitUntil(lambda: np.allclose(panel.map_item.image, moved, atol=1e-6), timeout=3000)
     # another unit replaces the first; "Switch back on" lifts it, other edits stay
     other = Ablation("act1", channels=(3,))
     window.state.set_ablations([*window.state.ablations, other])

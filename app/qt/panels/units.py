@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QHeaderView,
                                QLabel, QMessageBox, QProgressBar, QPushButton, QSpinBox, QSplitter, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
@@ -33,6 +33,7 @@ SAMPLINGS = (("region", "the current digit's region"), ("classes", "every digit'
              ("uniform", "a uniform sample"))
 HEADERS = ("rank", "unit", "drop of p(digit)", "image change")
 SCREENED = 32  # units per digit switched off exactly by the fast ranking
+MAP_DELAY_MS = 120  # the clicked unit's map is redrawn this long after the last frame
 
 
 class UnitsPanel(Panel):
@@ -46,6 +47,10 @@ class UnitsPanel(Panel):
         self.unit: int | None = None  # the unit clicked (and switched off)
         self._applied = None          # the Ablation this panel put in force
         self._map_engine = None       # (model, engine) private to the UI thread, for unit maps
+        self._map_timer = QTimer(self)  # the unit's map follows the point once it rests (a forward pass each)
+        self._map_timer.setSingleShot(True)
+        self._map_timer.setInterval(MAP_DELAY_MS)
+        self._map_timer.timeout.connect(self.draw_map)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(4, 4, 4, 4)
         grid = QGridLayout()
@@ -322,7 +327,7 @@ class UnitsPanel(Panel):
 
     def _frame_changed(self) -> None:
         if self.unit is not None and self.isVisible():
-            self.draw_map()
+            self._map_timer.start()
         if self.digit.currentData() is None and self.ranking is not None and self.isVisible():
             self.fill_table()
 
