@@ -274,12 +274,24 @@ def rank_units(engine, points: PointSet, layer: str, kind: str = "channels", sca
         probs = torch.full((U, P, 10), float("nan"))
         change = torch.full((U, P), float("nan"))
         base_flat = base_img.reshape(P, -1)
-        for chunk in _chunks(sel, batch):
+        sparse = kind == "channels" and lin is not None and not sel.all()
+        for chunk in _chunks(sel, batch, sparse):
             if should_stop is not None and should_stop():
                 raise Cancelled()
             idx = torch.as_tensor(chunk, dtype=torch.long, device=device)
             n = len(chunk)
-            if kind == "channels":
+            if sparse:
+                # only the pairs asked for: each pair's channel alone through the linear layer, one group a pair
+                pu, pi = np.nonzero(sel[chunk])
+                units_of = np.asarray(chunk)[pu]
+                at_u = torch.as_tensor(units_of, device=device)
+                at_p = torch.as_tensor(pi, device=device)
+                d = delta[at_p, at_u][None]                  # (1, k, H, W)
+                c = torch.nn.functional.conv_transpose2d(d, lin.weight[at_u], None, lin.stride, lin.padding,
+                                                         lin.output_padding, groups=len(pi))
+                y = Y[at_p] + c.view(len(pi), *Y.shape[1:])
+                flat = units_of * P + pi
+            elif kind == "channels":
                 d = delta[:, idx]                            # (P, n, H, W)
                 if lin is not None:
                     # each channel's contribution alone: a grouped transposed convolution
@@ -302,11 +314,12 @@ def rank_units(engine, points: PointSet, layer: str, kind: str = "channels", sca
                     y = (Y[None] + c.view(n, P, *Y.shape[1:])).reshape(n * P, *Y.shape[1:])
                 else:
                     y = (E[None] + d.view(n, P, *E.shape[1:])).reshape(n * P, *E.shape[1:])
-            flat = (np.asarray(chunk)[:, None] * P + np.arange(P)[None]).reshape(-1)
-            mask = sel[chunk].reshape(-1)
-            if not mask.all():                               # only the pairs asked for go on
-                y = y[torch.as_tensor(mask, device=device)]
-                flat = flat[mask]
+            if not sparse:
+                flat = (np.asarray(chunk)[:, None] * P + np.arange(P)[None]).reshape(-1)
+                mask = sel[chunk].reshape(-1)
+                if not mask.all():                           # only the pairs asked for go on
+                    y = y[torch.as_tensor(mask, device=device)]
+                    flat = flat[mask]
             with precision_context(device, precision):
                 img = run(after, y).float()
             at = torch.as_tensor(flat)
@@ -322,15 +335,16 @@ def rank_units(engine, points: PointSet, layer: str, kind: str = "channels", sca
                        seconds=time.perf_counter() - t0, precision=precision)
 
 
-def _chunks(sel: np.ndarray, batch: int) -> list[list[int]]:
+def _chunks(sel: np.ndarray, batch: int, sparse: bool = False) -> list[list[int]]:
     """Units with work to do, grouped so each pass runs about ``batch`` (unit, point) pairs
-    (and builds at most four times that many edited activations)."""
+    (and, unless ``sparse`` (pairs built one by one), builds at most four times that many
+    edited activations)."""
     P = sel.shape[1]
     chunks, cur, count = [], [], 0
     for u in np.nonzero(sel.any(1))[0]:
         cur.append(int(u))
         count += int(sel[u].sum())
-        if count >= batch or (len(cur) + 1) * P > 4 * batch:
+        if count >= batch or (not sparse and (len(cur) + 1) * P > 4 * batch):
             chunks.append(cur)
             cur, count = [], 0
     if cur:

@@ -188,3 +188,18 @@ def test_screened_ranking_finds_the_exact_top_units_of_the_shipped_gan2d(classif
     assert np.mean(agree) >= 0.8, agree
     assert len(r.top(3, 64)) == 16  # units left out are not ranked
     assert "exact for the top 16 units per digit" in r.csv_text().splitlines()[0]
+
+
+@pytest.mark.parametrize("layer", ["bn0", "act1"])
+def test_some_pairs_equal_the_engine_switching_the_unit_off(gen2d, classifier, layer):
+    engine = Engine(load_checkpoint(gen2d), classifier)
+    rng = np.random.default_rng(1)
+    pts = U.PointSet(rng.uniform(-1, 1, (4, 2)).astype(np.float32), np.array([0, 2, 5, 9]))
+    U_ = U.unit_count(layer, "channels")
+    pairs = np.zeros((U_, 4), bool)
+    pairs[[3, 3, 50, U_ - 1], [0, 2, 1, 3]] = True
+    r = U.rank_units(engine, pts, layer, pairs=pairs, batch=2)
+    for u, i in zip(*np.nonzero(pairs)):
+        img = engine.images(pts.points[i:i + 1], ablations=(r.ablation(u),))
+        np.testing.assert_allclose(r.probs[u, i], engine.classify(img)[0], atol=2e-5)
+    assert np.isfinite(r.change).sum() == 4
