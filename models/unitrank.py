@@ -11,6 +11,9 @@ unit edits pass through the elementwise layers that follow it (BatchNorm in eval
 the activation) for all units at once, and the next transposed convolution, being linear,
 adds only each unit's own contribution (one grouped convolution for all channels) to the
 unedited output.  Only the rest of the generator and the classifier run per unit and point.
+
+The fast ranking (:func:`rank_screened`) estimates every unit's effect to first order (one
+backward pass) and switches off exactly only each digit's likeliest units at its points.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from .frame import FLAT_LAYERS, GENERATOR_LAYERS, Ablation
+from .frame import GENERATOR_LAYERS, Ablation
 from .layers import LAYER_SHAPES
 
 KINDS = ("channels", "rows")
@@ -192,11 +195,21 @@ def sample_points(latent_dim: int, n: int, sampling: str = "classes", digit: int
     if not pts:
         raise ValueError("the atlas has no digit regions: no points to rank units over")
     P, C = np.concatenate(pts), np.concatenate(classes)
-    what = f"{len(P)} in digit {digit}'s region" if sampling == "region" else f"{len(P)} spread over the digits' regions"
+    what = f"{len(P)} in digit {digit}'s region" if sampling == "region" else \
+        f"{len(P)} spread over the digits' regions"
     return PointSet(P, C, C.copy() if conditional else None, what)
 
 
 # ------------------------------------------------------------------ ranking
+
+
+def _run_layers(g, names, x):
+    """The generator's layers ``names`` in order on ``x`` (N, C, H, W): the flat BatchNorm
+    on the flattened features, as the generator's forward does."""
+    for name in names:
+        m = getattr(g, name)
+        x = m(x.reshape(len(x), -1)).view(-1, 256, 7, 7) if name == "bn0" else m(x)
+    return x
 
 
 def unit_count(layer: str, kind: str) -> int:
@@ -238,13 +251,7 @@ def rank_units(engine, points: PointSet, layer: str, kind: str = "channels", sca
     done = 0
 
     def run(names, x):
-        for name in names:
-            m = getattr(g, name)
-            if name == "bn0":
-                x = m(x.reshape(len(x), -1)).view(-1, 256, 7, 7)
-            else:
-                x = m(x)
-        return x
+        return _run_layers(g, names, x)
 
     def classify(images):
         with precision_context(device, precision):
@@ -371,10 +378,7 @@ def estimate_drops(engine, points: PointSet, layer: str, kind: str = "channels",
     _img, acts = engine._forward(z, labels, True, ())
     with torch.enable_grad():
         a = acts[layer].float().clone().requires_grad_(True)  # out of inference mode: a tensor autograd can use
-        x = a
-        for name in order[order.index(layer) + 1:]:
-            m = getattr(g, name)
-            x = m(x.reshape(len(x), -1)).view(-1, 256, 7, 7) if name == "bn0" else m(x)
+        x = _run_layers(g, order[order.index(layer) + 1:], a)
         logp = torch.log_softmax(clf(x.contiguous(memory_format=torch.channels_last)).float(), 1)
         own = logp[torch.arange(len(z)), torch.as_tensor(points.classes)]
         (grad,) = torch.autograd.grad(own.sum(), a)

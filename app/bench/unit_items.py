@@ -49,10 +49,14 @@ def units(paths: list[Path], clf: Checkpoint, quick: bool) -> dict:
             ref = r
         elif layer == "act0" and ref is not None:
             row["max_prob_difference"] = float(np.nanmax(np.abs(r.probs - ref.probs)))
-            row["top5_agreement"] = float(np.mean([len({u for u, _d, _c in r.top(k, 5)} & {u for u, _d, _c in ref.top(k, 5)})
-                                                   / 5 for k in range(10) if ref.counts()[k]]))
+            row["top5_agreement"] = float(np.mean([_overlap(r, ref, k) for k in range(10) if ref.counts()[k]]))
         rows.append(row)
     return {"rows": rows, "target_seconds": TARGET_S, "sampling": sampling}
+
+
+def _overlap(r, ref, digit: int, n: int = 5) -> float:
+    """The share of ``ref``'s top ``n`` units for ``digit`` that ``r`` ranks in its top ``n`` too."""
+    return len({u for u, _d, _c in r.top(digit, n)} & {u for u, _d, _c in ref.top(digit, n)}) / n
 
 
 def units_section(res: dict) -> list[str]:
@@ -86,7 +90,8 @@ def units_section(res: dict) -> list[str]:
            f"the digits' regions ({res['sampling']}). Target: a 256-channel layer over 256 points in at most "
            f"{target:.0f} s. Every unit exactly (float32): {verdict(exact)}. Fast ranking (float32): {fast_text}.", "",
            "| model | layer | units x points | how | precision | pairs switched off | wall s | CPU s | pairs/s | "
-           "load avg before / after | vs every unit exactly, float32 |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+           "load avg before / after | vs every unit exactly, float32 |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         vs = ""
         if "max_prob_difference" in r:
