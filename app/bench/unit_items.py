@@ -100,6 +100,16 @@ def units_section(res: dict) -> list[str]:
         out.append(f"| {r['model']} | {r['layer']} | {r['units']} x {r['points']} | {how} | {r['precision']} | "
                    f"{r.get('pairs', r['units'] * r['points']):,} | {r['seconds']:.1f} | {r['cpu_seconds']:.1f} | "
                    f"{r['pairs_per_second']:,.0f} | {r['load_before']:.1f} / {r['load_after']:.1f} | {vs} |")
+    loads = [v for r in rows for v in (r["load_before"], r["load_after"])]
+    threads = rows[0].get("threads", 1)
+    out += ["", f"The machine's 1-minute load average was {min(loads):.1f}-{max(loads):.1f} during this item (other "
+            f"work shared its {os.cpu_count()} cores), so the wall times are several times what the ranking takes "
+            f"alone. Its CPU time is what it costs: with {threads} threads, wall time on idle cores is at best the CPU "
+            "time divided by the threads"
+            + (f": {fast['cpu_seconds'] / threads:.1f} s for the fast ranking in float32" if fast else "")
+            + (f" and {fb['cpu_seconds'] / threads:.1f} s in bfloat16" if (fb := find("bfloat16", SCREENED)) else "")
+            + (f", {exact['cpu_seconds'] / threads:.1f} s for every unit exactly (float32)" if exact else "")
+            + "."]
     out += ["", "Why every unit exactly is out of reach on this CPU: each of the 65,536 (unit, point) pairs needs "
             "the classifier (about 19 M multiply-adds per image) and, for act0, the generator after deconv1 (about "
             "10 M): some 1.9 T multiply-adds, while the raw labelling throughput above (generator and classifier, "
