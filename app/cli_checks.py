@@ -65,6 +65,9 @@ RANGES: dict[tuple[str, str | None], dict[str, tuple]] = {
     ("render", None): {"dpi": (10, 1000, _render_pixels), "resolution": (2, 512, None), "digit": (0, 9, None)},
     ("compare", None): {"dpi": (10, 1000, _compare_pixels), "digit": (0, 9, None)},
     ("export", "strip"): {"steps": (2, 200, None), "digit": (0, 9, None)},
+    ("export", "layers-video"): {"steps": (2, 500, None), "digit": (0, 9, None), "fps": (0.5, 60.0, None)},
+    ("units", None): {"points": (1, 4096, None), "digit": (0, 9, None), "top": (1, 256, None),
+                      "seed": (0, 2 ** 31 - 1, None), "scale": (-1000.0, 1000.0, None), "exact_top": (0, 256, None)},
 }
 _SUB = {"train": "what", "atlas": "atlas_cmd", "export": "export_cmd"}
 

@@ -1,4 +1,5 @@
-"""``latent-explorer export strip``: the A-to-B walk as image, GIF, CSV and JSON files."""
+"""``latent-explorer export strip``: the A-to-B walk as image, GIF, CSV and JSON files;
+``export layers-video``: the walk as an animation of the layer heatmaps (models/layersvideo.py)."""
 from __future__ import annotations
 
 import math
@@ -62,9 +63,59 @@ def add_commands(sub) -> None:
                    help="the same, plus the crossed regions, as JSON" + beside)
     s.add_argument("--force", action="store_true", help="overwrite existing files")
     s.add_argument("--classifier", default=str(CHECKPOINTS / "classifier.pt"))
+    v = esub.add_parser("layers-video", help="a walk as an animation of every layer's heatmap beside the image "
+                                             "and the class map (GIF, or MP4 with imageio-ffmpeg)")
+    v.add_argument("--model", required=True, help="shipped model name (gan2d, ...) or checkpoint path")
+    v.add_argument("--a", required=True, help="start point, e.g. -1,0")
+    v.add_argument("--b", required=True, help="end point")
+    v.add_argument("--steps", type=int, default=24, help="frames from A to B")
+    v.add_argument("--path", default="lerp", choices=["lerp", "slerp"])
+    v.add_argument("--digit", type=int, help="digit to generate (conditional models)")
+    v.add_argument("--ablate", action="append", default=[], help="LAYER:CHANNELS edit, e.g. act2:0-7")
+    v.add_argument("--show", default="mean", choices=["mean", "max", "std"],
+                   help="each layer's heatmap: mean, maximum or standard deviation over its channels")
+    v.add_argument("--fps", type=float, default=6.0, help="frames per second")
+    v.add_argument("-o", "--out", required=True, help="video file (.gif, or .mp4 with imageio-ffmpeg)")
+    v.add_argument("--force", action="store_true", help="overwrite an existing file")
+    v.add_argument("--classifier", default=str(CHECKPOINTS / "classifier.pt"))
+
+
+def cmd_layers_video(args) -> int:
+    from latent_explorer.models.checkpoint import load_checkpoint
+    from latent_explorer.models.engine import Ablation
+    from latent_explorer.models.layersvideo import FORMATS, layer_walk, mp4_available, write_video
+    from latent_explorer.models.registry import open_model, resolve
+
+    from .cli_output import check_output
+
+    out = check_output(args.out, args.force, "walk.gif")
+    fmt = out.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise UsageError(f"{out}: the video must be .gif or .mp4")
+    if fmt == "mp4" and not mp4_available():
+        raise UsageError(f"{out}: MP4 needs imageio-ffmpeg (pip install 'latent-explorer[video]'); or write a .gif")
+    a, b = _point(args.a, "--a"), _point(args.b, "--b")
+    ablations = tuple(Ablation.parse(t) for t in args.ablate)
+    model = open_model(resolve(args.model, CHECKPOINTS), load_checkpoint(args.classifier, expect="classifier"))
+    engine = model.engine
+    for option, point in (("--a", a), ("--b", b)):
+        if len(point) != engine.latent_dim:
+            raise UsageError(f"{option} {getattr(args, option[2:])} has {len(point)} coordinate(s); {model.name} has a "
+                             f"{engine.latent_dim}-D latent space, so it needs {engine.latent_dim}")
+    if engine.conditional and args.digit is None:
+        raise UsageError(f"{model.name} is conditional: pass --digit 0..9")
+    if not engine.conditional and args.digit is not None:
+        raise UsageError(f"--digit {args.digit}: {model.name} is an unconditional model (leave --digit out)")
+    walk = layer_walk(engine, a, b, args.steps, args.path, args.digit, ablations, model.atlas, args.show,
+                      model=model.name)
+    write_video(walk, out, fps=args.fps, overwrite=args.force)
+    print(f"wrote {out} ({len(walk.t)} frames, {out.stat().st_size / 1024:.0f} KB)")
+    return 0
 
 
 def cmd_export(args) -> int:
+    if args.export_cmd == "layers-video":
+        return cmd_layers_video(args)
     from latent_explorer.models.checkpoint import load_checkpoint
     from latent_explorer.models.engine import Ablation, Engine
     from latent_explorer.models.paths import make_strip

@@ -56,7 +56,7 @@ def add_commands(sub) -> None:
     c.add_argument("--force", action="store_true", help="overwrite an existing card")
     bn = sub.add_parser("bench", help="run the benchmark suite; results to BENCHMARKS.md and a JSON file")
     bn.add_argument("--quick", action="store_true", help="small sizes (for CI); minutes instead of ten")
-    bn.add_argument("--only", help="comma-separated items: frame,engine,atlas,training,startup,memory,find,evaluate "
+    bn.add_argument("--only", help="comma-separated items: frame,engine,atlas,training,startup,memory,find,evaluate,units "
                                    "(the default suite) and soak (only when named); with --only the results are "
                                    "merged into the existing results file")
     bn.add_argument("--soak-minutes", type=float, default=20.0, help="length of the soak run (default 20)")

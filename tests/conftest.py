@@ -148,3 +148,41 @@ def tiny_run(tmp_path_factory, mnist_dir, classifier_path) -> Path:
     train_gan(GanRun(epochs=2, **TINY_RUN), data=str(mnist_dir), out=out, classifier_path=classifier_path,
               evaluate_at_end=False, quiet=True, log=lambda *_: None)
     return out
+
+
+def make_known_generator(path: Path, amp: float = 8.0) -> Path:
+    """A 2-D generator whose units are known by construction: act0/act1/act2 channel 1 alone
+    draws a 7 (for x > 0), channel 0 alone a 0 (for x < 0), channel 2 the dark background;
+    every other unit is zero everywhere.  Patterns on the 7 x 7 grid, upsampled by the two
+    transposed convolutions as nearest-neighbour (the real classifier reads them as 7 and 0)."""
+    from latent_explorer.models.checkpoint import save_checkpoint
+    from latent_explorer.models.networks import GanConfig, Generator
+
+    cfg = GanConfig(2, False, "relu")
+    g = Generator(cfg)
+    near = torch.zeros(5, 5)
+    near[2:4, 2:4] = 1.0  # the taps of a 2x nearest-neighbour upsampling (stride 2, padding 2)
+    ring = torch.zeros(7, 7)
+    ring[1:6, 1] = ring[1:6, 5] = ring[1, 1:6] = ring[5, 1:6] = 1.0
+    seven = torch.zeros(7, 7)
+    seven[1, 1:6] = 1.0
+    for r, c in ((2, 5), (3, 4), (4, 4), (5, 3), (6, 3)):
+        seven[r, c] = 1.0
+    with torch.no_grad():
+        for p in g.parameters():
+            p.zero_()
+        for bn in (g.bn0, g.bn1, g.bn2):  # identity BatchNorms
+            bn.running_mean.zero_()
+            bn.running_var.fill_(1.0)
+            bn.weight.fill_(1.0)
+        w = g.dense.weight.view(256, 7, 7, 2)
+        w[0, :, :, 0] = -ring * amp    # relu: on for x < 0
+        w[1, :, :, 0] = seven * amp    # on for x > 0
+        g.bn0.bias.view(256, 7, 7)[2] = 1.0  # the background: on everywhere
+        for c in range(3):
+            g.deconv1.weight[c, c, 2, 2] = 1.0
+            g.deconv2.weight[c, c] = near
+        g.deconv3.weight[0, 0] = g.deconv3.weight[1, 0] = 6 * near
+        g.deconv3.weight[2, 0] = -3 * near
+    save_checkpoint(path, "gan", cfg.to_dict(), g.eval(), {"epochs": 0, "note": "units known by construction"})
+    return path

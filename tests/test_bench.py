@@ -209,3 +209,23 @@ def test_evaluation_item_times_a_real_evaluation_and_states_the_target(small_res
     text = render_markdown(dict(small_results, items={**small_results["items"], "evaluate": item}))
     assert "## 8. Evaluation (`latent-explorer evaluate`)" in text and "| gan2d | warm | 75.0 |" in text
     assert "<= 60 s: NOT met (slowest 75 s)" in text
+
+
+def test_units_section_states_the_target_and_its_verdict():
+    base = {"machine": machine(), "quick": False, "command": "latent-explorer bench --only units", "seconds": 80.0}
+    rows = [{"model": "gan2d", "layer": "act0", "units": 256, "points": 256, "precision": p, "screened": k,
+             "pairs": 65536 // (8 if k else 1), "seconds": s, "cpu_seconds": s * 2,
+             "pairs_per_second": 65536 / s, "load_before": 1.0, "load_after": 2.0, "threads": 2}
+            for p, k, s in (("float32", 0, 42.0), ("bfloat16", 0, 21.0), ("float32", 32, 9.0))]
+    rows[1].update(max_prob_difference=0.012, top5_agreement=0.9)
+    rows[2].update(max_prob_difference=0.0, top5_agreement=0.96)
+    units = {"rows": rows, "target_seconds": 10.0, "sampling": "classes"}
+    md = render_markdown(dict(base, items={"units": units}))
+    assert "Every unit exactly (float32): NOT met (42.0 s). Fast ranking (float32): met (9.0 s), its top 5 per " \
+           "digit the same as the full ranking's for 96%." in md
+    assert "| gan2d | act0 | 256 x 256 | every unit | bfloat16 | 65,536 | 21.0 | 42.0 | 3,121 | 1.0 / 2.0 | max prob. " \
+           "diff. 0.012, top-5 agreement 90% |" in md
+    assert "| fast (top 32 per digit) | float32 | 8,192 | 9.0 |" in md
+    rows[2]["seconds"] = 12.5
+    md = render_markdown(dict(base, items={"units": units}))
+    assert "Fast ranking (float32): NOT met (12.5 s)" in md

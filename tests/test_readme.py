@@ -29,11 +29,13 @@ from latent_explorer.app.cli import _join_point_values, build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
 # commands run for real (quick, offline); the rest are parsed only, with the reason
-RUN = ("render", "info", "export strip", "compare", "verify-data", "download", "card", "report")
+RUN = ("render", "info", "export strip", "export layers-video", "compare", "verify-data", "download", "card",
+       "report")
 PARSED_ONLY = {"": "opens the window", "gui": "opens the window", "train": "trains for minutes",
                "evaluate": "generates 10,000 images", "atlas": "labels 65,536+ cells", "bench": "minutes",
                "calibrate": "measures the classifier on MNIST", "install-models": "needs a trained archive",
-               "project": "searches the latent box", "neighbours": "builds the feature index (minutes)"}
+               "project": "searches the latent box", "neighbours": "builds the feature index (minutes)",
+               "units": "switches off every unit of a layer at 256 points (a minute)"}
 
 
 def readme_commands() -> list[str]:

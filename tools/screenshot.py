@@ -7,6 +7,10 @@
     xvfb-run -s "-screen 0 1600x1000x24" python tools/screenshot.py checkpoints/gan2d.pt --history \
         --point -0.84,0.54 -o assets/window-history-gan2d.png
 
+    # the layers dock's Rank units tab: act1 ranked for the current digit, the top unit clicked
+    xvfb-run -s "-screen 0 1600x1000x24" python tools/screenshot.py gan2d --point=-0.2,0.75 --layers units \
+        --rank act1 -o assets/window-units-gan2d.png
+
     # the Find a digit dock with a drawn 7 found on the map, and its nearest training images
     xvfb-run -s "-screen 0 1600x1000x24" python tools/screenshot.py gan2d --find 7 -o assets/window-find-gan2d.png
 
@@ -58,8 +62,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--walk-steps", type=int, default=10, help="walk: number of frames (default 10)")
     p.add_argument("--walk-path", choices=("lerp", "slerp"), default="lerp", help="walk: path kind")
     p.add_argument("--label-walk", help="walk: FROM,TO digits at fixed noise A (conditional models)")
-    p.add_argument("--layers", choices=("heatmaps", "channels"),
+    p.add_argument("--layers", choices=("heatmaps", "channels", "units"),
                    help="show the 'Inside the generator' dock on this tab")
+    p.add_argument("--rank", metavar="LAYER[:UNIT_ROW]",
+                   help="with --layers units: rank this layer (fast, 256 points in the current digit's region), "
+                        "wait for it, and click the table's row UNIT_ROW (default 0: the top unit)")
     p.add_argument("--compare", action="store_true",
                    help="show the Compare generators dock (the same point through the activation variants)")
     p.add_argument("--find", metavar="DIGIT_OR_IMAGE",
@@ -243,8 +250,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.layers:
         dock = window.layers_dock
         dock.show()
-        dock.tabs.setCurrentWidget(dock.layers if args.layers == "heatmaps" else dock.channels)
+        dock.tabs.setCurrentWidget({"heatmaps": dock.layers, "channels": dock.channels,
+                                    "units": dock.units}[args.layers])
         window.resizeDocks([dock], [int(0.5 * width)], Qt.Orientation.Horizontal)
+        if args.layers == "units" and args.rank:
+            layer, _, row = args.rank.partition(":")
+            panel = dock.units
+            settle(app, 1.0)
+            panel.layer.setCurrentText(layer)
+            panel.start()
+            start = time.monotonic()
+            while panel.ranking is None and time.monotonic() - start < args.timeout:
+                settle(app, 0.5)
+            if panel.ranking is not None:
+                panel.pick_row(int(row or 0))
+                settle(app, 1.0)
     if args.walk_a:
         walk_to(app, window, args)
     if args.history:

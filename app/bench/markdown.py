@@ -321,6 +321,10 @@ def render_markdown(res: dict, plot: str | None = None) -> str:
         from .evaluate_items import evaluate_section
 
         out += evaluate_section(it["evaluate"], _verdict)
+    if "units" in it:
+        from .unit_items import units_section
+
+        out += units_section(it["units"])
     return "\n".join(out) + "\n"
 
 

@@ -34,7 +34,7 @@ def available(models_dir: Path) -> list[Path]:
     return [models_dir / f"{n}.pt" for n in SHIPPED if (models_dir / f"{n}.pt").exists()]
 
 
-ITEMS = ("frame", "engine", "atlas", "training", "startup", "memory", "find", "evaluate")  # the default suite
+ITEMS = ("frame", "engine", "atlas", "training", "startup", "memory", "find", "evaluate", "units")  # the default suite
 EXTRA_ITEMS = ("soak",)  # run only when named: it takes as long as it is told to
 
 
@@ -117,6 +117,11 @@ def run_suite(quick: bool, models_dir: Path, data: str | None, only: set[str] | 
 
         begin("evaluate", "8. evaluation ...")
         res["items"]["evaluate"] = evaluation_times(models, models_dir / "classifier.pt", data, quick)
+    if want("units"):
+        from .unit_items import units
+
+        begin("units", "9. unit ranking: every channel of a layer switched off at every point ...")
+        res["items"]["units"] = units(models, clf, quick)
     if want("soak"):
         from .soak import soak
 

@@ -1,4 +1,5 @@
-"""The "Inside the generator" dock: layer heatmaps, the channel inspector and ablation.
+"""The "Inside the generator" dock: layer heatmaps, the channel inspector, unit ranking and
+ablation.
 
 ``install(window)`` adds the dock (hidden until shown from the View menu) and turns the
 renderer's activation capture on only while the dock is visible, so a hidden dock costs
@@ -13,10 +14,11 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QSplitter, QTabWi
 from .panels.ablation import AblationPanel
 from .panels.channels import ChannelsPanel
 from .panels.layers import LayersPanel
+from .panels.units import UnitsPanel
 
 
 class LayersDock(QDockWidget):
-    """Tabs (layer heatmaps, channel inspector) above the ablation controls."""
+    """Tabs (layer heatmaps, channel inspector, unit ranking) above the ablation controls."""
 
     def __init__(self, state, parent: QWidget | None = None) -> None:
         super().__init__("Inside the generator", parent)
@@ -24,9 +26,11 @@ class LayersDock(QDockWidget):
         self.layers = LayersPanel(state)
         self.channels = ChannelsPanel(state)
         self.ablation = AblationPanel(state)
+        self.units = UnitsPanel(state)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.layers, "Layer heatmaps")
         self.tabs.addTab(self.channels, "Channels of a layer")
+        self.tabs.addTab(self.units, "Rank units")
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.tabs)
         split.addWidget(self.ablation)
@@ -37,7 +41,7 @@ class LayersDock(QDockWidget):
         self.channels.channelClicked.connect(self.ablation.pick_channel)
 
     def detach(self) -> None:
-        for p in (self.layers, self.channels, self.ablation):
+        for p in (self.layers, self.channels, self.units, self.ablation):
             p.detach()
 
 

@@ -1,6 +1,8 @@
 """The window's exports of the walk and the view: the strip (PNG, SVG, PDF), the walk as a
 GIF, the path as CSV and JSON (all through ``models.strip_export.export``, the same as
-``latent-explorer export strip``), the current image (28 x 28 and enlarged) and the maps.
+``latent-explorer export strip``), the layers along the walk as a GIF or MP4 (in the
+background, ``app/qt/layersvideojob.py``; the same as ``latent-explorer export
+layers-video``), the current image (28 x 28 and enlarged) and the maps.
 
 Save dialogs start in the last folder any dialog used (``settings.start_folder``); an existing
 file is replaced only after the user said so; a failed write is reported in a dialog that
@@ -12,9 +14,9 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, QThread
 from PySide6.QtGui import QAction, QKeySequence, QPixmap
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMenu, QMessageBox, QPushButton
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMenu, QMessageBox, QProgressDialog, QPushButton
 
 from latent_explorer.models.fileio import atomic_path
 
@@ -47,6 +49,8 @@ class WalkExports(QObject):
         super().__init__(window)
         self.window, self.dock, self.state = window, dock, window.state
         self.actions: dict[str, QAction] = {}
+        self.video_job = None  # the layers video being written
+        self._video_jobs: list = []
 
     # ------------------------------------------------------------ dialogs
     def ask_path(self, title: str, name: str, suffixes: tuple[str, ...], filters: str) -> Path | None:
@@ -109,6 +113,78 @@ class WalkExports(QObject):
 
         return self._write(path, lambda p: export_strip(strip, p, overwrite=True))
 
+    def export_layers_video(self) -> Path | None:
+        """Ask for a file (.gif, or .mp4 where imageio-ffmpeg is installed) and write the
+        layers along the walk in the background."""
+        from latent_explorer.models.layersvideo import mp4_available
+
+        from .layersvideojob import walk_request
+
+        try:
+            walk_request(self.state, Path("check"))
+        except ValueError as exc:
+            self.window.show_error("Nothing to export", str(exc))
+            return None
+        mp4 = mp4_available()
+        suffixes = ("gif", "mp4") if mp4 else ("gif",)
+        filters = "Animated GIF (*.gif);;MP4 video (*.mp4)" if mp4 else "Animated GIF (*.gif)"
+        path = self.ask_path("Layers along the walk", f"{self._stem()}_layers.gif", suffixes, filters)
+        if path is None:
+            return None
+        return path if self.start_layers_video(path) is not None else None
+
+    def start_layers_video(self, path: Path):
+        """Render and write the layers video to ``path`` in a worker thread (an existing file
+        is replaced: the caller has asked); a progress dialog can cancel it.  Returns the job."""
+        from .layersvideojob import LayersVideoJob, walk_request
+        from .unitjob import private_engine
+
+        try:
+            request = walk_request(self.state, Path(path))
+        except ValueError as exc:
+            self.window.show_error("Nothing to export", str(exc))
+            return None
+        if self.state.model.pending:
+            self.window.show_error("Not ready", "The model is still loading; try again in a moment.")
+            return None
+        self.cancel_layers_video()
+        job = LayersVideoJob(private_engine(self.state.model), self.state.atlas, request, parent=self)
+        dialog = QProgressDialog(f"Writing {request.path.name}…", "Cancel", 0, request.steps, self.window)
+        dialog.setWindowTitle("Layers video")
+        dialog.setMinimumDuration(400)
+        dialog.setAutoClose(False)
+        dialog.setAutoReset(False)
+        dialog.canceled.connect(job.cancel)
+        job.progress.connect(lambda d, _t: dialog.setValue(d))
+        job.done.connect(lambda p: self.window.statusBar().showMessage(f"Wrote {p}", 5000))
+        job.cancelled.connect(lambda: self.window.statusBar().showMessage("Layers video cancelled.", 5000))
+        job.failed.connect(lambda msg, p=request.path: self.window.show_error(
+            f"Cannot write {p.name}", f"{p} could not be written:\n{msg}"))
+        job.finished.connect(lambda j=job, d=dialog: self._video_ended(j, d))
+        self.video_job = job
+        self._video_jobs.append(job)
+        job.start(QThread.Priority.LowPriority)
+        return job
+
+    def _video_ended(self, job, dialog) -> None:
+        dialog.close()
+        dialog.deleteLater()
+        if job is self.video_job:
+            self.video_job = None
+        if job in self._video_jobs:
+            self._video_jobs.remove(job)
+            job.deleteLater()
+
+    def cancel_layers_video(self) -> None:
+        if self.video_job is not None:
+            self.video_job.cancel()
+
+    def shutdown(self) -> None:
+        """Cancel the layers video and wait for its thread (on window close)."""
+        for job in list(self._video_jobs):
+            job.cancel()
+            job.wait()
+
     def export_image(self, enlarged: bool) -> Path | None:
         """The current generated image, 28 x 28 or enlarged without smoothing."""
         st = self.state
@@ -139,6 +215,7 @@ class WalkExports(QObject):
         sub = menu.addMenu("Export &walk and views")
         for kind, (text, _s, _f) in WALK_KINDS.items():
             self.actions[kind] = self._action(sub, text, lambda k=kind: self.export_walk(k))
+        self.actions["layers_video"] = self._action(sub, "Walk: layers video (GIF, MP4)…", self.export_layers_video)
         sub.addSeparator()
         self.actions["image"] = self._action(sub, "Image, 28 × 28 PNG…", lambda: self.export_image(False))
         self.actions["image_large"] = self._action(sub, f"Image, {ENLARGED} × {ENLARGED} PNG…",
@@ -158,6 +235,9 @@ class WalkExports(QObject):
         row.addWidget(self._button("GIF…", "walk_export_gif", lambda: self.export_walk("gif")))
         row.addWidget(self._button("CSV…", "walk_export_csv", lambda: self.export_walk("csv")))
         row.addWidget(self._button("JSON…", "walk_export_json", lambda: self.export_walk("json")))
+        layers = self._button("Layers video…", "walk_export_layers", self.export_layers_video)
+        layers.setToolTip("Every layer's heatmap beside the image and the map, frame by frame along the walk")
+        row.addWidget(layers)
         self.dock.panel.controls.insertLayout(self.dock.panel.controls.count() - 1, row)
 
     def add_view_toggle(self) -> QAction:

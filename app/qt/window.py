@@ -465,7 +465,9 @@ class MainWindow(QMainWindow):
         self.loader.shutdown()  # first: a model loading in the background starts no atlas build or walk
         self.atlases.shutdown()
         self.walk.dock.panel.runner.shutdown()
+        self.walk.shutdown()
         self.compare_dock.panel.shutdown()
         self.find_dock.panel.shutdown()
+        self.layers_dock.units.shutdown()
         self.renderer.shutdown()  # a render or trace in progress ends before the interpreter can
         super().closeEvent(event)
