@@ -66,6 +66,10 @@ EXAMPLES = {
     "project": ["latent-explorer project my-digit.png --model gan2d"],
     "neighbours": ["latent-explorer neighbours --model gan2d --point 0.2,-0.4"],
     "install-models": ["latent-explorer install-models runs/all/shipped-models.tar"],
+    "units": ["latent-explorer units gan2d --layer act1 -o units.png --csv units.csv",
+              "latent-explorer units cgan2d --layer act0 --sampling region --digit 7"],
+    "export layers-video": ["latent-explorer export layers-video --model gan2d --a -0.9,-0.6 --b 0.9,0.6 --steps 20 "
+                            "-o walk.gif"],
 }
 
 
