@@ -1,0 +1,142 @@
+"""Latent geometry (models/geometry.py): sensitivity against a closed form, attribute measures
+against drawn images, overlays of a real generator, path length and walk distances."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from latent_explorer.models import geometry
+from latent_explorer.models.geometry import attributes, compute_overlays
+
+from tests.conftest import make_generator
+
+
+class LinearGenerator(nn.Module):
+    """G(z) = A z + b, reshaped to an image: its Jacobian is A everywhere."""
+
+    def __init__(self, latent_dim: int, seed: int = 0) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.A = nn.Parameter(torch.randn(784, latent_dim, generator=g) * 0.05)
+        self.b = nn.Parameter(torch.randn(784, generator=g) * 0.1)
+
+    def forward(self, z, labels=None):
+        return (z @ self.A.T + self.b).reshape(-1, 1, 28, 28)
+
+
+@pytest.mark.parametrize("latent_dim", [2, 3])
+def test_sensitivity_of_a_linear_generator_is_the_closed_form(classifier, latent_dim):
+    g = LinearGenerator(latent_dim, seed=latent_dim)
+    ov = compute_overlays(g, classifier.model, latent_dim, False, resolution=5)
+    # pixels on a 0..1 scale are (x + 1) / 2, so the Jacobian is A / 2; RMS over 784 pixels,
+    # root mean square over the d directions
+    a = g.A.detach().double().numpy() / 2
+    expected = np.sqrt((a ** 2).sum() / 784 / latent_dim)
+    sens = ov.maps["sensitivity"]
+    assert sens.shape == (5,) * latent_dim
+    np.testing.assert_allclose(sens, expected, rtol=1e-4)
+    assert ov.evaluations == 5 ** latent_dim
+
+
+def test_feature_sensitivity_matches_the_jacobian(classifier):
+    """At interior grid points, the feature sensitivity from central differences on a fine
+    grid is close to the norm of the autograd Jacobian of unit features of G(z)."""
+    g = LinearGenerator(2, seed=7)
+    c = classifier.model.eval()
+    ov = compute_overlays(g, c, 2, False, resolution=41)
+    for i, j in [(12, 28), (20, 20), (30, 6)]:
+        z = torch.tensor([ov.axis[i], ov.axis[j]], dtype=torch.float32)
+
+        def f(zz):
+            return geometry.unit_features(c, g(zz[None]))[0]
+
+        jac = torch.autograd.functional.jacobian(f, z).double().numpy()
+        expected = np.sqrt((jac ** 2).sum() / 2)
+        assert ov.maps["sensitivity-features"][i, j] == pytest.approx(expected, rel=0.05)
+
+
+def _canvas():
+    return np.full((28, 28), -1.0, np.float32)
+
+
+def test_ink_counts_pixel_mass():
+    img = _canvas()
+    img[5:15, 10:13] = 1.0  # 30 full pixels
+    img[20, 20] = 0.0  # half a pixel
+    a = attributes(img[None])
+    assert a["ink"][0] == pytest.approx(30.5)
+    assert attributes(_canvas()[None])["ink"][0] == 0.0
+
+
+def test_width_height_thickness_of_a_rectangle():
+    img = _canvas()
+    img[4:24, 8:12] = 1.0  # 20 rows high, 4 columns wide
+    a = attributes(img[None])
+    assert a["height"][0] == pytest.approx(20, abs=1e-4)
+    assert a["width"][0] == pytest.approx(4, abs=1e-4)
+    assert a["thickness"][0] == pytest.approx(4, rel=0.05)
+    assert abs(a["slant"][0]) < 1e-4
+
+
+@pytest.mark.parametrize("shear", [-0.5, 0.25, 0.5])
+def test_slant_of_a_sheared_stroke(shear):
+    """A stroke 3 pixels wide whose top leans right by ``shear`` columns per row."""
+    img = _canvas()
+    for r in range(4, 24):
+        c = int(round(13 + shear * (14 - r)))
+        img[r, c - 1:c + 2] = 1.0
+    a = attributes(img[None])
+    assert a["slant"][0] == pytest.approx(np.degrees(np.arctan(shear)), abs=1.5)
+    # the stroke's perpendicular thickness
+    assert a["thickness"][0] == pytest.approx(3 * np.cos(np.arctan(shear)), rel=0.08)
+
+
+def test_thicker_strokes_and_more_ink_read_so():
+    thin, thick = _canvas(), _canvas()
+    thin[4:24, 13:15] = 1.0
+    thick[4:24, 12:17] = 1.0
+    a = attributes(np.stack([thin, thick]))
+    assert a["thickness"][1] > a["thickness"][0] + 2
+    assert a["ink"][1] == pytest.approx(2.5 * a["ink"][0])
+
+
+def test_overlays_of_a_real_generator(tmp_path, classifier):
+    from latent_explorer.models.checkpoint import load_checkpoint
+
+    ck = load_checkpoint(make_generator(tmp_path / "g.pt", 2), expect="gan")
+    ov = geometry.overlays_for(ck, classifier, resolution=9)
+    assert set(ov.maps) == set(geometry.OVERLAYS)
+    for name, vol in ov.maps.items():
+        assert vol.shape == (9, 9) and np.isfinite(vol).all(), name
+    assert (ov.maps["sensitivity"] > 0).all()
+    # the stored ink is the ink of the image at that point
+    img = ck.model(torch.tensor([[ov.axis[2], ov.axis[6]]]), None).detach().numpy()
+    assert ov.maps["ink"][2, 6] == pytest.approx(attributes(img)["ink"][0], rel=1e-4)
+    gx, gy = ov.slice_gradient("ink", (0, 1), [0, 0])
+    np.testing.assert_allclose(gx, np.gradient(ov.maps["ink"].astype(np.float64), ov.step, axis=0), rtol=1e-4,
+                               atol=1e-3)
+    summary = ov.summary()
+    assert np.asarray(summary["correlations"]["values"]).shape == (1, 2, 5)
+
+
+def test_conditional_correlations_per_label(tmp_path, classifier):
+    from latent_explorer.models.checkpoint import load_checkpoint
+
+    ck = load_checkpoint(make_generator(tmp_path / "c.pt", 2, conditional=True), expect="cgan")
+    ov = geometry.overlays_for(ck, classifier, resolution=5, digits=[3, 7])
+    assert ov.maps["ink"].shape == (10, 5, 5)
+    assert np.isfinite(ov.maps["ink"][3]).all() and np.isnan(ov.maps["ink"][0]).all()
+    corr = ov.correlations()
+    assert corr.shape == (10, 2, 5)
+    assert np.all(np.abs(corr[3]) <= 1 + 1e-9)
+    # the correlation of z0 with ink for label 3, by hand
+    ink = ov.maps["ink"][3].astype(np.float64)
+    z0 = np.repeat(ov.axis[:, None], 5, axis=1)
+    assert corr[3, 0, 0] == pytest.approx(np.corrcoef(z0.ravel(), ink.ravel())[0, 1], abs=1e-6)
+
+
+def test_cancel_stops_the_computation(classifier):
+    with pytest.raises(geometry.Cancelled):
+        compute_overlays(LinearGenerator(2), classifier.model, 2, False, resolution=9, should_stop=lambda: True)
