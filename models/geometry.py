@@ -379,7 +379,12 @@ def step_distances(features: np.ndarray) -> np.ndarray:
 def walk_length(features: np.ndarray, labels) -> dict:
     """The distance per step of a walk (classifier features), the total and the share of it
     spent on steps whose two ends the classifier labels differently (crossing a border)."""
-    steps = step_distances(features)
+    return border_share(step_distances(features), labels)
+
+
+def border_share(steps: np.ndarray, labels) -> dict:
+    """Total of the step distances and the part of it on steps between differently labelled frames."""
+    steps = np.asarray(steps, np.float64)
     lab = np.asarray(labels).reshape(-1)
     crossing = lab[1:] != lab[:-1] if len(lab) == len(steps) + 1 else np.zeros(len(steps), bool)
     total = float(steps.sum())

@@ -140,3 +140,51 @@ def test_conditional_correlations_per_label(tmp_path, classifier):
 def test_cancel_stops_the_computation(classifier):
     with pytest.raises(geometry.Cancelled):
         compute_overlays(LinearGenerator(2), classifier.model, 2, False, resolution=9, should_stop=lambda: True)
+
+
+class ConstantGenerator(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.image = nn.Parameter(torch.linspace(-1, 1, 784))
+
+    def forward(self, z, labels=None):
+        return self.image.expand(len(z), -1).reshape(-1, 1, 28, 28)
+
+
+def test_path_length_is_zero_for_a_constant_generator_and_grows_with_speed(classifier):
+    c = classifier.model
+    assert geometry.perceptual_path_length(ConstantGenerator(), c, 2, False, samples=64)["perceptual_path_length"] \
+        == 0.0
+    slow, fast = LinearGenerator(2, seed=1), LinearGenerator(2, seed=1)
+    with torch.no_grad():
+        fast.A.mul_(3)
+    p_slow = geometry.perceptual_path_length(slow, c, 2, False, samples=256)
+    p_fast = geometry.perceptual_path_length(fast, c, 2, False, samples=256)
+    assert 0 < p_slow["perceptual_path_length"] < p_fast["perceptual_path_length"]
+    assert p_slow["ppl_epsilon"] == 1e-4 and p_slow["ppl_samples"] == 256
+
+
+def test_walk_length_and_the_share_on_borders():
+    feats = np.array([[1, 0], [1, 0], [0, 1], [0, 1]], np.float64)
+    out = geometry.walk_length(feats, [3, 3, 5, 5])
+    assert out["steps"] == pytest.approx([0, np.sqrt(2), 0])
+    assert out["total"] == pytest.approx(np.sqrt(2)) and out["border_share"] == pytest.approx(1.0)
+    out = geometry.walk_length(feats, [3, 3, 3, 3])
+    assert out["border_share"] == 0.0
+
+
+def test_strip_carries_its_step_distances(tmp_path, classifier):
+    from latent_explorer.models.checkpoint import load_checkpoint
+    from latent_explorer.models.engine import Engine
+    from latent_explorer.models.paths import make_strip
+
+    engine = Engine(load_checkpoint(make_generator(tmp_path / "g.pt", 2), expect="gan"), classifier)
+    strip = make_strip(engine, (-1, -1), (1, 1), 7, fine_samples=33)
+    assert strip.step_distance.shape == (6,)
+    with torch.inference_mode():
+        f = geometry.unit_features(engine.classifier, torch.from_numpy(strip.images[:, None])).numpy()
+    np.testing.assert_allclose(strip.step_distance, np.linalg.norm(np.diff(f, axis=0), axis=1), rtol=1e-5)
+    length = strip.length()
+    crossing = strip.digits[1:] != strip.digits[:-1]
+    assert length["total"] == pytest.approx(strip.step_distance.sum())
+    assert length["border"] == pytest.approx(strip.step_distance[crossing].sum())

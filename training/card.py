@@ -85,7 +85,11 @@ def card_text(path: Path, command: str | None = None, atlas: dict | None = None)
                   f"| strong judge held-out error (higher is better, 50% = indistinguishable) | "
                   f"{_pct(ev['strong_judge_error'])} | "
                   + (f">= {_pct(2 * ref)} (twice the reference's {_pct(ref)}) |" if ref else "- |"),
-                  f"| Frechet distance on classifier features (lower is better) | {ev['frechet_distance']:.2f} | - |"]
+                  f"| Frechet distance on classifier features (lower is better) | {ev['frechet_distance']:.2f} | - |",
+                  *([f"| perceptual path length (Karras et al. 2019; squared distance of the classifier's unit-length "
+                     f"features per epsilon^2, epsilon {ev.get('ppl_epsilon', 1e-4):g}, {ev.get('ppl_samples', 0):,} "
+                     f"pairs; lower is smoother) | {ev['perceptual_path_length']:.1f} | - |"]
+                    if "perceptual_path_length" in ev else [])]
         if "conditional_agreement" in ev:
             lines.append(f"| conditional agreement (classifier sees the requested digit) | "
                          f"{_pct(ev['conditional_agreement'])} | >= 97% |")

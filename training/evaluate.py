@@ -1,6 +1,6 @@
 """Final evaluation of a generator: the strong real-vs-generated judge, classifier
-confidence and digit coverage, a Frechet distance on the classifier's features, and
-conditional agreement.  ``latent-explorer evaluate CHECKPOINT`` recomputes these."""
+confidence and digit coverage, a Frechet distance on the classifier's features, the
+perceptual path length, and conditional agreement.  ``latent-explorer evaluate CHECKPOINT`` recomputes these."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,6 +12,7 @@ from torch import nn
 
 from latent_explorer.models.checkpoint import load_checkpoint, read_payload, save_payload
 from latent_explorer.models.digitness import judge
+from latent_explorer.models.geometry import PPL_SAMPLES, perceptual_path_length
 from latent_explorer.models.networks import sample_latent
 from latent_explorer.models.sampling import classify, generate
 
@@ -136,6 +137,9 @@ def evaluate_generator(generator: nn.Module, config: dict, classifier: nn.Module
         real_train, fake[samples:samples + judge_samples], real_test[:2000], fake[samples + judge_samples:], seed=seed)
     real_probs = classify(classifier, real_test)
     figures["real_confident_share"] = float((real_probs.max(1).values >= CONFIDENT).float().mean())
+    # perceptual path length (Karras et al. 2019) on the classifier's unit-length features
+    figures.update(perceptual_path_length(generator, classifier, d, conditional,
+                                          samples=min(PPL_SAMPLES, samples), seed=seed))
     return figures
 
 
