@@ -188,3 +188,42 @@ def test_strip_carries_its_step_distances(tmp_path, classifier):
     crossing = strip.digits[1:] != strip.digits[:-1]
     assert length["total"] == pytest.approx(strip.step_distance.sum())
     assert length["border"] == pytest.approx(strip.step_distance[crossing].sum())
+
+
+def test_geometry_command_writes_figure_and_json(tmp_path, classifier_path, capsys):
+    import json
+
+    from latent_explorer.app.cli import main
+
+    gen = make_generator(tmp_path / "g3.pt", 3)
+    fig, js = tmp_path / "ink.png", tmp_path / "ink.json"
+    argv = ["geometry", str(gen), "--overlay", "ink", "--resolution", "5", "--axes", "xz", "--point", "0,0.5,0",
+            "--classifier", str(classifier_path), "-o", str(fig), "--json", str(js)]
+    assert main(argv) == 0
+    assert fig.stat().st_size > 10_000
+    data = json.loads(js.read_text())
+    assert data["overlay"] == "ink" and data["axes"] == ["x", "z"] and data["resolution"] == 5
+    assert data["overlays"]["ink"]["unit"].startswith("pixels")
+    assert np.asarray(data["correlations"]["values"]).shape == (1, 3, 5)
+    assert data["source"].startswith("computed: 125 images")
+    # the one overwrite rule, and bad axes named
+    assert main(argv) != 0
+    assert "already exists; pass --force" in capsys.readouterr().err
+    assert main(argv[:-4] + ["--axes", "xw", "-o", str(tmp_path / "b.png")]) != 0
+    assert "--axes 'xw'" in capsys.readouterr().err
+
+
+def test_geometry_command_on_a_conditional_model_needs_no_digit(tmp_path, classifier_path, capsys):
+    import json
+
+    from latent_explorer.app.cli import main
+
+    gen = make_generator(tmp_path / "c2.pt", 2, conditional=True)
+    js = tmp_path / "c.json"
+    assert main(["geometry", str(gen), "--digit", "4", "--resolution", "4", "--classifier", str(classifier_path),
+                 "--json", str(js)]) == 0
+    data = json.loads(js.read_text())
+    assert data["digit"] == 4 and len(data["correlations"]["rows"]) == 10
+    assert main(["geometry", str(gen), "--digit", "12", "--resolution", "4", "--classifier", str(classifier_path),
+                 "--json", str(tmp_path / "d.json")]) != 0
+    assert "--digit must be 0..9" in capsys.readouterr().err

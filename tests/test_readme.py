@@ -33,7 +33,8 @@ RUN = ("render", "info", "export strip", "compare", "verify-data", "download", "
 PARSED_ONLY = {"": "opens the window", "gui": "opens the window", "train": "trains for minutes",
                "evaluate": "generates 10,000 images", "atlas": "labels 65,536+ cells", "bench": "minutes",
                "calibrate": "measures the classifier on MNIST", "install-models": "needs a trained archive",
-               "project": "searches the latent box", "neighbours": "builds the feature index (minutes)"}
+               "project": "searches the latent box", "neighbours": "builds the feature index (minutes)",
+               "geometry": "generates 16,384 images"}
 
 
 def readme_commands() -> list[str]:
