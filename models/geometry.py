@@ -391,3 +391,43 @@ def border_share(steps: np.ndarray, labels) -> dict:
     border = float(steps[crossing].sum())
     return {"steps": steps.tolist(), "total": total, "border": border,
             "border_share": border / total if total > 0 else 0.0, "crossing": crossing.tolist()}
+
+
+# ---------------------------------------------------------------- colours
+
+COLOUR_MAPS = {"sensitivity": "magma", "sensitivity-features": "magma", "slant": "coolwarm"}  # others: viridis
+_LUTS: dict[str, np.ndarray] = {}
+
+
+def colour_lut(name: str) -> np.ndarray:
+    """(256, 3) uint8: the overlay's colour map (matplotlib's, made once)."""
+    cmap = COLOUR_MAPS.get(name, "viridis")
+    if cmap not in _LUTS:
+        from matplotlib import colormaps
+
+        _LUTS[cmap] = (colormaps[cmap](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
+    return _LUTS[cmap]
+
+
+def colour_range(overlays: Overlays, name: str, digit: int | None = None) -> tuple[float, float]:
+    """The colour scale's ends for one overlay: its whole volume (slant symmetric about 0),
+    so every slice of it shares one scale."""
+    v = np.asarray(overlays.volume(name, digit), np.float64)
+    finite = v[np.isfinite(v)]
+    if not len(finite):
+        return 0.0, 1.0
+    lo, hi = float(finite.min()), float(finite.max())
+    if name == "slant":
+        m = max(abs(lo), abs(hi)) or 1.0
+        return -m, m
+    return (lo, hi) if hi > lo else (lo, lo + 1.0)
+
+
+def colourise(plane: np.ndarray, name: str, lo: float, hi: float) -> np.ndarray:
+    """uint8 RGB of a plane of overlay values on the ``lo..hi`` scale (NaN grey)."""
+    lut = colour_lut(name)
+    x = (np.asarray(plane, np.float64) - lo) / (hi - lo)
+    idx = np.clip(np.nan_to_num(x, nan=0.0) * 255, 0, 255).astype(np.uint8)
+    rgb = lut[idx]
+    rgb[~np.isfinite(plane)] = 128
+    return rgb
