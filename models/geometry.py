@@ -134,8 +134,7 @@ def probe(generator: nn.Module, classifier: nn.Module, z: np.ndarray, digit: int
     return np.concatenate(imgs), np.concatenate(feats)
 
 
-class Cancelled(Exception):
-    """The computation was asked to stop."""
+from .atlas import Cancelled  # noqa: E402,F401 -- one "asked to stop" for atlas builds and overlays
 
 
 # ---------------------------------------------------------------- overlays
