@@ -65,7 +65,8 @@ def add_commands(sub) -> None:
     bn = sub.add_parser("bench", help="run the benchmark suite; results to BENCHMARKS.md and a JSON file")
     bn.add_argument("--quick", action="store_true", help="small sizes (for CI); minutes instead of ten")
     bn.add_argument("--only", help="comma-separated items: frame,engine,atlas,training,startup,memory,find "
-                                   "(the default suite) and soak (only when named); with --only the results are "
+                                   "(the default suite), soak and sharp (the 3-D 128^3 and 4-D 48^4 atlases, about half an "
+                                   "hour; only when named); with --only the results are "
                                    "merged into the existing results file")
     bn.add_argument("--soak-minutes", type=float, default=20.0, help="length of the soak run (default 20)")
     bn.add_argument("--out", default=str(CHECKPOINTS.parent / "BENCHMARKS.md"))

@@ -137,3 +137,20 @@ def test_atlas_build_and_check_commands(gen3, classifier_path, tmp_path, capsys)
     assert main(["atlas", "rebuild", str(out), "--classifier", str(classifier_path)]) == 0
     again = load_atlas(out)
     assert again.overlays.resolution == 5 and again.method == atlas.method  # rebuilt with its own settings
+
+
+def test_bench_rows_for_the_sharper_atlases(classifier, tmp_path):
+    from latent_explorer.app.bench import engine_items
+    from latent_explorer.app.bench.markdown import sharp_lines
+    from latent_explorer.app.bench.run import EXTRA_ITEMS
+
+    assert "sharp" in EXTRA_ITEMS
+    g3 = load_checkpoint(ROOT / "checkpoints" / "gan3d.pt")
+    row = engine_items.sharp_atlas(g3, classifier, 9, tmp_path, stride=4, fraction=0.5)
+    assert row["cells"] == 729 and 0 < row["evaluations"] < 729 and row["sampled"] == 364
+    assert 0.5 <= row["agreement"] <= 1 and row["megabytes"] > 0 and row["overlay_resolution"] == 9
+    assert row["target_seconds"] is None and not list(tmp_path.iterdir())  # the file is removed
+    text = "\n".join(sharp_lines([row, dict(row, resolution=128, target_seconds=300.0, wall_seconds=200.0,
+                                             agreement=0.999, megabytes=12.0)]))
+    assert "### Sharper atlases" in text and "| gan3d | 9^3 | 729 |" in text
+    assert "smaller grid (quick mode)" in text and "<= 5 min, >= 99.5%, <= 25 MB: met" in text
