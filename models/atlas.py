@@ -30,6 +30,12 @@ OLDEST_READABLE = 2  # 2: labels 0..10, where 10 means "no digit" (the classifie
 NO_DIGIT = 10
 MAX_CELLS = 50_000_000
 
+# an interpolated label is kept only where it is clear: the "not a digit" score this far below
+# its threshold and the best digit's log-probability this far above the next one's; points
+# closer to a decision (thin bands of blends between two digits, say) are evaluated
+SCORE_MARGIN = 0.5
+GAP_MARGIN = 1.0
+
 
 class AtlasError(Exception):
     """An atlas file is missing, damaged or belongs to another generator/classifier."""
@@ -426,7 +432,8 @@ def _write_partial(path: Path, key: str, labels, conf, done) -> None:
 
 def build_adaptive(generator: Checkpoint, classifier: Checkpoint, resolution: int, *, stride: int = 4,
                    precision: str = "float32", batch: int = BATCH, progress: ProgressFn | None = None,
-                   should_stop=None, finest: int = 1) -> Atlas:
+                   should_stop=None, finest: int = 1, margins: tuple[float, float] = (SCORE_MARGIN, GAP_MARGIN)
+                   ) -> Atlas:
     """Evaluate a coarse grid, then split only cells whose 2^d corners disagree, down to
     ``finest`` grid steps; cells whose corners agree are filled with that digit, and a point
     once labelled (evaluated or filled) is never evaluated again.
@@ -434,8 +441,9 @@ def build_adaptive(generator: Checkpoint, classifier: Checkpoint, resolution: in
     ``finest`` 2: cells two steps wide whose corners still disagree are not split again;
     their inner points are labelled from the corners' classifier outputs interpolated
     multilinearly (the ten log-probabilities and the "not a digit" score, which change
-    smoothly with z), so a border is placed inside the cell instead of being found by
-    evaluating every point next to it: about 2^(d-1) times fewer evaluations."""
+    smoothly with z) where the interpolation is clear by ``margins``, so a border is placed
+    inside the cell instead of being found by evaluating every point next to it; points
+    near a decision are evaluated."""
     d = int(generator.config["latent_dim"])
     digits = _digits(generator)
     check_grid(d, resolution, len(digits) > 1)
@@ -523,7 +531,7 @@ def build_adaptive(generator: Checkpoint, classifier: Checkpoint, resolution: in
                 lab[t], conf[t], values[t] = ev.scores(axis[corners], digit)
                 known[t] = filled[t] = True
         for llo, lhi in leaves:
-            _interpolate_cells(llo, lhi, lab, conf, filled, values)
+            _interpolate_cells(llo, lhi, lab, conf, filled, values, margins=margins)
         # cells with disagreeing corners one step apart are fully known already
         if not filled.all():
             evaluate(np.argwhere(~filled))
@@ -542,9 +550,12 @@ def build_adaptive(generator: Checkpoint, classifier: Checkpoint, resolution: in
                  seconds=time.perf_counter() - t0, evaluations=ev.count)
 
 
-def _interpolate_cells(lo: np.ndarray, hi: np.ndarray, lab, conf, filled, values, chunk: int = 2048) -> None:
+def _interpolate_cells(lo: np.ndarray, hi: np.ndarray, lab, conf, filled, values, chunk: int = 2048,
+                       margins: tuple[float, float] = (SCORE_MARGIN, GAP_MARGIN)) -> None:
     """Label the unlabelled points of cells [lo, hi] (each side 1 or 2 steps) from their
-    corners' log-probabilities and score, interpolated multilinearly."""
+    corners' log-probabilities and score, interpolated multilinearly, where the
+    interpolation is clear by ``margins`` (score, log-probability gap); the others stay
+    unlabelled (the builder evaluates them)."""
     d = lo.shape[1]
     bits = np.array(list(itertools.product((0, 1), repeat=d)), np.int64)  # (2^d, d)
     sizes = hi - lo
@@ -568,6 +579,13 @@ def _interpolate_cells(lo: np.ndarray, hi: np.ndarray, lab, conf, filled, values
             pts, interp = pts[todo], interp[todo]
             t = tuple(pts.T)
             logp, score = interp[:, :10], interp[:, 10]
+            top2 = np.sort(logp, axis=1)[:, -2:]
+            clear = (np.abs(score) >= margins[0]) | np.isnan(score)
+            clear &= (top2[:, 1] - top2[:, 0] >= margins[1]) | (score >= margins[0])
+            if not clear.any():
+                continue
+            pts, logp, score = pts[clear], logp[clear], score[clear]
+            t = tuple(pts.T)
             p = np.exp(logp - logp.max(1, keepdims=True))
             p /= p.sum(1, keepdims=True)
             lab[t] = np.where(score > 0, NO_DIGIT, logp.argmax(1)).astype(np.uint8)

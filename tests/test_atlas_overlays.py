@@ -94,9 +94,16 @@ def test_interpolated_cells_place_a_linear_border_exactly(d):
     filled[tuple(corner.T)] = True
     lab[tuple(corner.T)] = truth[tuple(corner.T)]
     lo = np.array(list(itertools.product(range(0, r - 1, 2), repeat=d)))
-    _interpolate_cells(lo, lo + 2, lab, conf, filled, values)
+    _interpolate_cells(lo, lo + 2, lab, conf, filled, values, margins=(0.0, 0.0))
     assert filled.all()
     assert np.array_equal(lab, truth)
+    # with margins, points close to a decision are left for the builder to evaluate
+    lab2, filled2 = np.zeros(shape, np.uint8), np.zeros(shape, bool)
+    filled2[tuple(corner.T)] = True
+    _interpolate_cells(lo, lo + 2, lab2, conf, filled2, values, margins=(0.6, 1.0))
+    near = (np.abs(field[..., 10]) < 0.6) | ((np.abs(field[..., 3] - field[..., 5]) < 1.0) & (field[..., 10] < 0.6))
+    assert not filled2[near & ~filled].any() and filled2[~near].all()
+    assert np.array_equal(lab2[filled2 & ~filled], truth[filled2 & ~filled])
 
 
 def test_finest_two_evaluates_less_and_checks_against_full(classifier):
