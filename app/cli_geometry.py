@@ -98,12 +98,19 @@ def cmd_geometry(args) -> int:
         save_figure(fig, out)
         print(f"wrote {out}")
     summary = overlays.summary()
+    from latent_explorer.models.geometry import ridges_on_borders
+
+    summary["ridges"] = {name: ridges_on_borders(overlays.slice2d(name, axes, point, digit), labels)
+                         for name in ("sensitivity", "sensitivity-features")}
     summary.update({"model": model.name, "overlay": args.overlay, "axes": [AXES[a] for a in axes],
                     "point": list(point), "digit": digit, "source": source})
     if js is not None:
         atomic_write_bytes(js, (json.dumps(summary, indent=2) + "\n").encode())
         print(f"wrote {js}")
     info = summary["overlays"][args.overlay]
+    rid = summary["ridges"]["sensitivity"]
+    print(f"ridges: {100 * rid['on_borders']:.0f}% of the 10% most sensitive points lie on a class border "
+          f"(borders cover {100 * rid['border_area']:.0f}% of the plane)")
     print(f"{model.name}: {args.overlay} {info['min']:.4g} .. {info['max']:.4g} (median {info['median']:.4g}) "
           f"{info['unit']}; overlays {source}", file=sys.stdout)
     return 0

@@ -430,3 +430,24 @@ def colourise(plane: np.ndarray, name: str, lo: float, hi: float) -> np.ndarray:
     rgb = lut[idx]
     rgb[~np.isfinite(plane)] = 128
     return rgb
+
+
+def ridges_on_borders(sensitivity_plane: np.ndarray, labels_plane: np.ndarray, top: float = 0.1) -> dict:
+    """How far a plane's sensitivity ridges follow its class borders: of the ``top`` share
+    of most sensitive points, the share within one class-map cell of a border (labels
+    resampled to the overlay's grid, nearest cell), beside the share of all points there."""
+    s = np.asarray(sensitivity_plane, np.float64)
+    lab = np.asarray(labels_plane)
+    r, rl = s.shape[0], lab.shape[0]
+    pick = np.rint(np.linspace(0, rl - 1, r)).astype(int)
+    lab = lab[np.ix_(pick, pick)]
+    border = np.zeros(lab.shape, bool)
+    border[:-1, :] |= lab[:-1, :] != lab[1:, :]
+    border[1:, :] |= lab[:-1, :] != lab[1:, :]
+    border[:, :-1] |= lab[:, :-1] != lab[:, 1:]
+    border[:, 1:] |= lab[:, :-1] != lab[:, 1:]
+    cut = np.quantile(s, 1 - top)
+    high = s >= cut
+    return {"top_share": top, "on_borders": float(border[high].mean()), "border_area": float(border.mean()),
+            "median_on_borders": float(np.median(s[border])) if border.any() else 0.0,
+            "median_elsewhere": float(np.median(s[~border])) if (~border).any() else 0.0}

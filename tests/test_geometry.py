@@ -227,3 +227,13 @@ def test_geometry_command_on_a_conditional_model_needs_no_digit(tmp_path, classi
     assert main(["geometry", str(gen), "--digit", "12", "--resolution", "4", "--classifier", str(classifier_path),
                  "--json", str(tmp_path / "d.json")]) != 0
     assert "--digit must be 0..9" in capsys.readouterr().err
+
+
+def test_ridges_on_borders_counts_the_sensitive_points_beside_a_border():
+    labels = np.zeros((20, 20), np.uint8)
+    labels[10:] = 3  # one border between rows 9 and 10
+    sens = np.ones((10, 10))
+    sens[4:6] = 5.0  # the overlay's rows 4-5 cover label rows 8-11
+    out = geometry.ridges_on_borders(sens, labels, top=0.2)
+    assert out["on_borders"] == 1.0 and out["border_area"] == pytest.approx(0.2)
+    assert out["median_on_borders"] == 5.0 and out["median_elsewhere"] == 1.0
