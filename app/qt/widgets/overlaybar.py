@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QLabel, QProgressBar, QPushButton, QSizePolicy,
+                               QWidget)
 
 from latent_explorer.models.geometry import OVERLAYS, TITLES, UNITS
 
 from ..state import ExplorerState
+from .flowlayout import FlowLayout
 
 BAR_W, BAR_H = 120, 12
 HELP = ("Colour the class maps by how fast the image changes with the point (sensitivity: class borders show as "
@@ -23,8 +25,8 @@ class OverlayBar(QWidget):
     def __init__(self, state: ExplorerState, service, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state, self.service = state, service
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
+        lay = FlowLayout(self, spacing=4, line_spacing=3)  # wraps in a narrow maps area, never widens it
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.toggle = QCheckBox("Overlay")
         self.toggle.setObjectName("overlay_toggle")
         self.toggle.setToolTip(HELP)
@@ -32,6 +34,8 @@ class OverlayBar(QWidget):
         lay.addWidget(self.toggle)
         self.chooser = QComboBox()
         self.chooser.setObjectName("overlay_chooser")
+        self.chooser.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.chooser.setMinimumContentsLength(14)
         for name in OVERLAYS:
             self.chooser.addItem(TITLES[name], name)
             self.chooser.setItemData(self.chooser.count() - 1, UNITS[name], 3)  # tooltip role: the unit
@@ -64,7 +68,9 @@ class OverlayBar(QWidget):
         self.message.setObjectName("overlay_message")
         self.message.setStyleSheet("color: #a00;")
         lay.addWidget(self.message)
-        lay.addStretch(1)
+        for label in (self.unit, self.here, self.message):
+            label.setMaximumWidth(260)
+            label.setWordWrap(True)
         self._busy(False)
         service.started.connect(lambda _text: self._busy(True))
         service.progress.connect(self._progress)
