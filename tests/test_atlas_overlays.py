@@ -161,3 +161,17 @@ def test_bench_rows_for_the_sharper_atlases(classifier, tmp_path):
                                              agreement=0.999, megabytes=12.0)]))
     assert "### Sharper atlases" in text and "| gan3d | 9^3 | 729 |" in text
     assert "smaller grid (quick mode)" in text and "<= 5 min, >= 99.5%, <= 25 MB: met" in text
+
+
+def test_geometry_command_uses_the_overlays_an_atlas_stores(gen3, classifier, classifier_path, tmp_path):
+    from latent_explorer.app.cli import main
+
+    out = tmp_path / "g3.atlas.h5"
+    atlas = build_atlas(gen3, classifier, 6, out, method="full", overlay_resolution=5)
+    js = tmp_path / "g.json"
+    assert main(["geometry", str(gen3.path), "--atlas", str(out), "--overlay", "thickness", "--classifier",
+                 str(classifier_path), "--json", str(js)]) == 0
+    data = json.loads(js.read_text())
+    assert data["source"] == f"stored in {out}" and data["resolution"] == 5
+    assert data["overlays"]["thickness"]["max"] == pytest.approx(float(atlas.overlays.maps["thickness"].max()),
+                                                                 rel=1e-3)
