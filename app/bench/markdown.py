@@ -175,11 +175,13 @@ def render_markdown(res: dict, plot: str | None = None) -> str:
            "and noisy, so ratios mean more than absolute times.", ""]
     secs = dict(res.get("item_seconds") or {})
     soak_secs = secs.pop("soak", None)
+    sharp_secs = secs.pop("sharp", None)
     if secs:
         out += ["Wall time per item of the default suite: " + ", ".join(f"{k} {v:.0f} s" for k, v in secs.items())
                 + "." + ("" if res.get("quick") else
                          f" Target for the default suite: under 10 minutes: {_verdict(res.get('seconds', 0) < 600)}.")
-                + (f" The soak runs only when named and took {soak_secs:.0f} s." if soak_secs else ""), ""]
+                + (f" The soak runs only when named and took {soak_secs:.0f} s." if soak_secs else "")
+                + (f" The sharper atlases run only when named and took {sharp_secs:.0f} s." if sharp_secs else ""), ""]
     if not res.get("quick") and res.get("seconds", 0) > 600 and "atlas" in it:
         big = max((r for r in it["atlas"] if r["latent_dim"] == 3), key=lambda r: r["resolution"], default=None)
         if big:
