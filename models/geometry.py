@@ -192,10 +192,15 @@ class Overlays:
         return np.asarray(out.T if a > b else out, np.float32)
 
     def gradient(self, name: str, digit: int | None = None) -> list[np.ndarray]:
-        """d arrays: the derivative of the map along each latent axis (units per unit of z)."""
-        vol = np.asarray(self.volume(name, digit), np.float64)
-        grads = np.gradient(vol, self.step)
-        return [np.asarray(g, np.float32) for g in (grads if isinstance(grads, (list, tuple)) else [grads])]
+        """d arrays: the derivative of the map along each latent axis (units per unit of z);
+        kept once computed (the window asks again on every new plane)."""
+        cache = self.__dict__.setdefault("_gradients", {})
+        key = (name, digit)
+        if key not in cache:
+            vol = np.asarray(self.volume(name, digit), np.float64)
+            grads = np.gradient(vol, self.step)
+            cache[key] = [np.asarray(g, np.float32) for g in (grads if isinstance(grads, (list, tuple)) else [grads])]
+        return cache[key]
 
     def slice_gradient(self, name: str, axes: tuple[int, int], point, digit: int | None = None
                        ) -> tuple[np.ndarray, np.ndarray]:
@@ -451,3 +456,34 @@ def ridges_on_borders(sensitivity_plane: np.ndarray, labels_plane: np.ndarray, t
     return {"top_share": top, "on_borders": float(border[high].mean()), "border_area": float(border.mean()),
             "median_on_borders": float(np.median(s[border])) if border.any() else 0.0,
             "median_elsewhere": float(np.median(s[~border])) if (~border).any() else 0.0}
+
+
+def arrow_segments(overlays: Overlays, name: str, axes: tuple[int, int], point, digit: int | None = None,
+                   per_axis: int = 10, length: float = 0.14) -> tuple[np.ndarray, np.ndarray]:
+    """Arrows along the steepest increase of an attribute inside the plane through ``point``:
+    x and y of line segments in pairs (shaft, then two strokes of the head), for a plot that
+    connects points in pairs.  An arrow's length grows with the gradient's size in the plane
+    (the largest one ``length`` long); flat places get none."""
+    ga, gb = overlays.slice_gradient(name, axes, point, digit)
+    r = overlays.resolution
+    idx = np.unique(np.rint(np.linspace(0, r - 1, per_axis + 2)[1:-1]).astype(int))
+    ax = overlays.axis
+    X, Y = np.meshgrid(ax[idx], ax[idx], indexing="ij")
+    U, V = ga[np.ix_(idx, idx)].astype(np.float64), gb[np.ix_(idx, idx)].astype(np.float64)
+    size = np.hypot(U, V)
+    top = np.nanmax(size) if np.isfinite(size).any() else 0.0
+    keep = np.isfinite(size) & (size > 0.05 * top) if top > 0 else np.zeros(size.shape, bool)
+    if not keep.any():
+        return np.zeros(0), np.zeros(0)
+    X, Y, U, V, size = X[keep], Y[keep], U[keep], V[keep], size[keep]
+    scale = length * (0.35 + 0.65 * size / top)
+    dx, dy = U / size * scale, V / size * scale
+    x0, y0 = X - dx / 2, Y - dy / 2
+    x1, y1 = X + dx / 2, Y + dy / 2
+    head = 0.35
+    c, s = np.cos(np.radians(25)), np.sin(np.radians(25))
+    hx1, hy1 = x1 - head * (c * dx - s * dy), y1 - head * (s * dx + c * dy)
+    hx2, hy2 = x1 - head * (c * dx + s * dy), y1 - head * (-s * dx + c * dy)
+    xs = np.stack([x0, x1, x1, hx1, x1, hx2], axis=1).ravel()
+    ys = np.stack([y0, y1, y1, hy1, y1, hy2], axis=1).ravel()
+    return xs, ys

@@ -237,3 +237,18 @@ def test_ridges_on_borders_counts_the_sensitive_points_beside_a_border():
     out = geometry.ridges_on_borders(sens, labels, top=0.2)
     assert out["on_borders"] == 1.0 and out["border_area"] == pytest.approx(0.2)
     assert out["median_on_borders"] == 5.0 and out["median_elsewhere"] == 1.0
+
+
+def test_arrows_point_along_the_steepest_increase():
+    r = 9
+    ax = np.linspace(-1, 1, r)
+    X, Y, Z = np.meshgrid(ax, ax, ax, indexing="ij")
+    ink = (3 * X + Y - 2 * Z).astype(np.float32)
+    ov = geometry.Overlays(3, False, r, {"ink": ink})
+    xs, ys = geometry.arrow_segments(ov, "ink", (0, 1), (0, 0, 0.5), per_axis=4)
+    assert len(xs) == len(ys) == 4 * 4 * 6  # 16 arrows: shaft and two head strokes, each a pair of points
+    shaft = np.stack([xs[1::6] - xs[0::6], ys[1::6] - ys[0::6]], 1)
+    direction = shaft / np.linalg.norm(shaft, axis=1, keepdims=True)
+    np.testing.assert_allclose(direction, np.tile([3, 1] / np.sqrt(10), (16, 1)), atol=1e-6)
+    flat = geometry.Overlays(3, False, r, {"ink": np.ones((r, r, r), np.float32)})
+    assert len(geometry.arrow_segments(flat, "ink", (0, 2), (0, 0, 0))[0]) == 0

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 
 from latent_explorer.app.qt.panels.map2d import Map2DPanel
 from latent_explorer.app.qt.panels.slices3d import PLANES, Slices3DPanel
-from latent_explorer.models.geometry import UNITS, colour_range, colourise, overlays_for
+from latent_explorer.models.geometry import UNITS, arrow_segments, colour_range, colourise, overlays_for
 
 pytest_plugins = ("gui_fixtures",)
 
@@ -50,6 +50,7 @@ def test_overlay_toggle_and_chooser_on_the_2d_map(qtbot, make_window, classifier
     qtbot.waitUntil(view.overlay.isVisible, timeout=5000)
     lo, hi = colour_range(expected, "sensitivity")
     np.testing.assert_array_equal(shown(view), colourise(expected.maps["sensitivity"], "sensitivity", lo, hi))
+    assert not view.arrows.isVisible()  # arrows for the attributes only
     bar = w.overlay_bar
     assert bar.low.text() == f"{lo:.3g}" and bar.high.text() == f"{hi:.3g}"
     assert UNITS["sensitivity"] in bar.unit.text() and not bar.bar.pixmap().isNull()
@@ -80,6 +81,11 @@ def test_overlays_on_the_3d_slices_follow_the_point_and_are_cached_per_model(qtb
     for view, axes in zip(slices.views, PLANES):
         assert view.overlay.isVisible()
         np.testing.assert_array_equal(shown(view), colourise(ov.slice2d("ink", axes, point), "ink", lo, hi))
+        # arrows along the steepest increase of the attribute in that plane
+        xs, ys = arrow_segments(ov, "ink", axes, point)
+        assert view.arrows.isVisible() and len(xs) > 0
+        np.testing.assert_allclose(view.arrows.getData()[0], xs, rtol=1e-6)
+        np.testing.assert_allclose(view.arrows.getData()[1], ys, rtol=1e-6)
     # another model and back: the overlays come from the cache at once, no computation
     switch(qtbot, w, "gan2d")
     assert w.state.option("overlay") == "ink"  # the chosen overlay stays

@@ -102,10 +102,11 @@ class Map2DPanel(Panel):
             if key != self._key:
                 self._key = key
                 self.view.show_slice(slices.get(atlas, (a, b), st.point, st.atlas_digit_or_none()))
-        okey, rgb = overlay_plane(st, (a, b), st.point) if atlas is not None else (None, None)
+        okey, shown = overlay_plane(st, (a, b), st.point) if atlas is not None else (None, None)
         if okey != self._overlay_key:
             self._overlay_key = okey
-            self.view.set_overlay(rgb)
+            self.view.set_overlay(shown[0] if shown else None)
+            self.view.set_arrows(shown[1] if shown else None)
         self.view.set_point(st.point[a], st.point[b])
         plane = ((a, b), slice_fixed(st, st.point, (a, b)))
         if hasattr(self, "path") and plane != getattr(self, "_path_plane", None):

@@ -125,10 +125,11 @@ class Slices3DPanel(Panel):
                 if key != self._keys[k]:
                     self._keys[k] = key
                     view.show_slice(slices.get(atlas, (a, b), where, st.atlas_digit_or_none()))
-            okey, rgb = overlay_plane(st, (a, b), where) if atlas is not None else (None, None)
+            okey, shown = overlay_plane(st, (a, b), where) if atlas is not None else (None, None)
             if okey != self._overlay_keys[k]:
                 self._overlay_keys[k] = okey
-                view.set_overlay(rgb)
+                view.set_overlay(shown[0] if shown else None)
+                view.set_arrows(shown[1] if shown else None)
             view.set_point(st.point[a], st.point[b])
             fixed = slice_fixed(st, where, (a, b))
             if fixed != self._path_keys[k]:  # the slice moved: which part of the walk lies in it changed

@@ -112,6 +112,11 @@ class MapView(pg.PlotWidget):
         self.overlay.setVisible(False)
         self.addItem(self.overlay)
         self._overlay_res = 0
+        # arrows along the steepest increase of an attribute overlay: one item of paired segments
+        self.arrows = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255, 230), width=1.5), connect="pairs")
+        self.arrows.setZValue(2)
+        self.arrows.setVisible(False)
+        self.addItem(self.arrows, ignoreBounds=True)
         self.lines: list[QGraphicsLineItem] = []  # vertical (white, black), then horizontal
         if crosshair:
             for vertical in (True, False):
@@ -318,6 +323,7 @@ class MapView(pg.PlotWidget):
         self.hover.setVisible(False)
         self.image.clear()
         self.overlay.setVisible(False)
+        self.arrows.setVisible(False)
         self._hide_regions(0)
         self.message.setText(message)
         self.message.setPos(0, 0)
@@ -338,6 +344,15 @@ class MapView(pg.PlotWidget):
             self.overlay.setRect(QRectF(lo, lo, hi - lo, hi - lo))
             self._overlay_res = res
         self.overlay.setVisible(True)
+
+    def set_arrows(self, segments: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """Arrows as (x, y) of segments in pairs (``models.geometry.arrow_segments``); None hides them."""
+        if segments is None or not len(segments[0]):
+            if self.arrows.isVisible():
+                self.arrows.setVisible(False)
+            return
+        self.arrows.setData(segments[0], segments[1], connect="pairs")
+        self.arrows.setVisible(True)
 
     def set_point(self, x: float, y: float) -> None:
         """The current point (ring) and, if enabled, its crosshair lines; nothing is
