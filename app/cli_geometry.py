@@ -47,6 +47,8 @@ def _axes(text: str, latent_dim: int) -> tuple[int, int]:
 
 
 def cmd_geometry(args) -> int:
+    import numpy as np
+
     from latent_explorer.models.checkpoint import load_checkpoint
     from latent_explorer.models.fileio import atomic_write_bytes
     from latent_explorer.models.geometry import overlays_for
@@ -82,7 +84,7 @@ def cmd_geometry(args) -> int:
         raise UsageError(f"--point {point} lies outside the latent box [-1, 1]")
     stored = getattr(model.atlas, "overlays", None) if model.atlas is not None else None
     if stored is not None and not args.resolution and (
-            not stored.conditional or bool(__import__("numpy").isfinite(stored.maps[args.overlay][digit]).all())):
+            not stored.conditional or bool(np.isfinite(stored.maps[args.overlay][digit]).all())):
         overlays, source = stored, f"stored in {model.atlas.path}"
     else:
         digits = [digit] if engine.conditional else None
