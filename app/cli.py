@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 EXTENSIONS = ("latent_explorer.app.cli_models", "latent_explorer.app.cli_render",
               "latent_explorer.app.cli_export", "latent_explorer.app.cli_compare",
               "latent_explorer.app.cli_find", "latent_explorer.app.cli_install",
-              "latent_explorer.app.cli_units")
+              "latent_explorer.app.cli_units", "latent_explorer.app.cli_geometry")
 
 
 def _extensions():

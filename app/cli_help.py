@@ -26,6 +26,8 @@ COMMON = {
     "batch_size": "images per training step",
     "lr": "learning rate (Adam)",
     "seed": "random seed: the same seed and settings give the same run",
+    "overlay": "the continuous map drawn beside the class map: how fast the image changes (sensitivity, in "
+               "pixels or classifier features) or an attribute of the drawn digit",
     "latent_dim": "size of the latent space (the app explores 2, 3 and 4)",
     "resolution": "cells per axis of the grid",
     "threads": "CPU threads for torch (0: torch's default)",
@@ -66,6 +68,9 @@ EXAMPLES = {
     "project": ["latent-explorer project my-digit.png --model gan2d"],
     "neighbours": ["latent-explorer neighbours --model gan2d --point 0.2,-0.4"],
     "install-models": ["latent-explorer install-models runs/all/shipped-models.tar"],
+    "geometry": ["latent-explorer geometry gan2d --overlay sensitivity -o sensitivity.png --json sensitivity.json",
+                 "latent-explorer geometry gan3d --overlay slant --axes xz -o slant.png"],
+    "atlas check": ["latent-explorer atlas check gan3d.atlas.h5 --fraction 0.1"],
     "units": ["latent-explorer units gan2d --layer act1 -o units.png --csv units.csv",
               "latent-explorer units cgan2d --layer act0 --sampling region --digit 7"],
     "export layers-video": ["latent-explorer export layers-video --model gan2d --a -0.9,-0.6 --b 0.9,0.6 --steps 20 "

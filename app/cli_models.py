@@ -20,6 +20,14 @@ def add_commands(sub) -> None:
                         "(default): adaptive above 32,768 cells, where it agrees >= 99.5%% with the full grid, "
                         "full for smaller grids (cheap, exact, resumable)")
     b.add_argument("--stride", type=int, default=4, help="coarse grid step of the adaptive builder")
+    b.add_argument("--finest", type=int, default=1, choices=[1, 2],
+                   help="adaptive builder: split cells whose corners disagree down to this many grid steps; 2 labels "
+                        "the points inside the last cells from their corners' classifier outputs, interpolated "
+                        "(about 2^(d-1) times fewer evaluations; check with 'atlas check')")
+    b.add_argument("--overlays", default="auto",
+                   help="geometry overlays (sensitivity, ink, thickness, slant, width, height) stored beside the "
+                        "classes on a grid of N points per axis; auto (default): 128 in 2-D, 32 in 3-D, 16 in 4-D "
+                        "(fewer for conditional models), at most the atlas's resolution; 0: none")
     b.add_argument("--precision", default="float32", choices=["float32", "bfloat16"])
     b.add_argument("--classifier", default=str(CHECKPOINTS / "classifier.pt"))
     b.add_argument("-o", "--out", help="atlas file (default: CHECKPOINT with .atlas.h5 beside it; for a shipped "
@@ -34,6 +42,13 @@ def add_commands(sub) -> None:
     rb.add_argument("atlases", nargs="*", help="atlas files (*.atlas.h5) beside their checkpoints")
     rb.add_argument("--classifier", default=str(CHECKPOINTS / "classifier.pt"))
     rb.add_argument("--outdated-only", action="store_true", help="skip atlases this version reads already")
+    ck = asub.add_parser("check", help="compare an atlas with a full evaluation on a random sample of its cells")
+    ck.add_argument("atlas", help="atlas file (*.atlas.h5) beside its checkpoint")
+    ck.add_argument("--fraction", type=float, default=0.1, help="share of the cells to evaluate (default 0.1)")
+    ck.add_argument("--seed", type=int, default=0)
+    ck.add_argument("--classifier", default=str(CHECKPOINTS / "classifier.pt"))
+    ck.add_argument("--json", help="write the figures as JSON")
+    ck.add_argument("--force", action="store_true", help="overwrite an existing JSON file")
     cal = sub.add_parser("calibrate", help="calibrate the classifier's 'not a digit' check (writes "
                                            "CLASSIFIER.ood.npz) and print its figures")
     cal.add_argument("--classifier", default=str(CHECKPOINTS / "classifier.pt"))
@@ -57,7 +72,8 @@ def add_commands(sub) -> None:
     bn = sub.add_parser("bench", help="run the benchmark suite; results to BENCHMARKS.md and a JSON file")
     bn.add_argument("--quick", action="store_true", help="small sizes (for CI); minutes instead of ten")
     bn.add_argument("--only", help="comma-separated items: frame,engine,atlas,training,startup,memory,find,evaluate,units "
-                                   "(the default suite) and soak (only when named); with --only the results are "
+                                   "(the default suite), soak and sharp (the 3-D 128^3 and 4-D 48^4 atlases, about half an "
+                                   "hour; only when named); with --only the results are "
                                    "merged into the existing results file")
     bn.add_argument("--soak-minutes", type=float, default=20.0, help="length of the soak run (default 20)")
     bn.add_argument("--out", default="BENCHMARKS.md", help="the report (default: BENCHMARKS.md in the current folder)")
@@ -80,7 +96,7 @@ def default_atlas_path(checkpoint: Path) -> Path:
 def cmd_atlas_rebuild(args) -> int:
     """Rebuild each atlas beside its checkpoint (``X.atlas.h5`` <- ``X.pt``) with the same
     resolution, method and precision, replacing the file atomically when done."""
-    from latent_explorer.models.atlas import AtlasError, VERSION, build_atlas, read_header
+    from latent_explorer.models.atlas import AtlasError, OLDEST_READABLE, build_atlas, read_header
     from latent_explorer.models.checkpoint import load_checkpoint
     from latent_explorer.training.progress import Progress
 
@@ -92,18 +108,20 @@ def cmd_atlas_rebuild(args) -> int:
         if not path.name.endswith(".atlas.h5"):
             raise UsageError(f"{path}: not an atlas file name (*.atlas.h5)")
         head = read_header(path)
-        if args.outdated_only and head["version"] == VERSION:
-            print(f"skip {path}: already format version {VERSION}")
+        if args.outdated_only and head["version"] >= OLDEST_READABLE:
+            print(f"skip {path}: format version {head['version']} is read as it is")
             continue
         ckpt = path.with_name(path.name[:-len(".atlas.h5")] + ".pt")
         if not ckpt.exists():
             raise AtlasError(f"{path}: its checkpoint {ckpt.name} is not beside it")
         g = load_checkpoint(ckpt, expect=("gan", "cgan"))
-        method, stride = "full", 4
+        method, stride, finest = "full", 4, 1
         if head["method"].startswith("adaptive"):
+            import re
+
             method = "adaptive"
-            digits = "".join(ch for ch in head["method"] if ch.isdigit())
-            stride = int(digits) if digits else 4
+            found = dict(re.findall(r"(\w+)=(\d+)", head["method"]))
+            stride, finest = int(found.get("stride", 4)), int(found.get("finest", 1))
         bar = Progress(1, f"atlas {ckpt.stem} {head['resolution']}", unit="pts")
 
         def progress(done: int, total: int, bar=bar) -> None:
@@ -111,7 +129,8 @@ def cmd_atlas_rebuild(args) -> int:
             bar.update(done - bar.done)
 
         atlas = build_atlas(g, c, head["resolution"], path, method=method, precision=head["precision"],
-                            progress=progress, stride=stride)
+                            progress=progress, stride=stride, finest=finest,
+                            overlay_resolution=head.get("overlay_resolution", 0))
         bar.close()
         print(f"rebuilt {path}: {atlas.labels.size:,} cells ({atlas.method}, {atlas.seconds:.1f} s), "
               f"no digit on {atlas.no_digit_share():.1%}")
@@ -129,11 +148,70 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
+def _overlay_resolution(text: str, generator, resolution: int) -> int:
+    """``--overlays``: auto, 0 or a number of points per axis (3..512)."""
+    from latent_explorer.models.geometry import default_resolution
+
+    if text == "auto":
+        return min(resolution, default_resolution(int(generator.config["latent_dim"]),
+                                                  bool(generator.config.get("conditional"))))
+    try:
+        n = int(text)
+    except ValueError:
+        raise UsageError(f"--overlays {text!r}: give auto, 0 or a number of points per axis") from None
+    if n and not 3 <= n <= 512:
+        raise UsageError("--overlays must be 0 (none) or between 3 and 512")
+    return n
+
+
+def cmd_atlas_check(args) -> int:
+    """Compare an atlas with a full evaluation of a random sample of its cells."""
+    from latent_explorer.models.atlas import AtlasError, load_atlas, sample_agreement
+    from latent_explorer.models.checkpoint import load_checkpoint
+    from latent_explorer.models.fileio import atomic_write_bytes
+    from latent_explorer.training.progress import Progress
+
+    from .cli_output import check_output
+
+    js = check_output(args.json, args.force, "check.json") if args.json else None
+    if not 0 < args.fraction <= 1:
+        raise UsageError("--fraction must be in (0, 1]")
+    path = Path(args.atlas)
+    if not path.name.endswith(".atlas.h5"):
+        raise UsageError(f"{path}: not an atlas file name (*.atlas.h5)")
+    ckpt = path.with_name(path.name[:-len(".atlas.h5")] + ".pt")
+    if not ckpt.exists():
+        raise AtlasError(f"{path}: its checkpoint {ckpt.name} is not beside it")
+    g = load_checkpoint(ckpt, expect=("gan", "cgan"))
+    c = load_checkpoint(args.classifier, expect="classifier")
+    atlas = load_atlas(path, g.digest, c.digest)
+    bar = Progress(1, f"check {path.name}", unit="pts")
+
+    def progress(done: int, total: int) -> None:
+        bar.total = max(1, total)
+        bar.update(done - bar.done)
+
+    res = sample_agreement(atlas, g, c, fraction=args.fraction, seed=args.seed, progress=progress)
+    bar.close()
+    res.update({"atlas": str(path), "method": atlas.method, "resolution": atlas.resolution,
+                "build_seconds": atlas.seconds, "evaluations": atlas.evaluations,
+                "file_megabytes": path.stat().st_size / 2 ** 20})
+    print(f"{path}: {res['agreement']:.3%} of {res['sampled']:,} sampled cells agree with a full evaluation "
+          f"({res['agreement_not_evaluated']:.3%} of the {res['sampled_not_evaluated']:,} the builder did not "
+          f"evaluate); {res['seconds']:.0f} s")
+    if js is not None:
+        atomic_write_bytes(js, (json.dumps(res, indent=2) + "\n").encode())
+        print(f"wrote {js}")
+    return 0
+
+
 def cmd_atlas(args) -> int:
     import torch
 
     if args.atlas_cmd == "rebuild":
         return cmd_atlas_rebuild(args)
+    if args.atlas_cmd == "check":
+        return cmd_atlas_check(args)
 
     from latent_explorer.models.atlas import build_atlas, check_grid
 
@@ -169,6 +247,7 @@ def cmd_atlas(args) -> int:
         check_grid(int(g.config["latent_dim"]), args.resolution, bool(g.config.get("conditional")))
     except ValueError as exc:
         raise UsageError(f"--{exc}") from None
+    overlays = _overlay_resolution(args.overlays, g, args.resolution)
     c = load_checkpoint(args.classifier, expect="classifier")
     bar = Progress(1, f"atlas {ckpt.stem} {args.resolution}", unit="pts")
 
@@ -177,11 +256,14 @@ def cmd_atlas(args) -> int:
         bar.update(done - bar.done)
 
     atlas = build_atlas(g, c, args.resolution, out, method=args.method, precision=args.precision,
-                        progress=progress, stride=args.stride, block=args.block, exclusive=not args.force)
+                        progress=progress, stride=args.stride, block=args.block, exclusive=not args.force,
+                        finest=args.finest, overlay_resolution=overlays)
     bar.close()
     area = atlas.digit_area()
     print(f"saved {out}: {atlas.labels.size:,} cells, {atlas.evaluations:,} generator evaluations, "
-          f"{atlas.seconds:.1f} s ({atlas.method})")
+          f"{atlas.seconds:.1f} s ({atlas.method}), {out.stat().st_size / 2 ** 20:.1f} MB"
+          + (f"; overlays {atlas.overlays.resolution}^{atlas.latent_dim} in {atlas.overlays.seconds:.1f} s"
+             if atlas.overlays is not None else ""))
     print("digit area: " + "  ".join(f"{i}:{100 * s:.1f}%" for i, s in enumerate(area))
           + f"  no digit:{100 * atlas.no_digit_share():.1f}%")
     return 0

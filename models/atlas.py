@@ -25,9 +25,16 @@ from .checkpoint import Checkpoint  # noqa: F401 -- the type of the builders' ar
 from .sampling import BATCH, bulk_copy, grid_axis, grid_index, label_points
 
 FORMAT = "latent-explorer-atlas"
-VERSION = 2  # 2: labels 0..10, where 10 means "no digit" (the classifier's check, models/digitness.py)
+VERSION = 3  # 3: optional geometry overlays beside the classes (models/geometry.py)
+OLDEST_READABLE = 2  # 2: labels 0..10, where 10 means "no digit" (the classifier's check, models/digitness.py)
 NO_DIGIT = 10
 MAX_CELLS = 50_000_000
+
+# an interpolated label is kept only where it is clear: the "not a digit" score this far below
+# its threshold and the best digit's log-probability this far above the next one's; points
+# closer to a decision (thin bands of blends between two digits, say) are evaluated
+SCORE_MARGIN = 0.5
+GAP_MARGIN = 1.0
 
 
 class AtlasError(Exception):
@@ -51,10 +58,13 @@ def read_header(path: str | os.PathLike) -> dict:
         with h5safe.open_file(path, AtlasError, "atlas") as f:
             if h5safe.get_str(f.attrs, "format", "") != FORMAT:
                 raise AtlasError(f"{path}: not a latent-explorer atlas")
+            ov = h5safe.get_object(f, "overlays")
             return {"version": h5safe.get_number(f.attrs, "version", int, -1),
                     "resolution": h5safe.get_number(f.attrs, "resolution", int, 0),
                     "method": h5safe.get_str(f.attrs, "method", "full"),
-                    "precision": h5safe.get_str(f.attrs, "precision", "float32") or "float32"}
+                    "precision": h5safe.get_str(f.attrs, "precision", "float32") or "float32",
+                    "overlay_resolution": (h5safe.get_number(ov.attrs, "resolution", int, 0)
+                                           if isinstance(ov, h5py.Group) else 0)}
     except AtlasError:
         raise
     except (OSError, KeyError, ValueError, TypeError, RuntimeError, OverflowError) as exc:
@@ -81,6 +91,7 @@ class Atlas:
     evaluations: int = 0
     path: Path | None = None
     extra: dict = field(default_factory=dict)
+    overlays: "Overlays | None" = None  # geometry overlays on their own (coarser) grid, stored beside the classes
 
     @property
     def axis(self) -> np.ndarray:
@@ -180,11 +191,13 @@ class Atlas:
                             "resolution": self.resolution, "seconds": self.seconds,
                             "evaluations": self.evaluations})
             f.create_dataset("axis", data=self.axis, **h5safe.DATASET_OPTIONS)
-            opts = dict(chunks=chunk, compression="gzip", **h5safe.DATASET_OPTIONS)
+            opts = dict(chunks=chunk, compression="gzip", shuffle=True, **h5safe.DATASET_OPTIONS)
             f.create_dataset("labels", data=self.labels.astype(np.uint8), **opts)
             f.create_dataset("confidence", data=self.confidence.astype(np.float16), **opts)
             if self.evaluated is not None:
                 f.create_dataset("evaluated", data=self.evaluated.astype(bool), **opts)
+            if self.overlays is not None:
+                _save_overlays(f, self.overlays)
         self.path = path
 
 
@@ -200,10 +213,10 @@ def load_atlas(path: str | os.PathLike, generator_digest: str | None = None,
             if h5safe.get_str(f.attrs, "format", "") != FORMAT:
                 raise AtlasError(f"{path}: not a latent-explorer atlas")
             version = h5safe.get_number(f.attrs, "version", int, -1)
-            if 1 <= version < VERSION:
+            if 1 <= version < OLDEST_READABLE:
                 raise AtlasOutdated(f"{path}: this atlas (format version {version}) was made before the classifier "
                                     f"could say 'not a digit'; rebuild it with '{rebuild_command(path)}'")
-            if version != VERSION:
+            if not OLDEST_READABLE <= version <= VERSION:
                 raise AtlasError(f"{path}: atlas version {version} is not supported")
             d, r = h5safe.get_number(f.attrs, "latent_dim", int), h5safe.get_number(f.attrs, "resolution", int)
             cond = h5safe.get_number(f.attrs, "conditional", bool)
@@ -217,6 +230,8 @@ def load_atlas(path: str | os.PathLike, generator_digest: str | None = None,
                                              out_dtype=np.float16)
             evaluated = (h5safe.read_dataset(f, "evaluated", shape, [bool], size)
                          if f.get("evaluated", getlink=True) is not None else None)
+            overlays = (_load_overlays(f, path, d, cond, size)
+                        if version >= 3 and f.get("overlays", getlink=True) is not None else None)
             extra = json.loads(h5safe.get_str(f.attrs, "extra", "{}"))
             if not isinstance(extra, dict):
                 raise AtlasError(f"{path}: the 'extra' attribute is not a JSON object")
@@ -226,7 +241,8 @@ def load_atlas(path: str | os.PathLike, generator_digest: str | None = None,
                           method=h5safe.get_str(f.attrs, "method", "full"),
                           precision=h5safe.get_str(f.attrs, "precision", ""),
                           seconds=h5safe.get_number(f.attrs, "seconds", float, 0.0),
-                          evaluations=h5safe.get_number(f.attrs, "evaluations", int, 0), path=path, extra=extra)
+                          evaluations=h5safe.get_number(f.attrs, "evaluations", int, 0), path=path, extra=extra,
+                          overlays=overlays)
     except AtlasError:
         raise
     except (OSError, KeyError, ValueError, TypeError, RuntimeError, OverflowError, IndexError) as exc:
@@ -238,6 +254,41 @@ def load_atlas(path: str | os.PathLike, generator_digest: str | None = None,
         raise AtlasError(f"{path}: confidences outside 0..1 (NaN, infinite or negative); damaged or not an atlas")
     atlas.check_belongs(generator_digest, classifier_digest)
     return atlas
+
+
+MAX_OVERLAY_POINTS = 4_000_000  # per overlay map (10 labels x grid for conditional models)
+
+
+def _save_overlays(f, overlays) -> None:
+    g = f.create_group("overlays")
+    g.attrs.update({"resolution": overlays.resolution, "seconds": overlays.seconds,
+                    "evaluations": overlays.evaluations})
+    for name, vol in overlays.maps.items():
+        g.create_dataset(name, data=np.asarray(vol, np.float16), compression="gzip", shuffle=True,
+                         **h5safe.DATASET_OPTIONS)
+
+
+def _load_overlays(f, path: Path, d: int, cond: bool, size: int):
+    """The stored overlays (:class:`models.geometry.Overlays`), every size checked first."""
+    from .geometry import OVERLAYS, Overlays
+
+    g = h5safe.get_object(f, "overlays")
+    if not isinstance(g, h5py.Group):
+        raise AtlasError(f"{path}: 'overlays' is not a group")
+    r = h5safe.get_number(g.attrs, "resolution", int)
+    if not 3 <= r <= 1024:
+        raise AtlasError(f"{path}: implausible overlay resolution {r}")
+    shape = ((10,) if cond else ()) + (r,) * d
+    if math.prod(shape) > MAX_OVERLAY_POINTS:
+        raise AtlasError(f"{path}: {shape} overlay points is more than this program loads")
+    maps = {}
+    for name in OVERLAYS:
+        if g.get(name, getlink=True) is None:
+            raise AtlasError(f"{path}: the overlays lack {name!r}")
+        maps[name] = h5safe.read_dataset(g, name, shape, [np.float16, np.float32], size,
+                                         out_dtype=np.float32)
+    return Overlays(d, cond, r, maps, seconds=h5safe.get_number(g.attrs, "seconds", float, 0.0),
+                    evaluations=h5safe.get_number(g.attrs, "evaluations", int, 0))
 
 
 # ---------------------------------------------------------------- building
@@ -270,6 +321,32 @@ class _Evaluator:
         if not labs:
             return np.empty(0, np.uint8), np.empty(0, np.float32)
         return np.concatenate(labs), np.concatenate(confs)
+
+    def scores(self, points: np.ndarray, digit: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Labels, confidence and the (N, 11) values an interpolation needs: the ten
+        log-probabilities (floored at -60) and the "not a digit" score."""
+        import torch
+
+        from .digitness import judge_tensor
+        from .sampling import generate
+
+        labs, confs, vals = [], [], []
+        for i in range(0, len(points), self.batch):
+            if self.should_stop and self.should_stop():
+                raise Cancelled("atlas build cancelled")
+            z = torch.from_numpy(np.ascontiguousarray(points[i:i + self.batch], np.float32))
+            lab = torch.full((len(z),), digit, dtype=torch.long) if digit is not None else None
+            with torch.inference_mode():
+                probs, score = judge_tensor(self.c, generate(self.g, z, lab, self.batch, self.precision))
+            p = probs.float().cpu().numpy()
+            sc = score.cpu().numpy().astype(np.float32)
+            labs.append(np.where(sc > 0, NO_DIGIT, p.argmax(1)).astype(np.uint8))
+            confs.append(p.max(1))
+            vals.append(np.concatenate([np.log(np.maximum(p, 1e-26)), sc[:, None]], axis=1))
+            self.count += len(z)
+        if not labs:
+            return np.empty(0, np.uint8), np.empty(0, np.float32), np.empty((0, 11), np.float32)
+        return np.concatenate(labs), np.concatenate(confs), np.concatenate(vals)
 
 
 def _digits(generator: Checkpoint) -> list[int | None]:
@@ -357,15 +434,25 @@ def _write_partial(path: Path, key: str, labels, conf, done) -> None:
 
 def build_adaptive(generator: Checkpoint, classifier: Checkpoint, resolution: int, *, stride: int = 4,
                    precision: str = "float32", batch: int = BATCH, progress: ProgressFn | None = None,
-                   should_stop=None) -> Atlas:
+                   should_stop=None, finest: int = 1, margins: tuple[float, float] = (SCORE_MARGIN, GAP_MARGIN)
+                   ) -> Atlas:
     """Evaluate a coarse grid, then split only cells whose 2^d corners disagree, down to
-    single grid steps; cells whose corners agree are filled with that digit, and a point
-    once labelled (evaluated or filled) is never evaluated again."""
+    ``finest`` grid steps; cells whose corners agree are filled with that digit, and a point
+    once labelled (evaluated or filled) is never evaluated again.
+
+    ``finest`` 2: cells two steps wide whose corners still disagree are not split again;
+    their inner points are labelled from the corners' classifier outputs interpolated
+    multilinearly (the ten log-probabilities and the "not a digit" score, which change
+    smoothly with z) where the interpolation is clear by ``margins``, so a border is placed
+    inside the cell instead of being found by evaluating every point next to it; points
+    near a decision are evaluated."""
     d = int(generator.config["latent_dim"])
     digits = _digits(generator)
     check_grid(d, resolution, len(digits) > 1)
     if stride < 1:
         raise ValueError(f"stride must be at least 1, got {stride}")
+    if finest not in (1, 2):
+        raise ValueError(f"finest must be 1 or 2 grid steps, got {finest}")
     axis = grid_axis(resolution)
     shape1 = (resolution,) * d
     ev = _Evaluator(generator, classifier, precision, batch, should_stop)
@@ -377,6 +464,8 @@ def build_adaptive(generator: Checkpoint, classifier: Checkpoint, resolution: in
         conf = np.zeros(shape1, np.float16)
         known = np.zeros(shape1, bool)  # evaluated
         filled = np.zeros(shape1, bool)  # labelled: evaluated, or inside a cell whose corners agree
+        values = np.zeros(shape1 + (11,), np.float16) if finest > 1 else None  # log-probs + score
+        leaves: list[tuple[np.ndarray, np.ndarray]] = []  # finest cells whose corners disagree
         coarse = sorted(set(range(0, resolution, stride)) | {resolution - 1})
         pts_idx = np.array(list(itertools.product(coarse, repeat=d)), np.int64)
 
@@ -387,7 +476,10 @@ def build_adaptive(generator: Checkpoint, classifier: Checkpoint, resolution: in
             if len(idx) == 0:
                 return
             t = tuple(idx.T)
-            lab[t], conf[t] = ev(axis[idx], digit)
+            if values is None:
+                lab[t], conf[t] = ev(axis[idx], digit)
+            else:
+                lab[t], conf[t], values[t] = ev.scores(axis[idx], digit)
             known[t] = filled[t] = True
 
         evaluate(pts_idx)
@@ -407,7 +499,11 @@ def build_adaptive(generator: Checkpoint, classifier: Checkpoint, resolution: in
                     cmin = conf[tuple(corners[i].T)].min()
                     conf[sl][region] = cmin
                     filled[sl] = True
-            split = ~agree & ((hi - lo) > 1).any(axis=1)
+            split = ~agree & ((hi - lo) > finest).any(axis=1)
+            if finest > 1:
+                leaf = ~agree & ~split & ((hi - lo) > 1).any(axis=1)
+                if leaf.any():
+                    leaves.append((lo[leaf], hi[leaf]))
             lo, hi = lo[split], hi[split]
             if not len(lo):
                 break
@@ -427,6 +523,17 @@ def build_adaptive(generator: Checkpoint, classifier: Checkpoint, resolution: in
             evaluate(np.unique(pts, axis=0))
             if progress:
                 progress(ev.count, total)
+        if leaves:  # every corner of an interpolated cell needs the classifier's outputs
+            corners = np.unique(np.concatenate([
+                (llo[:, None, :] + corner_bits[None, :, :] * (lhi - llo)[:, None, :]).reshape(-1, d)
+                for llo, lhi in leaves]), axis=0)
+            corners = corners[~known[tuple(corners.T)]]
+            if len(corners):
+                t = tuple(corners.T)
+                lab[t], conf[t], values[t] = ev.scores(axis[corners], digit)
+                known[t] = filled[t] = True
+        for llo, lhi in leaves:
+            _interpolate_cells(llo, lhi, lab, conf, filled, values, margins=margins)
         # cells with disagreeing corners one step apart are fully known already
         if not filled.all():
             evaluate(np.argwhere(~filled))
@@ -439,8 +546,88 @@ def build_adaptive(generator: Checkpoint, classifier: Checkpoint, resolution: in
     stack = (lambda xs: np.stack(xs)) if cond else (lambda xs: xs[0])
     return Atlas(labels=stack(all_lab), confidence=stack(all_conf), latent_dim=d, conditional=cond,
                  resolution=resolution, generator_digest=generator.digest, classifier_digest=classifier.digest,
-                 evaluated=stack(all_eval), method=f"adaptive(stride={stride})", precision=precision,
+                 evaluated=stack(all_eval),
+                 method=f"adaptive(stride={stride})" if finest == 1 else f"adaptive(stride={stride},finest={finest})",
+                 precision=precision,
                  seconds=time.perf_counter() - t0, evaluations=ev.count)
+
+
+def _interpolate_cells(lo: np.ndarray, hi: np.ndarray, lab, conf, filled, values, chunk: int = 2048,
+                       margins: tuple[float, float] = (SCORE_MARGIN, GAP_MARGIN)) -> None:
+    """Label the unlabelled points of cells [lo, hi] (each side 1 or 2 steps) from their
+    corners' log-probabilities and score, interpolated multilinearly, where the
+    interpolation is clear by ``margins`` (score, log-probability gap); the others stay
+    unlabelled (the builder evaluates them)."""
+    d = lo.shape[1]
+    bits = np.array(list(itertools.product((0, 1), repeat=d)), np.int64)  # (2^d, d)
+    sizes = hi - lo
+    for size in np.unique(sizes, axis=0):
+        group = np.nonzero((sizes == size).all(axis=1))[0]
+        offsets = np.array(list(itertools.product(*[range(int(s) + 1) for s in size])), np.int64)  # (m, d)
+        frac = offsets / np.maximum(size, 1)  # (m, d)
+        # weight of corner c at offset o: prod_k (o_k/s_k if c_k else 1 - o_k/s_k)
+        w = np.prod(np.where(bits[None, :, :] == 1, frac[:, None, :], 1 - frac[:, None, :]), axis=2)  # (m, 2^d)
+        for i in range(0, len(group), chunk):
+            cl = lo[group[i:i + chunk]]
+            corners = cl[:, None, :] + bits[None, :, :] * size[None, None, :]  # (n, 2^d, d)
+            v = values[tuple(corners.reshape(-1, d).T)].astype(np.float32).reshape(len(cl), len(bits), -1)
+            interp = np.einsum("mc,ncf->nmf", w, v)  # (n, m, 11)
+            pts = (cl[:, None, :] + offsets[None, :, :]).reshape(-1, d)
+            interp = interp.reshape(len(pts), -1)
+            t = tuple(pts.T)
+            todo = ~filled[t]
+            if not todo.any():
+                continue
+            pts, interp = pts[todo], interp[todo]
+            t = tuple(pts.T)
+            logp, score = interp[:, :10], interp[:, 10]
+            top2 = np.sort(logp, axis=1)[:, -2:]
+            clear = (np.abs(score) >= margins[0]) | np.isnan(score)
+            clear &= (top2[:, 1] - top2[:, 0] >= margins[1]) | (score >= margins[0])
+            if not clear.any():
+                continue
+            pts, logp, score = pts[clear], logp[clear], score[clear]
+            t = tuple(pts.T)
+            p = np.exp(logp - logp.max(1, keepdims=True))
+            p /= p.sum(1, keepdims=True)
+            lab[t] = np.where(score > 0, NO_DIGIT, logp.argmax(1)).astype(np.uint8)
+            conf[t] = p.max(1)
+            filled[t] = True
+
+
+def sample_agreement(atlas: Atlas, generator: Checkpoint, classifier: Checkpoint, fraction: float = 0.1,
+                     seed: int = 0, progress: ProgressFn | None = None, should_stop=None) -> dict:
+    """Evaluate a random ``fraction`` of the atlas's cells (every digit's cube for
+    conditional atlases) with the generator and classifier, as the full builder would,
+    and compare: the share of sampled cells whose stored label is the evaluated one, also
+    among the sampled cells the builder filled or interpolated rather than evaluated."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    digits = list(range(10)) if atlas.conditional else [None]
+    per = atlas.resolution ** atlas.latent_dim
+    rng = np.random.default_rng(seed)
+    k = max(1, int(round(fraction * per * len(digits))))
+    flat = np.sort(rng.choice(per * len(digits), size=k, replace=False))
+    digit_idx, rest = np.divmod(flat, per)
+    coords = np.stack(np.unravel_index(rest, (atlas.resolution,) * atlas.latent_dim), axis=1)
+    ev = _Evaluator(generator, classifier, atlas.precision or "float32", BATCH, should_stop)
+    got = np.zeros(k, np.uint8)
+    t0 = time.perf_counter()
+    for di in np.unique(digit_idx):
+        m = np.nonzero(digit_idx == di)[0]
+        for i in range(0, len(m), 8192):
+            part = m[i:i + 8192]
+            got[part] = ev(atlas.axis[coords[part]], digits[int(di)])[0]
+            if progress:
+                progress(int(ev.count), k)
+    stored = atlas.labels.reshape(-1)[flat]
+    evaluated = atlas.evaluated.reshape(-1)[flat] if atlas.evaluated is not None else np.ones(k, bool)
+    agree = stored == got
+    inferred = ~evaluated
+    return {"fraction": fraction, "sampled": int(k), "agreement": float(agree.mean()),
+            "sampled_not_evaluated": int(inferred.sum()),
+            "agreement_not_evaluated": float(agree[inferred].mean()) if inferred.any() else 1.0,
+            "seconds": time.perf_counter() - t0}
 
 
 BUILD_BYTES_PER_CELL = 8  # labels, confidence, evaluated/filled masks and the file image, about
@@ -488,27 +675,36 @@ def choose_method(latent_dim: int, resolution: int, conditional: bool = False) -
 
 def build_atlas(generator: Checkpoint, classifier: Checkpoint, resolution: int, out: Path, *,
                 method: str = "adaptive", precision: str = "float32", progress: ProgressFn | None = None,
-                should_stop=None, stride: int = 4, block: int = 16384, exclusive: bool = False) -> Atlas:
+                should_stop=None, stride: int = 4, block: int = 16384, exclusive: bool = False, finest: int = 1,
+                overlay_resolution: int = 0) -> Atlas:
     """Build with the chosen method and save atomically to ``out``.
 
     The full builder keeps finished blocks of ``block`` cells in ``out.partial``; building
     again with the same arguments after an interruption resumes from there.  ``auto``
-    picks with :func:`choose_method`."""
+    picks with :func:`choose_method`.  ``finest`` goes to the adaptive builder.  With
+    ``overlay_resolution`` > 0 the geometry overlays (models/geometry.py) on a grid of
+    that many points per axis are computed too and stored beside the classes; the
+    atlas's ``seconds`` then counts both."""
     check_grid(int(generator.config["latent_dim"]), resolution, bool(generator.config.get("conditional")))
     if method == "auto":
         method = choose_method(int(generator.config["latent_dim"]), resolution,
                                bool(generator.config.get("conditional")))
+    if method not in ("full", "adaptive"):
+        raise ValueError(f"unknown atlas method {method!r} (auto, full or adaptive)")
+    partial = out.with_name(out.name + ".partial")
     if method == "full":
-        partial = out.with_name(out.name + ".partial")
         atlas = build_full(generator, classifier, resolution, precision=precision, partial=partial,
                            progress=progress, should_stop=should_stop, block=block)
-        atlas.save(out, exclusive=exclusive)
-        if partial.exists():
-            partial.unlink()
-    elif method == "adaptive":
-        atlas = build_adaptive(generator, classifier, resolution, stride=stride, precision=precision,
-                               progress=progress, should_stop=should_stop)
-        atlas.save(out, exclusive=exclusive)
     else:
-        raise ValueError(f"unknown atlas method {method!r} (auto, full or adaptive)")
+        atlas = build_adaptive(generator, classifier, resolution, stride=stride, precision=precision,
+                               progress=progress, should_stop=should_stop, finest=finest)
+    if overlay_resolution:
+        from .geometry import overlays_for
+
+        atlas.overlays = overlays_for(generator, classifier, overlay_resolution, should_stop=should_stop,
+                                      progress=progress)
+        atlas.seconds += atlas.overlays.seconds
+    atlas.save(out, exclusive=exclusive)
+    if method == "full" and partial.exists():
+        partial.unlink()
     return atlas

@@ -23,7 +23,9 @@ def describe_h5(path: Path) -> str:
             ("file", path), ("kind", f"atlas ({'conditional, ' if a.conditional else ''}{a.latent_dim}-D)"),
             ("resolution", f"{a.resolution} ({a.labels.size:,} cells)"),
             ("method", f"{a.method}, {a.precision}, {a.evaluations:,} evaluations, {a.seconds:.1f} s"),
-            ("generator", a.generator_digest[:16]), ("classifier", a.classifier_digest[:16]), ("digit area", area)])
+            ("generator", a.generator_digest[:16]), ("classifier", a.classifier_digest[:16]), ("digit area", area),
+            ("overlays", f"{', '.join(a.overlays.maps)} on {a.overlays.resolution}^{a.latent_dim} points "
+                         f"({a.overlays.seconds:.1f} s)" if a.overlays is not None else "none (format 2 or built without)")])
     if fmt == "latent-explorer-history":
         from latent_explorer.training.history import History
 

@@ -100,6 +100,16 @@ class Strip:
     label_walk: tuple[int, int] | None = None  # conditional: (from digit, to digit) with fixed noise
     ablations: tuple = ()
     is_digit: np.ndarray | None = None  # (steps,) the classifier's check (models/digitness.py); None: all
+    step_distance: np.ndarray | None = None  # (steps - 1,) classifier-feature distance between neighbouring frames
+
+    def length(self) -> dict | None:
+        """The walk's distance per step (unit-length classifier features), its total and the
+        share of it on steps whose two frames have different labels (crossing a border)."""
+        if self.step_distance is None:
+            return None
+        from .geometry import border_share
+
+        return border_share(self.step_distance, self.digits)
 
     @property
     def closest(self) -> np.ndarray:
@@ -204,8 +214,21 @@ def make_strip(engine: Engine, a, b, steps: int, kind: str = "lerp", digit: int 
         images = engine.images(pts, digit, ablations)
     verdict = engine.judge(images)
     probs = verdict.probs
+    steps_d = frame_distances(engine, images)
     cross = crossings(engine, a, b, kind, digit, samples=fine_samples, label_walk=label_walk, ablations=ablations)
     return Strip(model=model, a=np.asarray(a, np.float32), b=np.asarray(b if b is not None else a, np.float32),
                  kind=kind if label_walk is None else "label", t=t, points=pts, clipped=clipped, images=images,
                  probs=probs, crossings=cross, digit=digit, label_walk=label_walk, ablations=tuple(ablations),
-                 is_digit=verdict.is_digit)
+                 is_digit=verdict.is_digit, step_distance=steps_d)
+
+
+def frame_distances(engine: Engine, images: np.ndarray) -> np.ndarray:
+    """Distance of the classifier's unit-length features between neighbouring frames."""
+    import torch
+
+    from .geometry import step_distances, unit_features
+
+    with torch.inference_mode():
+        x = torch.as_tensor(np.asarray(images, np.float32), device=engine.device).reshape(-1, 1, 28, 28)
+        feats = unit_features(engine.classifier, x).float().cpu().numpy()
+    return step_distances(feats)

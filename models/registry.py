@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .atlas import VERSION as ATLAS_VERSION, Atlas, AtlasError, load_atlas, read_header
+from .atlas import OLDEST_READABLE, Atlas, AtlasError, load_atlas, read_header
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, read_payload
 
 if TYPE_CHECKING:
@@ -335,4 +335,4 @@ def outdated_atlas(checkpoint: Checkpoint) -> Path | None:
         version = read_header(beside)["version"]
     except AtlasError:
         return None
-    return beside if 1 <= version < ATLAS_VERSION else None
+    return beside if 1 <= version < OLDEST_READABLE else None

@@ -92,7 +92,13 @@ def test_buttons_set_a_and_b_strip_regions_and_path(qtbot, window):
     verdict = st.model.engine.judge(expected)  # frames the classifier's check finds no digit in say so
     for tile, p, ok in zip(panel.strip_view.tiles, verdict.probs, verdict.is_digit):
         assert (f"{p.argmax()}  {100 * p.max():.0f}%" if ok else f"no digit ({p.argmax()})") in tile.caption.text()
-    truth = strip_of(w).crossings
+    truth_strip = strip_of(w)
+    truth = truth_strip.crossings
+    # the distance per step under the strip, with the walk's length and the share on borders
+    length = truth_strip.length()
+    assert panel.step_plot.figures["steps"] == pytest.approx(length["steps"], rel=1e-5)
+    assert f"Walk length {length['total']:.3f}" in panel.step_plot.summary.text()
+    assert f"{100 * length['border_share']:.0f}% of it on steps crossing" in panel.step_plot.summary.text()
     assert [r[0] for r in panel.region_rows()] == [c.digit for c in truth]
     np.testing.assert_allclose(np.array([r[1:] for r in panel.region_rows()], float).reshape(-1, 2),
                                np.array([(c.t_enter, c.t_leave) for c in truth], float).reshape(-1, 2), atol=1e-3)

@@ -35,7 +35,8 @@ PARSED_ONLY = {"": "opens the window", "gui": "opens the window", "train": "trai
                "evaluate": "generates 10,000 images", "atlas": "labels 65,536+ cells", "bench": "minutes",
                "calibrate": "measures the classifier on MNIST", "install-models": "needs a trained archive",
                "project": "searches the latent box", "neighbours": "builds the feature index (minutes)",
-               "units": "switches off every unit of a layer at 256 points (a minute)"}
+               "units": "switches off every unit of a layer at 256 points (a minute)",
+               "geometry": "generates 16,384 images"}
 
 
 def readme_commands() -> list[str]:

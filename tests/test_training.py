@@ -32,7 +32,9 @@ def test_tiny_run_products_load_back_and_agree(tmp_path, mnist_dir, classifier_p
     assert 0 <= ev["strong_judge_error"] <= 0.5
     assert abs(sum(ev["digit_share"]) + ev["not_digit_share"] - 1) < 1e-6  # digits and "not a digit" share all
     assert ev["frechet_distance"] > 0
+    assert ev["perceptual_path_length"] > 0 and ev["ppl_epsilon"] == 1e-4
     card = (tmp_path / "gan2d.md").read_text()
+    assert "perceptual path length" in card
     assert card.count("strong judge") == 2  # the evaluation row and the gap it leaves
     # a 2-epoch run misses the targets: the card says which, and what would close the gap
     assert "## Gaps to the targets" in card and "Not met: " in card

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from latent_explorer.models.checkpoint import load_checkpoint
 from latent_explorer.models.printable import printable
 
@@ -30,6 +32,11 @@ def atlas_summary(path: Path) -> dict | None:
            "generator_digest": a.generator_digest, "no_digit_share": a.no_digit_share()}
     if a.conditional:
         out["own_digit_share"] = [float((a.labels[k] == k).mean()) for k in range(10)]
+    if a.overlays is not None:
+        ov = a.overlays
+        out["overlays"] = {"resolution": ov.resolution, "seconds": ov.seconds,
+                           "sensitivity_median": float(np.nanmedian(ov.maps["sensitivity"])),
+                           "sensitivity_max": float(np.nanmax(ov.maps["sensitivity"]))}
     return out
 
 
@@ -96,7 +103,11 @@ def card_text(path: Path, command: str | None = None, atlas: dict | None = None)
                   f"| strong judge held-out error (higher is better, 50% = indistinguishable) | "
                   f"{_pct(ev['strong_judge_error'])} | "
                   + (f">= {_pct(2 * ref)} (twice the reference's {_pct(ref)}) |" if ref else "- |"),
-                  f"| Frechet distance on classifier features (lower is better) | {ev['frechet_distance']:.2f} | - |"]
+                  f"| Frechet distance on classifier features (lower is better) | {ev['frechet_distance']:.2f} | - |",
+                  *([f"| perceptual path length (Karras et al. 2019; squared distance of the classifier's unit-length "
+                     f"features per epsilon^2, epsilon {ev.get('ppl_epsilon', 1e-4):g}, {ev.get('ppl_samples', 0):,} "
+                     f"pairs; lower is smoother) | {ev['perceptual_path_length']:.1f} | - |"]
+                    if "perceptual_path_length" in ev else [])]
         if "conditional_agreement" in ev:
             lines.append(f"| conditional agreement (classifier sees the requested digit) | "
                          f"{_pct(ev['conditional_agreement'])} | >= 97% |")
@@ -122,6 +133,12 @@ def card_text(path: Path, command: str | None = None, atlas: dict | None = None)
                   "| " + " | ".join(str(i) for i in range(10)) + " | no digit |", "|" + "---|" * 11,
                   "| " + " | ".join(f"{100 * s:.1f}" for s in atlas["digit_area"])
                   + f" | {100 * atlas.get('no_digit_share', 0.0):.1f} |", ""]
+        if atlas.get("overlays"):
+            ov = atlas["overlays"]
+            lines += [f"Geometry overlays stored beside the classes (sensitivity in pixels and classifier features, "
+                      f"ink, thickness, slant, width, height; `latent-explorer geometry`): {ov['resolution']} points "
+                      f"per axis, {ov['seconds']:.0f} s of the build. Sensitivity: median {ov['sensitivity_median']:.2f}, "
+                      f"largest {ov['sensitivity_max']:.2f} RMS pixel change (0-1) per unit step of z.", ""]
         if not ck.config.get("conditional"):
             area = atlas["digit_area"]
             ok = all(a >= 0.03 for a in area)

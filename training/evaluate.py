@@ -1,6 +1,6 @@
 """Final evaluation of a generator: the strong real-vs-generated judge, classifier
-confidence and digit coverage, a Frechet distance on the classifier's features, and
-conditional agreement.  ``latent-explorer evaluate CHECKPOINT`` recomputes these.
+confidence and digit coverage, a Frechet distance on the classifier's features, the
+perceptual path length, and conditional agreement.  ``latent-explorer evaluate CHECKPOINT`` recomputes these.
 
 Cost (profiled with cProfile on the 2-core CPU; BENCHMARKS.md has the evaluation row): one
 generator pass and one classifier pass over the samples, which the figures share (the
@@ -30,6 +30,7 @@ from torch import nn
 from latent_explorer.models.checkpoint import CheckpointError, load_checkpoint, read_payload, save_payload
 from latent_explorer.models.digitness import features as judge_features
 from latent_explorer.models.frame import INVALID_IMAGE
+from latent_explorer.models.geometry import PPL_SAMPLES, perceptual_path_length
 from latent_explorer.models.networks import sample_latent
 from latent_explorer.models.sampling import bulk_copy, generate
 
@@ -351,6 +352,9 @@ def evaluate_generator(generator: nn.Module, config: dict, classifier: nn.Module
         real_train, fake[:judge_samples], real_test[:judge_test], fake[judge_samples:judge_samples + judge_test],
         seed=seed, step=stepper("training the strong judge", COST["judge"]))
     figures["real_confident_share"] = ref.real_confident_share
+    # perceptual path length (Karras et al. 2019) on the classifier's unit-length features
+    figures.update(perceptual_path_length(generator, classifier, d, conditional,
+                                          samples=min(PPL_SAMPLES, samples), seed=seed))
     if progress is not None:
         progress("done", units, units)
     return figures
@@ -417,7 +421,10 @@ def figures_table(figures: dict, name: str = "") -> str:
             ("strong judge held-out error", pct(f["strong_judge_error"]),
              "50% = it cannot tell real from generated"),
             ("label agreement", pct(f["conditional_agreement"]), "the classifier sees the digit asked for")
-            if "conditional_agreement" in f else None]
+            if "conditional_agreement" in f else None,
+            ("perceptual path length", f"{f['perceptual_path_length']:.1f}",
+             "image change per small latent step, on classifier features; lower is smoother")
+            if isinstance(f.get("perceptual_path_length"), (int, float)) else None]
     rows = [r for r in rows if r is not None]
     width = max(len(r[0]) for r in rows)
     lines = [f"{head}{epoch}{f['samples']:,} samples"]

@@ -173,3 +173,38 @@ def training_overhead(data: str | Path, classifier_path: Path, images: int, batc
             "project_images_per_second_steps": project_rate, "monitor_seconds_per_epoch": timing["monitor_seconds"],
             "full_epoch_seconds_plain": epoch_plain, "full_epoch_seconds_project": epoch_project,
             "overhead": epoch_project / epoch_plain - 1}
+
+
+SHARP_TARGETS = {3: (128, 300.0), 4: (48, 600.0)}  # latent size -> (resolution, seconds) on the 2-core CPU
+SHARP_AGREEMENT = 0.995
+SHARP_MEGABYTES = 25.0
+
+
+def sharp_atlas(generator: Checkpoint, classifier: Checkpoint, resolution: int, folder, *, stride: int = 8,
+                finest: int = 2, fraction: float = 0.1) -> dict:
+    """One sharper atlas as ``latent-explorer atlas build --method adaptive --finest 2`` makes it
+    (overlays included, saved to a file in ``folder``): wall and CPU time, evaluations, file
+    size, and the agreement with a full evaluation of a random ``fraction`` of its cells."""
+    from pathlib import Path
+
+    from latent_explorer.models.atlas import build_atlas, sample_agreement
+    from latent_explorer.models.geometry import default_resolution
+
+    d, cond = int(generator.config["latent_dim"]), bool(generator.config.get("conditional"))
+    out = Path(folder) / f"{generator.name}-{resolution}.atlas.h5"
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    atlas = build_atlas(generator, classifier, resolution, out, method="adaptive", stride=stride, finest=finest,
+                        overlay_resolution=min(resolution, default_resolution(d, cond)))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    check = sample_agreement(atlas, generator, classifier, fraction=fraction)
+    target = SHARP_TARGETS.get(d)
+    row = {"model": generator.name, "latent_dim": d, "conditional": cond, "resolution": resolution,
+           "cells": int(atlas.labels.size), "evaluations": atlas.evaluations, "method": atlas.method,
+           "wall_seconds": wall, "cpu_seconds": cpu, "overlay_resolution": atlas.overlays.resolution,
+           "overlay_seconds": atlas.overlays.seconds, "megabytes": out.stat().st_size / 2 ** 20,
+           "fraction": fraction, "sampled": check["sampled"], "agreement": check["agreement"],
+           "agreement_not_evaluated": check["agreement_not_evaluated"],
+           "target_seconds": target[1] if target and target[0] == resolution else None,
+           "threads": torch.get_num_threads()}
+    out.unlink()
+    return row

@@ -175,11 +175,13 @@ def render_markdown(res: dict, plot: str | None = None) -> str:
            "and noisy, so ratios mean more than absolute times.", ""]
     secs = dict(res.get("item_seconds") or {})
     soak_secs = secs.pop("soak", None)
+    sharp_secs = secs.pop("sharp", None)
     if secs:
         out += ["Wall time per item of the default suite: " + ", ".join(f"{k} {v:.0f} s" for k, v in secs.items())
                 + "." + ("" if res.get("quick") else
                          f" Target for the default suite: under 10 minutes: {_verdict(res.get('seconds', 0) < 600)}.")
-                + (f" The soak runs only when named and took {soak_secs:.0f} s." if soak_secs else ""), ""]
+                + (f" The soak runs only when named and took {soak_secs:.0f} s." if soak_secs else "")
+                + (f" The sharper atlases run only when named and took {sharp_secs:.0f} s." if sharp_secs else ""), ""]
     if not res.get("quick") and res.get("seconds", 0) > 600 and "atlas" in it:
         big = max((r for r in it["atlas"] if r["latent_dim"] == 3), key=lambda r: r["resolution"], default=None)
         if big:
@@ -231,6 +233,8 @@ def render_markdown(res: dict, plot: str | None = None) -> str:
         if plot:
             out += ["", f"![atlas scaling]({plot})"]
         out.append("")
+    if it.get("sharp_atlas"):
+        out += sharp_lines(it["sharp_atlas"])
     if "throughput" in it:
         tp = it["throughput"]
         b, b32 = tp["best"], tp["best_float32"]
@@ -382,3 +386,29 @@ def _cold_start_before() -> str:
     return (f" Before and after, measured alternately (old, new, old, new) on {b['date']}: commit {b['commit']}, "
             f"which imported torch with the window's modules, medians {runs(b['old'])}; commit {b['after_commit']}, "
             f"medians {runs(b['new'])}.")
+
+
+def sharp_lines(rows: list[dict]) -> list[str]:
+    """Section 3's sharper atlases: the shipped 3-D and 4-D models at 128 and 48 per axis."""
+    from .engine_items import SHARP_AGREEMENT, SHARP_MEGABYTES
+
+    out = ["### Sharper atlases", "",
+           "The shipped 3-D and 4-D generators at 128 and 48 points per axis, as `latent-explorer atlas build "
+           "--method adaptive --stride 8 --finest 2` builds them (coarse grid every 8th point, cells whose corners "
+           "disagree split down to 2 steps, the inside of the last ones labelled from their corners' interpolated "
+           "classifier outputs), geometry overlays included; agreement: a random sample of the cells evaluated "
+           "in full (`latent-explorer atlas check`). Wall time on the shared machine and the process's CPU time.", "",
+           "| model | resolution | cells | evaluations | wall s | CPU s | overlays | file MB | sample | agreement "
+           "| agreement where not evaluated | target |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        limit = r.get("target_seconds")
+        ok = (r["agreement"] >= SHARP_AGREEMENT and r["megabytes"] <= SHARP_MEGABYTES
+              and (limit is None or r["wall_seconds"] <= limit))
+        target = (f"<= {limit / 60:.0f} min, >= {100 * SHARP_AGREEMENT:.1f}%, <= {SHARP_MEGABYTES:.0f} MB: "
+                  f"{_verdict(ok)}" if limit else "smaller grid (quick mode)")
+        out.append(f"| {r['model']} | {r['resolution']}^{r['latent_dim']} | {r['cells']:,} | {r['evaluations']:,} "
+                   f"({100 * r['evaluations'] / r['cells']:.1f}%) | {r['wall_seconds']:.0f} | {r['cpu_seconds']:.0f} | "
+                   f"{r['overlay_resolution']}^{r['latent_dim']}, {r['overlay_seconds']:.0f} s | {r['megabytes']:.1f} | "
+                   f"{100 * r['fraction']:.0f}% ({r['sampled']:,}) | {100 * r['agreement']:.3f}% | "
+                   f"{100 * r['agreement_not_evaluated']:.2f}% | {target} |")
+    return out + [""]

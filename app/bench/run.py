@@ -35,7 +35,8 @@ def available(models_dir: Path) -> list[Path]:
 
 
 ITEMS = ("frame", "engine", "atlas", "training", "startup", "memory", "find", "evaluate", "units")  # the default suite
-EXTRA_ITEMS = ("soak",)  # run only when named: it takes as long as it is told to
+EXTRA_ITEMS = ("soak", "sharp")  # run only when named: the soak takes as long as it is told to, the sharper
+# atlases (3-D 128^3, 4-D 48^4, each checked on 10% of its cells) about half an hour
 
 
 def run_suite(quick: bool, models_dir: Path, data: str | None, only: set[str] | None, log=print,
@@ -122,6 +123,19 @@ def run_suite(quick: bool, models_dir: Path, data: str | None, only: set[str] | 
 
         begin("units", "9. unit ranking: every channel of a layer switched off at every point ...")
         res["items"]["units"] = units(models, clf, quick)
+    if want("sharp"):
+        import tempfile
+
+        begin("sharp", "9. sharper atlases: 3-D 128^3 and 4-D 48^4, adaptive with overlays, checked on 10% ...")
+        by_name = {p.stem: p for p in models}
+        rows = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, res_full, res_quick in (("gan3d", 128, 24), ("gan4d", 48, 12)):
+                if name in by_name:
+                    rows.append(engine_items.sharp_atlas(load_checkpoint(by_name[name]), clf,
+                                                         res_quick if quick else res_full, tmp))
+                    log(f"   {name}: {rows[-1]['wall_seconds']:.0f} s, {100 * rows[-1]['agreement']:.2f}%")
+        res["items"]["sharp_atlas"] = rows
     if want("soak"):
         from .soak import soak
 

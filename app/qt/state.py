@@ -25,7 +25,9 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "follow": True,            # orthogonal slices follow the point (else: stay at `anchor`)
     "anchor": None,            # where fixed slices were frozen (a point tuple)
     "hidden_digits": frozenset(),  # digits the 3-D view leaves out
+    "overlay": None,           # a geometry overlay over the class maps (models/geometry.OVERLAYS) or None
 }
+KEPT_OPTIONS = ("overlay",)  # options that stay when the model changes
 
 
 def clamp(v: float) -> float:
@@ -44,11 +46,13 @@ class ExplorerState(QObject):
     optionChanged = Signal(str)     # a view option changed (its name)
     frameChanged = Signal()         # the renderer produced a new frame
     ablationsChanged = Signal()     # the layer edits in force changed
+    overlaysChanged = Signal()      # the geometry overlays of the model arrived or were replaced
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.model: LoadedModel | None = None
         self.atlas: Atlas | None = None
+        self.overlays = None  # models.geometry.Overlays of the model, or None (app/qt/overlayjob.py)
         self.point: tuple[float, ...] = ()
         self.digit: int = 0
         self.atlas_digit: int = 0
@@ -92,7 +96,9 @@ class ExplorerState(QObject):
         self.point = (0.0,) * model.latent_dim if model else ()
         self.digit = self.atlas_digit = 0
         self.frame = None
-        self.options = dict(DEFAULT_OPTIONS)
+        kept = {k: self.options[k] for k in KEPT_OPTIONS}
+        self.options = dict(DEFAULT_OPTIONS, **kept)
+        self.overlays = getattr(model.atlas, "overlays", None) if model else None
         self.ablations = ()
         if model and model.latent_dim < 3:
             self.options["overview_axis"] = max(0, model.latent_dim - 1)
@@ -106,6 +112,12 @@ class ExplorerState(QObject):
         if self.model is not None:
             self.model.atlas = atlas
         self.atlasChanged.emit()
+
+    def set_overlays(self, overlays) -> None:
+        """The model's geometry overlays (:class:`models.geometry.Overlays`) or None."""
+        if overlays is not self.overlays:
+            self.overlays = overlays
+            self.overlaysChanged.emit()
 
     def set_point(self, point: Iterable[float]) -> None:
         p = tuple(clamp(float(v)) for v in point)

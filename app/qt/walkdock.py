@@ -15,6 +15,7 @@ from latent_explorer.models.paths import CLIPPED_NOTE, SLERP_HELP
 
 from .state import ExplorerState
 from .walkjob import WalkRunner
+from .widgets.stepplot import StepPlot
 from .widgets.stripview import StripView
 
 MODES = ("points", "label")
@@ -108,7 +109,12 @@ class WalkPanel(QWidget):
         # the strip and the crossed regions
         self.strip_view = StripView()
         self.strip_view.hovered.connect(self._hovered)
-        outer.addWidget(self.strip_view, 1)
+        middle = QVBoxLayout()
+        middle.setSpacing(0)
+        middle.addWidget(self.strip_view, 1)
+        self.step_plot = StepPlot()  # the distance per step and the walk's length
+        middle.addWidget(self.step_plot)
+        outer.addLayout(middle, 1)
         self.regions = QTableWidget(0, 3)
         self.regions.setObjectName("walk_regions")
         self.regions.setHorizontalHeaderLabels(["Digit", "enters t", "leaves t"])
@@ -213,8 +219,10 @@ class WalkPanel(QWidget):
         strip = self.walk.strip
         if strip is None:
             self.strip_view.set_frames([], [], [])
+            self.step_plot.set_length(None)
             self.regions.setRowCount(0)
             return
+        self.step_plot.set_length(strip.length())
         captions = [f"t={t:.2f}{'*' if c else ''}\n" + (f"{d}  {100 * p:.0f}%" if d != 10 else f"no digit ({k})")
                     for t, c, d, k, p in zip(strip.t, strip.clipped, strip.digits, strip.closest, strip.confidence)]
         self.strip_view.set_frames(strip.images, captions, [int(d) for d in strip.digits])

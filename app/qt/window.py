@@ -25,6 +25,7 @@ from .layersdock import install as install_layers_dock
 from .jobs import AtlasService
 from .maparea import MapArea
 from .modelloader import ModelLoader
+from .overlayjob import OverlayService
 from .panels.atlasstatus import AtlasStatusPanel
 from .panels.digits import DigitsPanel
 from .panels.empty import how_to_get_models
@@ -39,6 +40,7 @@ from .shortcuts import show_shortcuts
 from .screenfit import install as install_screen_fit
 from .state import ExplorerState
 from .style import configure_pyqtgraph
+from .widgets.overlaybar import OverlayBar
 from .walkexport import install as install_walk
 
 OPEN_ERRORS = (CheckpointError, AtlasError, ValueError, OSError, RuntimeError)
@@ -147,6 +149,9 @@ class MainWindow(QMainWindow):
         self.right = QWidget()
         self.right_layout = QVBoxLayout(self.right)
         self.right_layout.setContentsMargins(6, 6, 6, 6)
+        self.overlay_service = OverlayService(self.state)  # geometry overlays, off the UI thread, per model
+        self.overlay_bar = OverlayBar(self.state, self.overlay_service)
+        self.right_layout.addWidget(self.overlay_bar)
         maps = QScrollArea()  # maps that need more room than the screen has scroll; the window never grows
         maps.setObjectName("maps_scroll")
         maps.setWidget(self.right)
@@ -464,6 +469,7 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.loader.shutdown()  # first: a model loading in the background starts no atlas build or walk
         self.atlases.shutdown()
+        self.overlay_service.shutdown()
         self.walk.dock.panel.runner.shutdown()
         self.walk.shutdown()
         self.compare_dock.panel.shutdown()

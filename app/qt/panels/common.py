@@ -62,3 +62,38 @@ class TitleLabel(QLabel):
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
         self._tip()
+
+
+_OVERLAY_CACHE: dict[tuple, object] = {}
+_OVERLAY_CACHE_SIZE = 96
+
+
+def overlay_plane(state: ExplorerState, axes: tuple[int, int], where) -> tuple[tuple | None, object]:
+    """(key, (uint8 RGB, arrow segments or None) or None): the chosen geometry overlay's
+    plane through ``where``, coloured on the overlay's own scale, with arrows along the
+    steepest increase for the attributes.  The key changes only when the plane does (the
+    point leaving an overlay cell), so a move within a cell redraws nothing; coloured planes
+    are cached, shared by every view."""
+    name = state.options.get("overlay")
+    ov = state.overlays
+    if name is None or ov is None or state.model is None or ov.latent_dim != state.latent_dim:
+        return None, None
+    from ..overlayjob import has_digit
+
+    digit = state.atlas_digit_or_none()
+    if not has_digit(ov, digit):
+        return None, None
+    idx = ov.cell_index(where)
+    key = (id(ov), name, digit, tuple(axes), tuple(v for k, v in enumerate(idx) if k not in axes))
+    shown = _OVERLAY_CACHE.get(key)
+    if shown is None:
+        from latent_explorer.models.geometry import ATTRIBUTES, arrow_segments, colour_range, colourise
+
+        lo, hi = colour_range(ov, name, digit)
+        rgb = colourise(ov.slice2d(name, axes, where, digit), name, lo, hi)
+        arrows = arrow_segments(ov, name, axes, where, digit) if name in ATTRIBUTES else None
+        shown = (rgb, arrows)
+        if len(_OVERLAY_CACHE) >= _OVERLAY_CACHE_SIZE:
+            _OVERLAY_CACHE.pop(next(iter(_OVERLAY_CACHE)))
+        _OVERLAY_CACHE[key] = shown
+    return key, shown

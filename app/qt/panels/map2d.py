@@ -20,7 +20,7 @@ from ..widgets.pathoverlay import attach, slice_fixed
 from ..slicecache import slices
 from ..widgets.square import SquareBox, plot_box
 from .base import Panel
-from .common import TitleLabel, atlas_key, no_atlas_message, set_text
+from .common import TitleLabel, atlas_key, no_atlas_message, overlay_plane, set_text
 
 
 class Map2DPanel(Panel):
@@ -54,7 +54,9 @@ class Map2DPanel(Panel):
         self._key: tuple | None = None
         for signal in (state.atlasChanged, state.atlasDigitChanged, state.pointChanged):
             self.bind(signal, self.redraw)
-        self.bind(state.optionChanged, lambda name: name == "plane" and self.redraw())
+        self.bind(state.optionChanged, lambda name: name in ("plane", "overlay") and self.redraw())
+        self.bind(state.overlaysChanged, self.redraw)
+        self._overlay_key: tuple | None = None
         self.path = attach(self, self.view, lambda: self.axes, lambda: slice_fixed(state, state.point, self.axes))
         self.redraw()
 
@@ -100,6 +102,11 @@ class Map2DPanel(Panel):
             if key != self._key:
                 self._key = key
                 self.view.show_slice(slices.get(atlas, (a, b), st.point, st.atlas_digit_or_none()))
+        okey, shown = overlay_plane(st, (a, b), st.point) if atlas is not None else (None, None)
+        if okey != self._overlay_key:
+            self._overlay_key = okey
+            self.view.set_overlay(shown[0] if shown else None)
+            self.view.set_arrows(shown[1] if shown else None)
         self.view.set_point(st.point[a], st.point[b])
         plane = ((a, b), slice_fixed(st, st.point, (a, b)))
         if hasattr(self, "path") and plane != getattr(self, "_path_plane", None):

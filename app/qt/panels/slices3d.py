@@ -18,7 +18,7 @@ from ..widgets.pathoverlay import attach, slice_fixed
 from ..slicecache import slices
 from ..widgets.square import SquareBox, plot_box
 from .base import Panel
-from .common import TitleLabel, atlas_key, no_atlas_message, set_text
+from .common import TitleLabel, atlas_key, no_atlas_message, overlay_plane, set_text
 
 PLANES = ((0, 1), (0, 2), (1, 2))
 SLICE_MIN_PX = 150  # a slice map is never narrower than this (fewer columns instead)
@@ -61,7 +61,9 @@ class Slices3DPanel(Panel):
         self._keys: list[tuple | None] = [None] * 3
         for signal in (state.atlasChanged, state.atlasDigitChanged, state.pointChanged):
             self.bind(signal, self.redraw)
-        self.bind(state.optionChanged, lambda name: name in ("follow", "anchor") and self.redraw())
+        self.bind(state.optionChanged, lambda name: name in ("follow", "anchor", "overlay") and self.redraw())
+        self.bind(state.overlaysChanged, self.redraw)
+        self._overlay_keys: list[tuple | None] = [None] * 3
         self.paths = [attach(self, v, lambda ab=ab: ab, lambda ab=ab: slice_fixed(state, state.slice_point(), ab))
                       for v, ab in zip(self.views, PLANES)]
         self._path_keys: list[tuple | None] = [None] * 3
@@ -123,6 +125,11 @@ class Slices3DPanel(Panel):
                 if key != self._keys[k]:
                     self._keys[k] = key
                     view.show_slice(slices.get(atlas, (a, b), where, st.atlas_digit_or_none()))
+            okey, shown = overlay_plane(st, (a, b), where) if atlas is not None else (None, None)
+            if okey != self._overlay_keys[k]:
+                self._overlay_keys[k] = okey
+                view.set_overlay(shown[0] if shown else None)
+                view.set_arrows(shown[1] if shown else None)
             view.set_point(st.point[a], st.point[b])
             fixed = slice_fixed(st, where, (a, b))
             if fixed != self._path_keys[k]:  # the slice moved: which part of the walk lies in it changed

@@ -20,6 +20,7 @@ from .qtitems import FastImageItem, cache_painting, pixel_text, set_pixel_text
 
 
 CAPTION_PT = 9  # point size of a view's title
+OVERLAY_OPACITY = 0.88  # the class colours show faintly through a geometry overlay
 REGIONS_DELAY_MS = 150  # a plane first cut during a move gets its region digits this long after the last cut
 
 
@@ -104,6 +105,19 @@ class MapView(pg.PlotWidget):
         # the map again (the picture is redrawn when the map or the view's size changes)
         self.image.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.addItem(self.image)
+        # a geometry overlay (heatmap) over the class colours; hidden when none is chosen
+        self.overlay = FastImageItem(axisOrder="col-major")
+        self.overlay.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.overlay.setOpacity(OVERLAY_OPACITY)
+        self.overlay.setZValue(1)
+        self.overlay.setVisible(False)
+        self.addItem(self.overlay)
+        self._overlay_res = 0
+        # arrows along the steepest increase of an attribute overlay: one item of paired segments
+        self.arrows = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255, 230), width=1.5), connect="pairs")
+        self.arrows.setZValue(2)
+        self.arrows.setVisible(False)
+        self.addItem(self.arrows, ignoreBounds=True)
         self.lines: list[QGraphicsLineItem] = []  # vertical (white, black), then horizontal
         if crosshair:
             for vertical in (True, False):
@@ -316,11 +330,37 @@ class MapView(pg.PlotWidget):
         self.resolution = 0
         self.hover.setVisible(False)
         self.image.clear()
+        self.overlay.setVisible(False)
+        self.arrows.setVisible(False)
         self._hide_regions(0)
         self.message.setText(message)
         self.message.setPos(0, 0)
         self.message.setVisible(bool(message))
         self._set_extent(-1.0, 1.0)
+
+    def set_overlay(self, rgb: np.ndarray | None) -> None:
+        """A heatmap (uint8 RGB, rows along the horizontal axis) over the class map, on its
+        own grid over [-1, 1]^2; None hides it."""
+        if rgb is None:
+            if self.overlay.isVisible():
+                self.overlay.setVisible(False)
+            return
+        res = rgb.shape[0]
+        self.overlay.setImage(rgb, autoLevels=False, levels=None)
+        if res != self._overlay_res:
+            lo, hi = cell_extent(res)
+            self.overlay.setRect(QRectF(lo, lo, hi - lo, hi - lo))
+            self._overlay_res = res
+        self.overlay.setVisible(True)
+
+    def set_arrows(self, segments: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """Arrows as (x, y) of segments in pairs (``models.geometry.arrow_segments``); None hides them."""
+        if segments is None or not len(segments[0]):
+            if self.arrows.isVisible():
+                self.arrows.setVisible(False)
+            return
+        self.arrows.setData(segments[0], segments[1], connect="pairs")
+        self.arrows.setVisible(True)
 
     def set_point(self, x: float, y: float) -> None:
         """The current point (ring) and, if enabled, its crosshair lines; nothing is
