@@ -95,14 +95,14 @@ def test_interrupt_says_how_to_resume(tmp_path, mnist_dir):
 
     out = tmp_path / "run"
     p = subprocess.Popen([sys.executable, "-m", "latent_explorer.app", "train", "gan", "--epochs", "50", "--limit",
-                          "1024", "--batch-size", "64", "--map-resolution", "8", "--out", str(out), "--data", str(mnist_dir),
+                          "512", "--batch-size", "64", "--map-resolution", "8", "--out", str(out), "--data", str(mnist_dir),
                           "--no-eval"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
-    deadline = time.time() + 240
+    deadline = time.time() + 600
     while time.time() < deadline and not (out / "gan2d.history.h5").exists():
         time.sleep(0.5)
     p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=240)
+    _, err = p.communicate(timeout=600)
     assert p.returncode == 130, err[-2000:]
     assert "--resume" in err and str(out) in err
 

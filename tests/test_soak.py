@@ -18,7 +18,13 @@ ORDER = ("gan2d", "gan3d", "gan4d", "cgan2d")
 
 
 def test_short_soak_is_clean(qapp, models_dir, app_env):
-    models = [models_dir / f"{n}.pt" for n in ORDER]
+    import shutil
+    from pathlib import Path
+
+    folder = app_env / "models"  # as shipped: the classifier with its "not a digit" calibration beside it
+    shutil.copytree(models_dir, folder)
+    shutil.copy2(Path(__file__).resolve().parent.parent / "checkpoints" / "classifier.ood.npz", folder)
+    models = [folder / f"{n}.pt" for n in ORDER]
     res = soak(models, seconds=25, sample_every=5, log=lambda m: None,
                weights={"move": 0.6, "switch": 0.15, "toggle": 0.1, "export": 0.1, "random": 0.05})
     acts = res["actions"]
