@@ -80,9 +80,15 @@ def test_one_generator_and_one_classifier_pass_over_the_samples(mnist_dir, tmp_p
     again = ev.evaluate_generator(g.model, g.config, clf.model, mnist_dir, samples=SAMPLES,
                                   classifier_digest=clf.digest, progress=lambda *a: stages.append(a))
     assert again == first  # the cached statistics give the same figures
+    # the perceptual path length is a measurement of its own (pairs of nearby points): counted apart
+    from latent_explorer.models.geometry import PPL_SAMPLES, perceptual_path_length
+
+    before_made, before_judged = sum(made), sum(judged)
+    perceptual_path_length(g.model, clf.model, 2, False, samples=min(PPL_SAMPLES, SAMPLES))
+    ppl_made, ppl_judged = sum(made) - before_made, sum(judged) - before_judged
     # the judge's training and test images come from the same pass as the figures' samples
-    assert sum(made) == max(SAMPLES, SAMPLES + min(ev.JUDGE_TEST, SAMPLES))
-    assert sum(judged) == SAMPLES  # one classifier pass: labels, "not a digit" and Frechet features together
+    assert before_made - ppl_made == max(SAMPLES, SAMPLES + min(ev.JUDGE_TEST, SAMPLES))
+    assert before_judged - ppl_judged == SAMPLES  # one classifier pass: labels, "not a digit", Frechet features
     assert stages[-1][0] == "done" and stages[-1][1] == stages[-1][2]
     assert all(b[1] >= a[1] for a, b in zip(stages, stages[1:]))  # progress only goes forward
 

@@ -107,6 +107,9 @@ def test_a_move_repaints_the_point_text_without_laying_the_left_column_out(qtbot
     w = make_window(model="gan2d")
     settle(qtbot, w)
     qtbot.wait(300)
+    w.resize(1366, 900)  # room for the whole left column (a small test window hides its last lines)
+    settle(qtbot, w)
+    qtbot.wait(300)
     texts = (w.point_panel.coords, w.point_panel.cell, w.readout_panel.detail)
     column = w.point_panel.parentWidget()
     before = [t.text() for t in texts]

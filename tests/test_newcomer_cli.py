@@ -97,7 +97,8 @@ def test_interrupt_says_how_to_resume(tmp_path, mnist_dir):
     p = subprocess.Popen([sys.executable, "-m", "latent_explorer.app", "train", "gan", "--epochs", "50", "--limit",
                           "512", "--batch-size", "64", "--map-resolution", "8", "--out", str(out), "--data", str(mnist_dir),
                           "--no-eval"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # xdist workers ignore it
     deadline = time.time() + 600
     while time.time() < deadline and not (out / "gan2d.history.h5").exists():
         time.sleep(0.5)
